@@ -1,0 +1,348 @@
+//! Judging: expectations against observations. `step` compares one outcome
+//! with one expectation (roles use it too, to stop at the first unmet
+//! expectation); `judge` turns a plan and its trace into a verdict. Nothing
+//! here performs a system call.
+
+use serde::{Deserialize, Serialize};
+
+use crate::exec::trace::{Isolation, Outcome, Termination, Trace};
+use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Locator, Loc, MustFailCheck, Plan, RoleId, StatExpect};
+use crate::sys::ShmStat;
+
+/// One unmet expectation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    pub what: String,
+    pub expected: String,
+    pub observed: String,
+}
+
+fn mismatch(what: &str, expected: impl Into<String>, observed: impl Into<String>) -> Mismatch {
+    Mismatch { what: what.to_owned(), expected: expected.into(), observed: observed.into() }
+}
+
+/// Show bytes as text where they are printable, escaped otherwise.
+pub fn show_bytes(b: &[u8]) -> String {
+    format!("\"{}\"", b.escape_ascii())
+}
+
+fn show_result(r: &Result<i64, String>) -> String {
+    match r {
+        Ok(v) => format!("success (returned {v})"),
+        Err(e) => format!("failure with {e}"),
+    }
+}
+
+/// Compare one step outcome with its expectation. `pid_of` resolves a role
+/// name to the pid of its replica 0 when known; unknown pids are not judged
+/// here (the supervisor's verdict judges them with the full trace).
+pub fn step(expect: &ExpectPlan, outcome: &Outcome, shmlba: u64, pid_of: &dyn Fn(&str) -> Option<i32>) -> Result<(), Mismatch> {
+    if let Some(sig) = &expect.killed_by {
+        return Err(mismatch("fate", format!("the role is killed by {sig}"), format!("the call returned: {}", show_result(&outcome.result))));
+    }
+    match (&expect.errno, &outcome.result) {
+        (Some(want), Err(got)) if want == got => return Ok(()),
+        (Some(want), r) => return Err(mismatch("result", format!("failure with {want}"), show_result(r))),
+        (None, Err(got)) => return Err(mismatch("result", "success", format!("failure with {got}"))),
+        (None, Ok(_)) => {}
+    }
+    let Ok(value) = outcome.result else { return Ok(()) };
+    if let Some(v) = expect.value {
+        if v != value {
+            return Err(mismatch("return value", v.to_string(), value.to_string()));
+        }
+    }
+    let data = outcome.data.as_deref().unwrap_or_default();
+    if let Some(want) = &expect.data {
+        if want.as_slice() != data {
+            return Err(mismatch("data", show_bytes(want), show_bytes(data)));
+        }
+    }
+    if let Some(eof) = expect.eof {
+        if eof != data.is_empty() {
+            let exp = if eof { "end of file (0 bytes)" } else { "some data" };
+            return Err(mismatch("end of file", exp, format!("{} bytes: {}", data.len(), show_bytes(data))));
+        }
+    }
+    if let (Some(want), Some(got)) = (&expect.stat, &outcome.stat) {
+        stat(want, got, pid_of)?;
+    }
+    if let (Some(want), Some((addr, requested))) = (expect.address, outcome.address) {
+        let ok = match want {
+            AddressExpect::Requested => addr == requested,
+            AddressExpect::RequestedRoundedDown => addr == requested - requested % shmlba,
+            AddressExpect::Aligned => addr % shmlba == 0,
+        };
+        if !ok {
+            let exp = match want {
+                AddressExpect::Requested => format!("{requested:#x} (the requested address)"),
+                AddressExpect::RequestedRoundedDown => format!("{:#x} ({requested:#x} rounded down to SHMLBA {shmlba:#x})", requested - requested % shmlba),
+                AddressExpect::Aligned => format!("a multiple of SHMLBA ({shmlba:#x})"),
+            };
+            return Err(mismatch("attach address", exp, format!("{addr:#x}")));
+        }
+    }
+    Ok(())
+}
+
+/// Compare IPC_STAT fields.
+pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i32>) -> Result<(), Mismatch> {
+    let num = |name: &str, w: Option<u64>, g: u64| match w {
+        Some(w) if w != g => Err(mismatch(name, w.to_string(), g.to_string())),
+        _ => Ok(()),
+    };
+    num("shm_segsz", want.segsz, got.segsz)?;
+    num("shm_nattch", want.nattch, got.nattch)?;
+    num("shm_perm.uid", want.uid.map(u64::from), u64::from(got.uid))?;
+    num("shm_perm.gid", want.gid.map(u64::from), u64::from(got.gid))?;
+    if let Some(m) = want.mode {
+        if m != got.mode & 0o777 {
+            return Err(mismatch("shm_perm.mode", format!("{m:#o}"), format!("{:#o}", got.mode & 0o777)));
+        }
+    }
+    if let Some(d) = want.dest {
+        let has = got.mode & 0o1000 != 0;
+        if d != has {
+            let show = |b: bool| if b { "SHM_DEST set" } else { "SHM_DEST clear" };
+            return Err(mismatch("SHM_DEST", show(d), show(has)));
+        }
+    }
+    for (field, role, pid) in [("shm_cpid", &want.cpid, got.cpid), ("shm_lpid", &want.lpid, got.lpid)] {
+        if let Some(role) = role {
+            if let Some(want_pid) = pid_of(role) {
+                if want_pid != pid {
+                    return Err(mismatch(field, format!("{want_pid} (role `{role}`)"), pid.to_string()));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The one outcome set every report maps from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Skip,
+    Fail,
+    Broken,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Skip => "SKIP",
+            Status::Fail => "FAIL",
+            Status::Broken => "BROKEN",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Failure {
+    pub at: Locator,
+    /// Where in the YAML file.
+    pub loc: Loc,
+    /// The operation or check, e.g. `read` or `after.exists`.
+    pub check: String,
+    pub mismatch: Mismatch,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verdict {
+    pub name: String,
+    pub path: String,
+    pub status: Status,
+    /// Why it was skipped or broken, or how a negative test behaved.
+    pub reason: Option<String>,
+    pub failures: Vec<Failure>,
+    pub timed_out: bool,
+    pub leaked: bool,
+    pub duration_ms: f64,
+    pub isolation: Option<Isolation>,
+    /// A negative test: it passes by failing where it says.
+    pub must_fail: Option<Locator>,
+    pub trace: Option<Trace>,
+}
+
+impl Verdict {
+    pub fn skipped(plan: &Plan, reason: String) -> Verdict {
+        Verdict { name: plan.name.clone(), path: plan.path.clone(), status: Status::Skip, reason: Some(reason), failures: Vec::new(), timed_out: false, leaked: false, duration_ms: 0.0, isolation: None, must_fail: plan.must_fail.as_ref().map(|m| m.at.clone()), trace: None }
+    }
+    pub fn broken(plan: &Plan, reason: String) -> Verdict {
+        Verdict { status: Status::Broken, ..Verdict::skipped(plan, reason) }
+    }
+}
+
+/// Judge a run.
+pub fn judge(plan: &Plan, trace: Trace, shmlba: u64) -> Verdict {
+    let mut v = Verdict {
+        name: plan.name.clone(),
+        path: plan.path.clone(),
+        status: Status::Pass,
+        reason: None,
+        failures: Vec::new(),
+        timed_out: trace.timeout.is_some(),
+        leaked: !trace.leaks.is_empty() || !trace.left_after_cleanup.is_empty(),
+        duration_ms: trace.duration_us as f64 / 1000.0,
+        isolation: Some(trace.isolation),
+        must_fail: plan.must_fail.as_ref().map(|m| m.at.clone()),
+        trace: None,
+    };
+    if let Some(reason) = &trace.skipped {
+        v.status = Status::Skip;
+        v.reason = Some(reason.clone());
+        v.trace = Some(trace);
+        return v;
+    }
+    v.failures = failures(plan, &trace, shmlba);
+    let role_errors: Vec<String> = trace
+        .instances
+        .iter()
+        .filter_map(|i| i.error.as_ref().map(|e| format!("role `{}`#{}: {e}", plan.role(i.role).name, i.instance)))
+        .collect();
+    if let Some(b) = &trace.broken {
+        v.status = Status::Broken;
+        v.reason = Some(b.clone());
+    } else if !role_errors.is_empty() {
+        v.status = Status::Broken;
+        v.reason = Some(role_errors.join("; "));
+    } else if !trace.left_after_cleanup.is_empty() {
+        v.status = Status::Broken;
+        v.reason = Some(format!("cleanup failed; still present: {}", trace.left_after_cleanup.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+    } else if !v.failures.is_empty() {
+        v.status = Status::Fail;
+    }
+    if let Some(mf) = &plan.must_fail {
+        match v.status {
+            Status::Fail if v.failures.iter().any(|f| f.at == mf.at) => {
+                v.status = Status::Pass;
+                v.reason = Some(format!("failed as required at {}: {}", mf.at, mf.because));
+            }
+            Status::Fail => {
+                v.reason = Some(format!("must fail at {}, but failed elsewhere", mf.at));
+            }
+            Status::Pass => {
+                v.status = Status::Fail;
+                v.reason = Some(format!("must fail at {} ({}), but every expectation held", mf.at, mf.because));
+            }
+            Status::Skip | Status::Broken => {}
+        }
+    }
+    v.trace = Some(trace);
+    v
+}
+
+fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
+    let mut out = Vec::new();
+    let pid_of = |name: &str| -> Option<i32> {
+        let r = plan.roles.iter().position(|r| r.name == name)?;
+        trace.instances.iter().find(|i| i.role == RoleId(r) && i.instance == 0).map(|i| i.pid)
+    };
+    let harness_killed = trace.timeout.is_some() || trace.stopped_early.is_some();
+    for inst in &trace.instances {
+        let role = plan.role(inst.role);
+        for rec in &inst.steps {
+            let Some(sp) = role.steps.get(rec.step) else { continue };
+            let at = Locator::Step { role: role.name.clone(), step: rec.step };
+            let mut fail = |m: Mismatch| out.push(Failure { at: at.clone(), loc: sp.loc, check: sp.op.name().to_owned(), mismatch: m });
+            match &rec.outcome {
+                Some(o) => {
+                    if let Err(m) = step(&sp.expect, o, shmlba, &pid_of) {
+                        fail(m);
+                    } else if sp.expect.blocks && rec.blocked.is_none() {
+                        fail(mismatch("blocking", "the call blocks until another role acts", "it completed without being seen blocked"));
+                    }
+                }
+                None => {
+                    if let Some(sig) = &sp.expect.killed_by {
+                        match &inst.termination {
+                            Some(Termination::Signaled(s)) if s == sig => {}
+                            Some(t) if !harness_killed => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        // How the role ended; not judged when the harness killed it or the
+        // role stopped itself at an unmet expectation (reported above).
+        let killed_here = inst.steps.last().is_some_and(|r| r.outcome.is_none() && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some()));
+        if inst.aborted_at.is_none() && !killed_here {
+            let ok = match (&role.exit, &inst.termination) {
+                (ExitPlan::Code(c), Some(Termination::Exited(e))) => c == e,
+                (ExitPlan::KilledBy(s), Some(Termination::Signaled(g))) => s == g,
+                (_, None) => true,
+                _ => false,
+            };
+            let by_harness = harness_killed && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
+            if !ok && !by_harness {
+                let observed = inst.termination.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);
+                out.push(Failure { at: Locator::Exit { role: role.name.clone() }, loc: role.exit_loc, check: "exit".to_owned(), mismatch: mismatch("termination", role.exit.to_string(), observed) });
+            }
+        }
+    }
+    if !harness_killed && trace.broken.is_none() {
+        for (i, role) in plan.roles.iter().enumerate() {
+            let ran = trace.instances.iter().filter(|t| t.role == RoleId(i)).count();
+            if ran < role.count as usize && !out.iter().any(|f| matches!(&f.at, Locator::Step { .. })) {
+                out.push(Failure { at: Locator::Exit { role: role.name.clone() }, loc: role.loc, check: "start".to_owned(), mismatch: mismatch("replicas", format!("{} process(es) run", role.count), format!("{ran} ran")) });
+            }
+        }
+    }
+    if let Some(t) = &trace.timeout {
+        let stuck = t
+            .stuck
+            .iter()
+            .map(|s| {
+                let role = plan.role(s.role);
+                match s.step.and_then(|i| role.steps.get(i).map(|st| (i, st))) {
+                    Some((i, st)) => format!("`{}`#{} at step {} ({}, line {}) in {}", role.name, s.instance, i + 1, st.op.name(), st.loc.line, if s.wchan.is_empty() { "?" } else { &s.wchan }),
+                    None => format!("`{}`#{} between steps", role.name, s.instance),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        out.push(Failure { at: Locator::Check(MustFailCheck::Timeout), loc: Loc::default(), check: "timeout".to_owned(), mismatch: mismatch("time", format!("done within {} ms", plan.timeout_ms), format!("still running after {} ms: {stuck}", t.after_ms)) });
+    }
+    if trace.timeout.is_none() && trace.stopped_early.is_none() {
+        after(plan, trace, &pid_of, &mut out);
+    }
+    if !trace.leaks.is_empty() {
+        out.push(Failure {
+            at: Locator::Check(MustFailCheck::Leak),
+            loc: Loc::default(),
+            check: "leak".to_owned(),
+            mismatch: mismatch("objects left behind", "none (remove them in a step, or declare them in `after.exists`)", trace.leaks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+        });
+    }
+    out
+}
+
+fn after(plan: &Plan, trace: &Trace, pid_of: &dyn Fn(&str) -> Option<i32>, out: &mut Vec<Failure>) {
+    let obs = |name: &str| trace.after.iter().find(|o| o.object == name);
+    for (o, loc) in &plan.after.exists {
+        let name = &plan.object(*o).name;
+        if !obs(name).is_some_and(|a| a.exists) {
+            out.push(Failure { at: Locator::Check(MustFailCheck::Exists), loc: *loc, check: "after.exists".to_owned(), mismatch: mismatch(name, "still exists after every role exited", "gone") });
+        }
+    }
+    for (o, loc) in &plan.after.gone {
+        let name = &plan.object(*o).name;
+        if obs(name).is_some_and(|a| a.exists) {
+            out.push(Failure { at: Locator::Check(MustFailCheck::Gone), loc: *loc, check: "after.gone".to_owned(), mismatch: mismatch(name, "gone", "still exists") });
+        }
+    }
+    for (o, want, loc) in &plan.after.stat {
+        let name = &plan.object(*o).name;
+        let res = match obs(name).and_then(|a| a.stat.as_ref()) {
+            Some(got) => stat(want, got, pid_of),
+            None => Err(mismatch(name, "an object to stat", "gone")),
+        };
+        if let Err(m) = res {
+            out.push(Failure { at: Locator::Check(MustFailCheck::Stat), loc: *loc, check: "after.stat".to_owned(), mismatch: m });
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! The command line: argument parsing and the commands, written against
+//! output streams passed in (the binary gives stdout and stderr), returning
+//! the documented exit code.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exec::{self, RunOptions, Wanted};
+use crate::plan::{self, Environment, Plan};
+use crate::report::{self, Run};
+use crate::scenario::{self, FileDiagnostics, Source, source};
+
+/// Documented exit codes.
+pub mod code {
+    /// Every selected scenario passed or was skipped.
+    pub const OK: i32 = 0;
+    /// At least one scenario failed.
+    pub const FAILED: i32 = 1;
+    /// The harness or the environment broke (and nothing failed).
+    pub const BROKEN: i32 = 2;
+    /// A scenario file is invalid.
+    pub const INVALID: i32 = 3;
+    /// The selection matched no scenario.
+    pub const NOTHING_SELECTED: i32 = 4;
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "ipc-harness", version, about = "Conformance and stress tests for Linux IPC, written as YAML scenarios", after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input, 4 nothing selected.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios (the built-in library when no path is given).
+    Run(RunArgs),
+    /// List scenarios and their cases.
+    List(ListArgs),
+    /// Check scenario files without running them.
+    Validate {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the scenario format.
+    Schema,
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        #[arg(long, value_enum, default_value = "auto")]
+        isolation: Wanted,
+    },
+    #[command(name = "__role", hide = true)]
+    Role { context: PathBuf, role: usize, instance: u32 },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Selection {
+    /// Scenario files or folders; the built-in library when none is given.
+    pub paths: Vec<PathBuf>,
+    /// Only scenarios with this tag (repeatable: any of them).
+    #[arg(long = "tag")]
+    pub tags: Vec<String>,
+    /// Only scenarios whose name contains this text (repeatable: any of them).
+    #[arg(long = "name")]
+    pub names: Vec<String>,
+    /// Include the must-fail twins of the library (negative tests).
+    #[arg(long)]
+    pub negative: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    /// Scenarios run at once (default: the number of CPUs).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// What goes to standard output.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+    /// Folder for the JSON report.
+    #[arg(long, default_value = "reports")]
+    pub out: PathBuf,
+    /// Isolation of each run.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub isolation: Wanted,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: Selection,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Run the command line. `out` and `err` are standard output and error.
+pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match cli.command {
+        Command::Run(a) => run(a, out, err),
+        Command::List(a) => list(a, out, err),
+        Command::Validate { paths } => validate(&paths, out, err),
+        Command::Schema => {
+            let schema = schemars::schema_for!(scenario::model::ScenarioDoc);
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            code::OK
+        }
+        Command::Supervise { isolation } => exec::supervisor::main(isolation),
+        Command::Role { context, role, instance } => exec::role::main(&context, role, instance),
+    }
+}
+
+/// Parse and validate every source; plans in source order, and the
+/// diagnostics of every invalid file.
+pub fn load(sources: &[Source]) -> (Vec<Plan>, Vec<FileDiagnostics>) {
+    let mut plans = Vec::new();
+    let mut bad = Vec::new();
+    for src in sources {
+        match scenario::parse(src) {
+            Err(d) => bad.push(d),
+            Ok(cases) => {
+                let mut diagnostics = Vec::new();
+                let mut text = src.text.clone();
+                for case in cases {
+                    match plan::build(&case, &src.path) {
+                        Ok(p) => plans.push(p),
+                        Err(d) => {
+                            if diagnostics.is_empty() {
+                                text = case.text.clone();
+                            }
+                            for x in d {
+                                if !diagnostics.contains(&x) {
+                                    diagnostics.push(x);
+                                }
+                            }
+                        }
+                    }
+                }
+                if !diagnostics.is_empty() {
+                    bad.push(FileDiagnostics { path: src.path.clone(), source: text, diagnostics });
+                }
+            }
+        }
+    }
+    (plans, bad)
+}
+
+fn sources(sel: &Selection) -> Result<Vec<Source>, String> {
+    if sel.paths.is_empty() { Ok(source::library(sel.negative)) } else { source::discover(&sel.paths) }
+}
+
+fn select(plans: Vec<Plan>, sel: &Selection) -> Vec<Plan> {
+    plans
+        .into_iter()
+        .filter(|p| sel.tags.is_empty() || p.tags.iter().any(|t| sel.tags.contains(t)))
+        .filter(|p| sel.names.is_empty() || sel.names.iter().any(|n| p.name.contains(n.as_str())))
+        .collect()
+}
+
+fn load_selected(sel: &Selection, err: &mut dyn Write) -> Result<Vec<Plan>, i32> {
+    let srcs = sources(sel).map_err(|e| {
+        let _ = writeln!(err, "error: {e}");
+        code::INVALID
+    })?;
+    let (plans, bad) = load(&srcs);
+    if !bad.is_empty() {
+        for b in &bad {
+            let _ = write!(err, "{}", b.render());
+        }
+        return Err(code::INVALID);
+    }
+    let plans = select(plans, sel);
+    if plans.is_empty() {
+        let _ = writeln!(err, "error: no scenario matches the selection");
+        return Err(code::NOTHING_SELECTED);
+    }
+    Ok(plans)
+}
+
+fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let plans = match load_selected(&a.select, err) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = writeln!(err, "error: cannot find the harness binary: {e}");
+            return code::BROKEN;
+        }
+    };
+    let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let opts = RunOptions { exe, jobs, isolation: a.isolation };
+    let environment = Environment::probe();
+    let started = Instant::now();
+    let human = a.format == Format::Human;
+    let verdicts = exec::run_all(&plans, &environment, &opts, |v| {
+        if human {
+            let _ = writeln!(out, "{}", report::human::line(v));
+        }
+    });
+    let run = Run { environment, verdicts, plans, wall_ms: started.elapsed().as_secs_f64() * 1000.0, jobs };
+    let json = report::json::render(&run);
+    match a.format {
+        Format::Human => {
+            let _ = write!(out, "{}", report::human::summary(&run));
+        }
+        Format::Json => {
+            let _ = writeln!(out, "{json}");
+        }
+    }
+    match write_report(&a.out, &json) {
+        Ok(p) => {
+            let _ = writeln!(err, "report: {}", p.display());
+        }
+        Err(e) => {
+            let _ = writeln!(err, "warning: the JSON report was not written: {e}");
+        }
+    }
+    let t = run.totals();
+    if t.fail > 0 {
+        code::FAILED
+    } else if t.broken > 0 {
+        code::BROKEN
+    } else {
+        code::OK
+    }
+}
+
+fn write_report(dir: &std::path::Path, json: &str) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let path = dir.join(format!("run-{secs}-{}.json", std::process::id()));
+    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::write(dir.join("latest.json"), json);
+    Ok(path)
+}
+
+fn list(a: ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let plans = match load_selected(&a.select, err) {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    if a.json {
+        let rows: Vec<_> = plans.iter().map(|p| serde_json::json!({"name": p.name, "path": p.path, "case": p.case, "description": p.description, "tags": p.tags, "must_fail": p.must_fail.is_some()})).collect();
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+    } else {
+        for p in &plans {
+            let tags = if p.tags.is_empty() { String::new() } else { format!("  [{}]", p.tags.join(", ")) };
+            let _ = writeln!(out, "{}{tags}\n    {}", p.name, p.description);
+        }
+    }
+    code::OK
+}
+
+fn validate(paths: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let srcs = match source::discover(paths) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "error: {e}");
+            return code::INVALID;
+        }
+    };
+    let (plans, bad) = load(&srcs);
+    for b in &bad {
+        let _ = write!(err, "{}", b.render());
+    }
+    let _ = writeln!(out, "{} file(s): {} valid case(s), {} invalid file(s)", srcs.len(), plans.len(), bad.len());
+    if bad.is_empty() { code::OK } else { code::INVALID }
+}

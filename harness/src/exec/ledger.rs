@@ -1,0 +1,100 @@
+//! The ledger: every kernel-named object a run creates, recorded in the
+//! supervisor (outside the roles, so it survives their crashes), plus the
+//! scan that finds what is present, and the cleanup that removes only what
+//! belongs to this run.
+
+use std::hash::{BuildHasher, RandomState};
+
+use super::trace::{Isolation, Residue};
+use crate::ipc::{self, Scope};
+use crate::plan::{ObjectId, Plan};
+
+#[derive(Debug)]
+pub struct Ledger {
+    isolation: Isolation,
+    entries: Vec<Residue>,
+    /// Keys handed out to this run before any role started.
+    keys: Vec<i64>,
+    /// Which key each object was given or reported.
+    object_keys: Vec<(String, i64)>,
+}
+
+impl Ledger {
+    pub fn new(isolation: Isolation) -> Ledger {
+        Ledger { isolation, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new() }
+    }
+
+    pub fn entries(&self) -> &[Residue] {
+        &self.entries
+    }
+
+    /// A SysV key no object in this IPC namespace uses now. In a shared
+    /// namespace it is also unlikely to be taken later (31 random bits).
+    pub fn fresh_key(&self, tag: &str, object: usize) -> i32 {
+        let in_use: Vec<i64> = ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).map(|r| r.key).collect();
+        let state = RandomState::new();
+        (0u32..)
+            .map(|n| {
+                let h = state.hash_one((tag, object, n, std::process::id()));
+                // Positive, non-zero, and never IPC_PRIVATE.
+                ((h as u32) & 0x7fff_ffff).max(1) as i32
+            })
+            .find(|k| !in_use.contains(&i64::from(*k)))
+            .unwrap_or(1)
+    }
+
+    /// A role created or looked up an object. The entry is completed with
+    /// the creator's pid from IPC_STAT, so that a reused id is recognised.
+    pub fn record(&mut self, plan: &Plan, object: ObjectId, id: i64, key: i64) {
+        let o = plan.object(object);
+        let kind = o.kind();
+        if key != 0 {
+            self.keys.push(key);
+        }
+        self.object_keys.push((o.name.clone(), key));
+        if self.entries.iter().any(|e| e.kind == kind.name() && e.id == id) {
+            return;
+        }
+        let mut r = Residue { kind: kind.name().to_owned(), object: Some(o.name.clone()), id, key, name: None, cpid: None };
+        if let Some(l) = ipc::lifecycle(kind) {
+            r.cpid = l.stat(&r).ok().map(|s| s.cpid);
+        }
+        self.entries.push(r);
+    }
+
+    fn scope(&self, pids: &[i32]) -> Scope {
+        match self.isolation {
+            Isolation::Namespaces | Isolation::UserNamespace => Scope::Namespace,
+            Isolation::RunUnique => Scope::Shared { keys: self.keys.clone(), ids: self.entries.iter().map(|e| e.id).collect(), pids: pids.to_vec() },
+        }
+    }
+
+    /// Every object of this run present in the kernel now, named after the
+    /// scenario object where the ledger knows it.
+    pub fn scan(&self, pids: &[i32]) -> Vec<Residue> {
+        let scope = self.scope(pids);
+        let mut out = Vec::new();
+        for l in ipc::lifecycles() {
+            for mut r in l.present().unwrap_or_default() {
+                if !scope.owns(&r) {
+                    continue;
+                }
+                let known = self.entries.iter().find(|e| e.kind == r.kind && e.id == r.id);
+                r.object = known.and_then(|e| e.object.clone()).or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()));
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// Remove every object of this run, then scan again: what is still
+    /// there was not removed (and is reported).
+    pub fn clean(&self, present: &[Residue], pids: &[i32]) -> Vec<Residue> {
+        for r in present {
+            if let Some(l) = ipc::lifecycles().iter().find(|l| l.kind().name() == r.kind) {
+                let _ = l.remove(r);
+            }
+        }
+        self.scan(pids)
+    }
+}

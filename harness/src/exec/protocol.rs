@@ -1,0 +1,76 @@
+//! The messages between roles and their supervisor, one JSON object per
+//! line over a Unix stream socket. Roles report facts (a step started, its
+//! outcome, an object created, a child's exit) and ask for synchronisation;
+//! the supervisor answers synchronisation requests with `Go`.
+//!
+//! The socket lives in the abstract namespace under a run-unique name, so it
+//! needs no file and works for roles with other credentials.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+
+use serde::{Deserialize, Serialize};
+
+use super::trace::{Outcome, Termination};
+use crate::plan::{BarrierId, EventId, ObjectId, RoleId};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Up {
+    Hello { role: RoleId, instance: u32, pid: i32 },
+    StepStart { step: usize },
+    StepDone { step: usize, outcome: Outcome },
+    /// A SysV object was created or looked up: the ledger records it before
+    /// the role uses it.
+    Created { object: ObjectId, id: i64, key: i64 },
+    Signal { event: EventId },
+    Wait { event: EventId, count: u32 },
+    Barrier { barrier: BarrierId },
+    WaitBlocked { role: RoleId, instance: u32 },
+    ChildExited { pid: i32, termination: Termination },
+    /// The step's outcome did not meet its expectation; the role stops.
+    Abort { step: usize },
+    /// The harness failed inside the role.
+    Error { message: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Down {
+    Go,
+}
+
+/// One role's connection to the supervisor.
+#[derive(Debug)]
+pub struct Channel {
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+}
+
+impl Channel {
+    pub fn connect(socket_name: &str) -> std::io::Result<Channel> {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(socket_name.as_bytes())?;
+        let writer = UnixStream::connect_addr(&addr)?;
+        let reader = BufReader::new(writer.try_clone()?);
+        Ok(Channel { writer, reader })
+    }
+
+    pub fn send(&mut self, msg: &Up) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        self.writer.write_all(&line)
+    }
+
+    /// Block until the supervisor says go (bounded by the scenario watchdog,
+    /// which kills this process if it never comes).
+    pub fn await_go(&mut self) -> std::io::Result<()> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "supervisor closed the channel"));
+        }
+        match serde_json::from_str::<Down>(&line).map_err(std::io::Error::other)? {
+            Down::Go => Ok(()),
+        }
+    }
+}

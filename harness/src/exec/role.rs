@@ -1,0 +1,305 @@
+//! The role interpreter: a fresh, single-threaded process (the harness
+//! binary in its hidden `__role` mode, or a fork of another role) that
+//! performs one role's steps, reports every outcome to the supervisor, and
+//! stops at the first unmet expectation. It judges only to decide whether
+//! to go on; the verdict is made from the trace.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+
+use super::protocol::{Channel, Up};
+use super::trace::{Outcome, Termination};
+use crate::ipc::{Live, StepError};
+use crate::plan::{FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Start};
+use crate::sys;
+
+/// Exit status of a role that stopped at an unmet expectation.
+pub const ABORT_STATUS: i32 = 125;
+/// Exit status of a role in which the harness itself failed.
+pub const ERROR_STATUS: i32 = 126;
+
+/// Everything a role process needs, written by the supervisor before any
+/// role starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunContext {
+    pub plan: Plan,
+    /// The run-unique SysV key of each object (`None` for IPC_PRIVATE,
+    /// ftok-derived keys and kinds without keys).
+    pub keys: Vec<Option<i32>>,
+    pub run_dir: PathBuf,
+    pub socket: String,
+    pub exe: PathBuf,
+}
+
+impl RunContext {
+    pub fn context_path(run_dir: &Path) -> PathBuf {
+        run_dir.join("context.json")
+    }
+    pub fn file_path(&self, name: &str) -> PathBuf {
+        self.run_dir.join("files").join(name)
+    }
+}
+
+/// Entry point of `ipc-harness __role CONTEXT ROLE INSTANCE`.
+pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
+    if sys::reset_signal_dispositions().is_err() {
+        return ERROR_STATUS;
+    }
+    let ctx = match std::fs::read(context).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunContext>(&b).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(_) => return ERROR_STATUS,
+    };
+    let role = RoleId(role);
+    if role.0 >= ctx.plan.roles.len() {
+        return ERROR_STATUS;
+    }
+    let objects = ctx.plan.objects.iter().map(|o| Live::new(&o.spec)).collect();
+    if let Some(c) = ctx.plan.role(role).credentials {
+        let res = if c.drop_capabilities && c.uid == 0 { sys::drop_all_capabilities() } else { sys::set_credentials(c.uid, c.gid) };
+        if let Err(e) = res {
+            return report_error(&ctx, role, instance, &format!("cannot take credentials uid {} gid {}: {e}", c.uid, c.gid));
+        }
+    }
+    run(&ctx, role, instance, objects)
+}
+
+fn report_error(ctx: &RunContext, role: RoleId, instance: u32, message: &str) -> i32 {
+    if let Ok(mut ch) = Channel::connect(&ctx.socket) {
+        let _ = ch.send(&Up::Hello { role, instance, pid: std::process::id() as i32 });
+        let _ = ch.send(&Up::Error { message: message.to_owned() });
+    }
+    ERROR_STATUS
+}
+
+struct Interp<'a> {
+    ctx: &'a RunContext,
+    role: RoleId,
+    instance: u32,
+    chan: Channel,
+    objects: Vec<Live>,
+    children: Vec<(RoleId, Pid)>,
+}
+
+/// What a step leads to.
+enum Flow {
+    Outcome(Outcome),
+    Exit(i32),
+}
+
+fn run(ctx: &RunContext, role: RoleId, instance: u32, objects: Vec<Live>) -> i32 {
+    let chan = match Channel::connect(&ctx.socket) {
+        Ok(c) => c,
+        Err(_) => return ERROR_STATUS,
+    };
+    let mut it = Interp { ctx, role, instance, chan, objects, children: Vec::new() };
+    match it.run() {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = it.chan.send(&Up::Error { message: e });
+            ERROR_STATUS
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> String {
+    format!("lost the supervisor channel: {e}")
+}
+
+impl Interp<'_> {
+    fn run(&mut self) -> Result<i32, String> {
+        self.chan.send(&Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32 }).map_err(io)?;
+        let plan = &self.ctx.plan;
+        let shmlba = sys::shmlba() as u64;
+        for (i, step) in plan.role(self.role).steps.iter().enumerate() {
+            self.chan.send(&Up::StepStart { step: i }).map_err(io)?;
+            let flow = self.perform(&step.op).map_err(|e| format!("step {} ({}, line {}): {e}", i + 1, step.op.name(), step.loc.line))?;
+            match flow {
+                Flow::Exit(code) => return Ok(code),
+                Flow::Outcome(o) => {
+                    let unmet = crate::check::step(&step.expect, &o, shmlba, &|_| None).is_err();
+                    self.chan.send(&Up::StepDone { step: i, outcome: o }).map_err(io)?;
+                    if unmet {
+                        self.chan.send(&Up::Abort { step: i }).map_err(io)?;
+                        return Ok(ABORT_STATUS);
+                    }
+                }
+            }
+        }
+        // Children nobody waited for are reaped here, so their ends are known.
+        while let Some((_, pid)) = self.children.pop() {
+            self.reap(pid)?;
+        }
+        Ok(0)
+    }
+
+    fn perform(&mut self, op: &Op) -> Result<Flow, String> {
+        let res = match op {
+            Op::Signal { event } => self.sync(Up::Signal { event: *event }, false),
+            Op::Wait { event, count } => self.sync(Up::Wait { event: *event, count: *count }, true),
+            Op::Barrier { barrier } => self.sync(Up::Barrier { barrier: *barrier }, true),
+            Op::WaitBlocked { role, instance } => self.sync(Up::WaitBlocked { role: *role, instance: *instance }, true),
+            Op::Spawn { role } => return self.spawn(*role),
+            Op::WaitExit { role } => {
+                let mine: Vec<Pid> = self.children.iter().filter(|(r, _)| r == role).map(|(_, p)| *p).collect();
+                self.children.retain(|(r, _)| r != role);
+                for pid in mine {
+                    self.reap(pid)?;
+                }
+                Ok(Outcome::ok(0))
+            }
+            Op::Exit { code } => return Ok(Flow::Exit(*code)),
+            Op::Crash { signal } => {
+                let sig = sys::signal_from_name(signal).ok_or_else(|| format!("unknown signal {signal}"))?;
+                sys::raise_default(sig).map_err(|e| format!("raise failed: {e}"))?;
+                return Err(format!("{signal} did not end the process (its default action is not to terminate)"));
+            }
+            _ => self.ipc(op),
+        };
+        match res {
+            Ok(o) => Ok(Flow::Outcome(o)),
+            Err(StepError::Errno(e)) => Ok(Flow::Outcome(Outcome::err(e))),
+            Err(StepError::Misuse(m)) => Err(m),
+        }
+    }
+
+    fn sync(&mut self, msg: Up, wait: bool) -> Result<Outcome, StepError> {
+        let lost = |e: std::io::Error| StepError::Misuse(io(e));
+        self.chan.send(&msg).map_err(lost)?;
+        if wait {
+            self.chan.await_go().map_err(lost)?;
+        }
+        Ok(Outcome::ok(0))
+    }
+
+    fn name(&self, o: ObjectId) -> &str {
+        &self.ctx.plan.object(o).name
+    }
+
+    /// The operations of the IPC kinds.
+    fn ipc(&mut self, op: &Op) -> Result<Outcome, StepError> {
+        let plan = &self.ctx.plan;
+        match op {
+            Op::Ftok { file, proj } => {
+                let path = match file {
+                    FileRef::Declared(f) => self.ctx.file_path(&plan.files[f.0].name),
+                    FileRef::Missing(name) => self.ctx.file_path(name),
+                };
+                Ok(Outcome::ok(i64::from(sys::ftok(&path, *proj)?)))
+            }
+            Op::Shmget { object, create, excl, size } => {
+                let ObjectSpec::SysvShm { size: decl_size, key, mode } = &plan.object(*object).spec else { return Err(kind_error()) };
+                let key = match key {
+                    KeyPlan::Private => libc::IPC_PRIVATE,
+                    KeyPlan::Generated => self.ctx.keys.get(object.0).copied().flatten().ok_or_else(kind_error)?,
+                    KeyPlan::Ftok { file, proj } => sys::ftok(&self.ctx.file_path(&plan.files[file.0].name), *proj)?,
+                };
+                let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let id = l.shmget(key, size.unwrap_or(*decl_size), *create, *excl, *mode)?;
+                // The ledger learns of the segment before anything uses it.
+                self.chan.send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) }).map_err(|e| StepError::Misuse(io(e)))?;
+                Ok(Outcome::ok(i64::from(id)))
+            }
+            Op::Shmat { object, at, rdonly, rnd, remap } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let (addr, requested) = l.shmat(&name, *at, *rdonly, *rnd, *remap)?;
+                Ok(Outcome { address: Some((addr as u64, requested as u64)), ..Outcome::ok(0) })
+            }
+            Op::Shmdt { object, offset } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.shmdt(&name, *offset)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Shmctl { object, cmd } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let stat = l.shmctl(&name, *cmd)?;
+                Ok(Outcome { stat, ..Outcome::ok(0) })
+            }
+            Op::Mmap { object } => {
+                let Live::Mmap(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.map()?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Munmap { object } => {
+                let Live::Mmap(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.unmap()?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Pipe { object } => {
+                let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.create()?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Close { object, end } => {
+                let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.close(*end)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Write { object, data, offset } => Ok(Outcome::ok(self.objects[object.0].transfer().write(*offset, data)?)),
+            Op::Read { object, len, offset, all } => {
+                let data = self.objects[object.0].transfer().read(*offset, *len, *all)?;
+                Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
+            }
+            Op::Signal { .. } | Op::Wait { .. } | Op::Barrier { .. } | Op::WaitBlocked { .. } | Op::Spawn { .. } | Op::WaitExit { .. } | Op::Exit { .. } | Op::Crash { .. } => Err(kind_error()),
+        }
+    }
+
+    /// Start every replica of `role`: forked children continue in this
+    /// image with the child's steps; exec'd children are fresh images.
+    fn spawn(&mut self, role: RoleId) -> Result<Flow, String> {
+        let plan = &self.ctx.plan;
+        let r = plan.role(role);
+        let mut first = 0;
+        for instance in 0..r.count {
+            let pid = match r.start {
+                Start::Fork => match sys::fork().map_err(|e| format!("fork failed: {e}"))? {
+                    sys::Forked::Child => {
+                        // The child's own connection; the inherited one is the parent's.
+                        let objects = std::mem::take(&mut self.objects);
+                        sys::exit_now(run(self.ctx, role, instance, objects));
+                    }
+                    sys::Forked::Parent(pid) => pid,
+                },
+                Start::Exec => {
+                    let child = Command::new(&self.ctx.exe)
+                        .arg("__role")
+                        .arg(RunContext::context_path(&self.ctx.run_dir))
+                        .arg(role.0.to_string())
+                        .arg(instance.to_string())
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .spawn()
+                        .map_err(|e| format!("cannot start role `{}`: {e}", r.name))?;
+                    Pid::from_raw(child.id() as i32)
+                }
+            };
+            if instance == 0 {
+                first = pid.as_raw();
+            }
+            self.children.push((role, pid));
+        }
+        Ok(Flow::Outcome(Outcome::ok(i64::from(first))))
+    }
+
+    fn reap(&mut self, pid: Pid) -> Result<(), String> {
+        let termination = loop {
+            match waitpid(pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => break Termination::Exited(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => break Termination::Signaled(sys::signal_name(sig as i32)),
+                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(format!("waitpid({pid}) failed: {e}")),
+            }
+        };
+        self.chan.send(&Up::ChildExited { pid: pid.as_raw(), termination }).map_err(io)
+    }
+}
+
+fn kind_error() -> StepError {
+    StepError::Misuse("the plan and the object kind disagree (a harness bug)".to_owned())
+}

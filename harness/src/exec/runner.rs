@@ -1,0 +1,103 @@
+//! Running many plans: requirement checks, one supervisor process per plan
+//! (never a fork of this possibly multithreaded process), `-j` workers, and
+//! verdicts streamed in the order they finish.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::isolation::Wanted;
+use super::trace::Trace;
+use crate::check::{self, Verdict};
+use crate::plan::{Environment, Plan};
+
+/// Extra time the outer runner gives a supervisor beyond the scenario's own
+/// timeout (which the supervisor enforces) before declaring it broken.
+const SUPERVISOR_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The harness binary, re-executed as supervisor and roles.
+    pub exe: PathBuf,
+    pub jobs: usize,
+    pub isolation: Wanted,
+}
+
+/// Run one plan and judge it.
+pub fn run_one(plan: &Plan, env: &Environment, opts: &RunOptions) -> Verdict {
+    if let Some(reason) = env.unmet(plan) {
+        return Verdict::skipped(plan, reason);
+    }
+    match supervise(plan, opts) {
+        Ok(trace) => check::judge(plan, trace, crate::sys::shmlba() as u64),
+        Err(e) => Verdict::broken(plan, e),
+    }
+}
+
+fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
+    let isolation = match opts.isolation {
+        Wanted::Auto => "auto",
+        Wanted::Namespaces => "namespaces",
+        Wanted::None => "none",
+    };
+    let mut child = Command::new(&opts.exe)
+        .args(["__supervise", "--isolation", isolation])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start the supervisor {}: {e}", opts.exe.display()))?;
+    let input = serde_json::to_vec(plan).map_err(|e| e.to_string())?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(&input).map_err(|e| format!("sending the plan to the supervisor: {e}"))?;
+    }
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let limit = Duration::from_millis(plan.timeout_ms) + SUPERVISOR_GRACE;
+    let out = match rx.recv_timeout(limit) {
+        Ok(r) => r.map_err(|e| format!("waiting for the supervisor: {e}"))?,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            return Err(format!("the supervisor did not finish within {} s", limit.as_secs()));
+        }
+    };
+    if !out.status.success() {
+        return Err(format!("the supervisor failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    serde_json::from_slice(&out.stdout).map_err(|e| format!("unreadable trace from the supervisor: {e}"))
+}
+
+/// Run every plan with `opts.jobs` workers. `on_verdict` sees each verdict
+/// as it finishes; the result is in plan order.
+pub fn run_all(plans: &[Plan], env: &Environment, opts: &RunOptions, mut on_verdict: impl FnMut(&Verdict)) -> Vec<Verdict> {
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Verdict)>();
+    let mut out: Vec<Option<Verdict>> = plans.iter().map(|_| None).collect();
+    std::thread::scope(|s| {
+        for _ in 0..opts.jobs.max(1).min(plans.len().max(1)) {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(plan) = plans.get(i) else { break };
+                    if tx.send((i, run_one(plan, env, opts))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, v) in rx {
+            on_verdict(&v);
+            out[i] = Some(v);
+        }
+    });
+    out.into_iter().flatten().collect()
+}

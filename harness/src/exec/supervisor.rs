@@ -1,0 +1,573 @@
+//! The supervisor of one scenario run (`ipc-harness __supervise`): a fresh
+//! single-threaded process that isolates itself, starts the root roles,
+//! brokers their synchronisation, watches for blocked roles, enforces the
+//! timeout, reaps every process, checks post-conditions, scans for leaks,
+//! removes every object the run created, and writes the trace.
+//!
+//! It never judges expectations; it records.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, Signal, killpg};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::isolation::{self, Wanted};
+use super::ledger::Ledger;
+use super::protocol::{Down, Up};
+use super::role::RunContext;
+use super::trace::*;
+use crate::plan::{KeyPlan, Locator, ObjectSpec, Op, Plan, RoleId};
+use crate::sys;
+
+/// How often blocked-state probes look at `/proc` while one is pending.
+const PROBE_INTERVAL: Duration = Duration::from_millis(1);
+
+/// Run one plan to completion and return its trace. `exe` is the harness
+/// binary, re-executed for every exec'd role.
+pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
+    let start = Instant::now();
+    let isolation = match isolation::isolate(wanted) {
+        Ok(i) => i,
+        Err(e) => return Trace::early(Isolation::RunUnique, Some(e), None),
+    };
+    if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
+        return Trace::early(isolation, None, Some("needs a private IPC namespace, which this environment does not allow".to_owned()));
+    }
+    if plan.requires.credentials && isolation == Isolation::UserNamespace {
+        return Trace::early(isolation, None, Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned()));
+    }
+    let mut sup = match Supervisor::new(plan, exe, isolation, start) {
+        Ok(s) => s,
+        Err(e) => return Trace::early(isolation, Some(e), None),
+    };
+    let run_result = sup.run();
+    sup.finish(run_result)
+}
+
+impl Trace {
+    fn early(isolation: Isolation, broken: Option<String>, skipped: Option<String>) -> Trace {
+        Trace { isolation, duration_us: 0, instances: Vec::new(), timeout: None, after: Vec::new(), leaks: Vec::new(), left_after_cleanup: Vec::new(), ledger: Vec::new(), broken, skipped, stopped_early: None }
+    }
+}
+
+struct Conn {
+    stream: UnixStream,
+    reader: BufReader<UnixStream>,
+    /// Index into `instances` once the role said hello.
+    who: Option<usize>,
+    open: bool,
+}
+
+enum Pending {
+    Wait { conn: usize, event: usize, count: u32 },
+    Barrier { conn: usize, barrier: usize },
+    Blocked { conn: usize, role: RoleId, instance: u32 },
+}
+
+struct Supervisor {
+    ctx: RunContext,
+    isolation: Isolation,
+    start: Instant,
+    deadline: Instant,
+    listener: UnixListener,
+    sigchld: SignalFd,
+    conns: Vec<Conn>,
+    instances: Vec<InstanceTrace>,
+    /// Terminations by pid, for processes reaped before or after their hello.
+    ended: HashMap<i32, Termination>,
+    events: Vec<u32>,
+    barrier_arrivals: Vec<u32>,
+    pending: Vec<Pending>,
+    ledger: Ledger,
+    pgid: Option<Pid>,
+    stopped_early: Option<Locator>,
+    timeout: Option<TimeoutReport>,
+    broken: Option<String>,
+}
+
+impl Supervisor {
+    fn new(plan: Plan, exe: PathBuf, isolation: Isolation, start: Instant) -> Result<Supervisor, String> {
+        let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let run_dir = std::env::temp_dir().join(format!("ipc-harness-{tag}"));
+        std::fs::create_dir_all(run_dir.join("files")).map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
+        set_mode(&run_dir, 0o755)?;
+        set_mode(&run_dir.join("files"), 0o755)?;
+        for f in &plan.files {
+            let p = run_dir.join("files").join(&f.name);
+            std::fs::write(&p, &f.content).map_err(|e| format!("creating {}: {e}", p.display()))?;
+        }
+        let ledger = Ledger::new(isolation);
+        let keys = plan
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| match &o.spec {
+                ObjectSpec::SysvShm { key: KeyPlan::Generated, .. } => Some(ledger.fresh_key(&tag, i)),
+                _ => None,
+            })
+            .collect();
+        let socket = format!("ipc-harness/{tag}");
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(socket.as_bytes()).map_err(|e| e.to_string())?;
+        let listener = UnixListener::bind_addr(&addr).map_err(|e| format!("binding the supervisor socket: {e}"))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        mask.thread_block().map_err(|e| e.to_string())?;
+        let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(|e| e.to_string())?;
+        nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("becoming a subreaper: {e}"))?;
+        let ctx = RunContext { keys, run_dir, socket, exe, plan };
+        let json = serde_json::to_vec(&ctx).map_err(|e| e.to_string())?;
+        std::fs::write(RunContext::context_path(&ctx.run_dir), json).map_err(|e| e.to_string())?;
+        let timeout = Duration::from_millis(ctx.plan.timeout_ms);
+        Ok(Supervisor {
+            events: vec![0; ctx.plan.events.len()],
+            barrier_arrivals: vec![0; ctx.plan.barriers.len()],
+            ctx,
+            isolation,
+            start,
+            deadline: start + timeout,
+            listener,
+            sigchld,
+            conns: Vec::new(),
+            instances: Vec::new(),
+            ended: HashMap::new(),
+            pending: Vec::new(),
+            ledger,
+            pgid: None,
+            stopped_early: None,
+            timeout: None,
+            broken: None,
+        })
+    }
+
+    fn now_us(&self) -> u64 {
+        self.start.elapsed().as_micros() as u64
+    }
+
+    fn run(&mut self) -> Result<(), String> {
+        let roots: Vec<RoleId> = self.ctx.plan.root_roles().collect();
+        for role in roots {
+            for instance in 0..self.ctx.plan.role(role).count {
+                self.start_root(role, instance)?;
+            }
+        }
+        loop {
+            if self.reap()? {
+                break;
+            }
+            let now = Instant::now();
+            if now >= self.deadline && self.timeout.is_none() {
+                self.fire_watchdog();
+                continue;
+            }
+            self.probe_blocked()?;
+            let wait = if self.needs_probe() { PROBE_INTERVAL } else { self.deadline.saturating_duration_since(now).max(Duration::from_millis(1)) };
+            self.poll_once(wait)?;
+        }
+        // Messages sent just before a process exited are still buffered.
+        for c in 0..self.conns.len() {
+            self.drain(c)?;
+        }
+        Ok(())
+    }
+
+    fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), String> {
+        let mut cmd = Command::new(&self.ctx.exe);
+        cmd.arg("__role").arg(RunContext::context_path(&self.ctx.run_dir)).arg(role.0.to_string()).arg(instance.to_string()).stdin(Stdio::null()).stdout(Stdio::null());
+        cmd.process_group(self.pgid.map_or(0, Pid::as_raw));
+        let child = cmd.spawn().map_err(|e| format!("starting role `{}`: {e}", self.ctx.plan.role(role).name))?;
+        let pid = Pid::from_raw(child.id() as i32);
+        self.pgid.get_or_insert(pid);
+        Ok(())
+    }
+
+    fn needs_probe(&self) -> bool {
+        self.pending.iter().any(|p| matches!(p, Pending::Blocked { .. })) || self.instances.iter().any(|i| self.watch_step(i).is_some())
+    }
+
+    /// The current step of an instance if it expects to block and has not
+    /// yet been seen blocked.
+    fn watch_step(&self, i: &InstanceTrace) -> Option<usize> {
+        let rec = i.current_step()?;
+        let step = self.ctx.plan.role(i.role).steps.get(rec.step)?;
+        (step.expect.blocks && rec.blocked.is_none() && i.termination.is_none()).then_some(rec.step)
+    }
+
+    fn poll_once(&mut self, wait: Duration) -> Result<(), String> {
+        let ready: Vec<(usize, bool)> = {
+            let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN), PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN)];
+            let open: Vec<usize> = (0..self.conns.len()).filter(|&c| self.conns[c].open).collect();
+            for &c in &open {
+                fds.push(PollFd::new(self.conns[c].stream.as_fd(), PollFlags::POLLIN));
+            }
+            let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+            match poll(&mut fds, PollTimeout::from(ms)) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll: {e}")),
+            }
+            let hit = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let mut v = vec![(usize::MAX, hit(&fds[0])), (usize::MAX - 1, hit(&fds[1]))];
+            v.extend(open.iter().zip(&fds[2..]).map(|(&c, f)| (c, hit(f))));
+            v
+        };
+        for (who, is_ready) in ready {
+            if !is_ready {
+                continue;
+            }
+            match who {
+                usize::MAX => self.accept()?,
+                w if w == usize::MAX - 1 => while let Ok(Some(_)) = self.sigchld.read_signal() {},
+                c => self.drain(c)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn accept(&mut self) -> Result<(), String> {
+        loop {
+            match self.listener.accept() {
+                Ok((stream, _)) => {
+                    let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+                    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                    self.conns.push(Conn { stream, reader, who: None, open: true });
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(format!("accept: {e}")),
+            }
+        }
+    }
+
+    /// Read every complete message available on a connection.
+    fn drain(&mut self, c: usize) -> Result<(), String> {
+        if !self.conns[c].open {
+            return Ok(());
+        }
+        self.conns[c].stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+        loop {
+            let mut line = String::new();
+            match self.conns[c].reader.read_line(&mut line) {
+                Ok(0) => {
+                    self.conns[c].open = false;
+                    break;
+                }
+                Ok(_) if line.ends_with('\n') => {
+                    let msg: Up = serde_json::from_str(&line).map_err(|e| format!("bad message from a role: {e}: {line}"))?;
+                    self.handle(c, msg);
+                }
+                Ok(_) => {
+                    // A partial line: the rest follows; read it blocking.
+                    self.conns[c].stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                    let mut rest = String::new();
+                    let _ = self.conns[c].reader.read_line(&mut rest);
+                    line.push_str(&rest);
+                    self.conns[c].stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+                    let msg: Up = serde_json::from_str(&line).map_err(|e| format!("bad message from a role: {e}: {line}"))?;
+                    self.handle(c, msg);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => {
+                    self.conns[c].open = false;
+                    break;
+                }
+                Err(e) => return Err(format!("reading from a role: {e}")),
+            }
+        }
+        let _ = self.conns[c].stream.set_nonblocking(false);
+        self.settle();
+        Ok(())
+    }
+
+    fn handle(&mut self, c: usize, msg: Up) {
+        if let Up::Hello { role, instance, pid } = msg {
+            let termination = self.ended.remove(&pid);
+            self.instances.push(InstanceTrace { role, instance, pid, steps: Vec::new(), termination, aborted_at: None, error: None });
+            self.conns[c].who = Some(self.instances.len() - 1);
+            return;
+        }
+        let Some(i) = self.conns[c].who else { return };
+        let now = self.now_us();
+        match msg {
+            Up::Hello { .. } => {}
+            Up::StepStart { step } => self.instances[i].steps.push(StepRecord { step, started_us: now, finished_us: None, outcome: None, blocked: None }),
+            Up::StepDone { step, outcome } => {
+                if let Some(rec) = self.instances[i].steps.iter_mut().rev().find(|r| r.step == step) {
+                    rec.finished_us = Some(now);
+                    rec.outcome = Some(outcome);
+                }
+            }
+            Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
+            Up::Signal { event } => self.events[event.0] += 1,
+            Up::Wait { event, count } => self.pending.push(Pending::Wait { conn: c, event: event.0, count }),
+            Up::Barrier { barrier } => {
+                self.barrier_arrivals[barrier.0] += 1;
+                self.pending.push(Pending::Barrier { conn: c, barrier: barrier.0 });
+            }
+            Up::WaitBlocked { role, instance } => self.pending.push(Pending::Blocked { conn: c, role, instance }),
+            Up::ChildExited { pid, termination } => self.record_end(pid, termination),
+            Up::Abort { step } => {
+                self.instances[i].aborted_at = Some(step);
+                let role = self.ctx.plan.role(self.instances[i].role).name.clone();
+                self.stop_early(Locator::Step { role, step });
+            }
+            Up::Error { message } => {
+                self.instances[i].error = Some(message);
+                let role = self.ctx.plan.role(self.instances[i].role).name.clone();
+                self.stop_early(Locator::Exit { role });
+            }
+        }
+    }
+
+    /// Answer every synchronisation request whose condition now holds.
+    fn settle(&mut self) {
+        let mut go = Vec::new();
+        self.pending.retain(|p| {
+            let ready = match p {
+                Pending::Wait { event, count, .. } => self.events[*event] >= *count,
+                Pending::Barrier { barrier, .. } => self.barrier_arrivals[*barrier] >= self.ctx.plan.barriers[*barrier].parties,
+                Pending::Blocked { .. } => false,
+            };
+            if ready {
+                go.push(match p {
+                    Pending::Wait { conn, .. } | Pending::Barrier { conn, .. } | Pending::Blocked { conn, .. } => *conn,
+                });
+            }
+            !ready
+        });
+        for c in go {
+            self.send_go(c);
+        }
+    }
+
+    fn send_go(&mut self, c: usize) {
+        use std::io::Write;
+        let mut line = serde_json::to_vec(&Down::Go).unwrap_or_default();
+        line.push(b'\n');
+        let _ = self.conns[c].stream.write_all(&line);
+    }
+
+    /// Look at `/proc` for roles that must be seen blocked: steps that
+    /// expect to block, and the targets of `wait_blocked` requests.
+    ///
+    /// A role reports a step's start before making the call and its outcome
+    /// after, and those messages are written before the role can sleep. So
+    /// once `/proc` shows it asleep, draining its connection brings every
+    /// message it sent before sleeping; if the step is still unfinished
+    /// then, the role is asleep inside that step's call.
+    fn probe_blocked(&mut self) -> Result<(), String> {
+        let mut targets: Vec<usize> = (0..self.instances.len()).filter(|&i| self.watch_step(&self.instances[i]).is_some()).collect();
+        for p in &self.pending {
+            if let Pending::Blocked { role, instance, .. } = p {
+                if let Some(i) = self.instances.iter().position(|t| t.role == *role && t.instance == *instance && t.termination.is_none()) {
+                    targets.push(i);
+                }
+            }
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        for idx in targets {
+            let Some(step) = self.instances[idx].current_step().map(|r| r.step) else { continue };
+            if self.ctx.plan.role(self.instances[idx].role).steps.get(step).is_none_or(|s| is_harness_op(&s.op)) {
+                continue;
+            }
+            let Some(b) = blocked_now(self.instances[idx].pid) else { continue };
+            for c in (0..self.conns.len()).filter(|&c| self.conns[c].who == Some(idx)).collect::<Vec<_>>() {
+                self.drain(c)?;
+            }
+            let inst = &mut self.instances[idx];
+            let Some(rec) = inst.steps.last_mut().filter(|r| r.step == step && r.outcome.is_none()) else { continue };
+            rec.blocked = Some(b);
+            let (role, instance) = (inst.role, inst.instance);
+            let mut go = Vec::new();
+            self.pending.retain(|p| match p {
+                Pending::Blocked { conn, role: r, instance: n } if *r == role && *n == instance => {
+                    go.push(*conn);
+                    false
+                }
+                _ => true,
+            });
+            for c in go {
+                self.send_go(c);
+            }
+        }
+        Ok(())
+    }
+
+    /// Reap every exited process. Returns true once no process is left.
+    fn reap(&mut self) -> Result<bool, String> {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => self.record_end(pid.as_raw(), Termination::Exited(code)),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => self.record_end(pid.as_raw(), Termination::Signaled(sys::signal_name(sig as i32))),
+                Ok(WaitStatus::StillAlive) => return Ok(false),
+                Ok(_) => {}
+                Err(nix::errno::Errno::ECHILD) => return Ok(true),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(format!("waitpid: {e}")),
+            }
+        }
+    }
+
+    fn record_end(&mut self, pid: i32, t: Termination) {
+        let Some(idx) = self.instances.iter().position(|i| i.pid == pid) else {
+            self.ended.insert(pid, t);
+            return;
+        };
+        self.instances[idx].termination = Some(t.clone());
+        // A death nobody expected ends the run now rather than at the timeout.
+        let inst = &self.instances[idx];
+        let role = self.ctx.plan.role(inst.role);
+        let expected_here = inst.current_step().and_then(|r| role.steps.get(r.step)).and_then(|s| s.expect.killed_by.as_ref()).is_some_and(|s| Termination::Signaled(s.clone()) == t);
+        let expected_exit = match (&role.exit, &t) {
+            (crate::plan::ExitPlan::Code(c), Termination::Exited(e)) => c == e,
+            (crate::plan::ExitPlan::KilledBy(s), Termination::Signaled(g)) => s == g,
+            _ => false,
+        };
+        if !expected_here && !expected_exit && inst.aborted_at.is_none() && inst.error.is_none() {
+            let name = role.name.clone();
+            self.stop_early(Locator::Exit { role: name });
+        }
+    }
+
+    fn stop_early(&mut self, at: Locator) {
+        if self.stopped_early.is_none() && self.timeout.is_none() {
+            self.stopped_early = Some(at);
+            self.kill_all();
+        }
+    }
+
+    fn kill_all(&mut self) {
+        if let Some(g) = self.pgid {
+            let _ = killpg(g, Signal::SIGKILL);
+        }
+        // Processes that left the group (none should) are killed by pid.
+        for i in &self.instances {
+            if i.termination.is_none() {
+                let _ = nix::sys::signal::kill(Pid::from_raw(i.pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    fn fire_watchdog(&mut self) {
+        let stuck = self
+            .instances
+            .iter()
+            .filter(|i| i.termination.is_none())
+            .map(|i| Stuck { role: i.role, instance: i.instance, step: i.current_step().map(|s| s.step), wchan: read_proc(i.pid, "wchan") })
+            .collect();
+        self.timeout = Some(TimeoutReport { after_ms: self.start.elapsed().as_millis() as u64, stuck });
+        self.kill_all();
+    }
+
+    /// Post-conditions, leak scan, cleanup, and the trace.
+    fn finish(mut self, run_result: Result<(), String>) -> Trace {
+        if let Err(e) = run_result {
+            self.broken = Some(e);
+            self.kill_all();
+            while let Ok(false) = self.reap() {
+                std::thread::yield_now();
+            }
+        }
+        for (pid, t) in std::mem::take(&mut self.ended) {
+            if let Some(i) = self.instances.iter_mut().find(|i| i.pid == pid) {
+                i.termination = Some(t);
+            }
+        }
+        let plan = &self.ctx.plan;
+        let pids: Vec<i32> = self.instances.iter().map(|i| i.pid).collect();
+        let present = self.ledger.scan(&pids);
+        let mut after = Vec::new();
+        for o in plan.after.exists.iter().map(|(o, _)| *o).chain(plan.after.gone.iter().map(|(o, _)| *o)).chain(plan.after.stat.iter().map(|(o, _, _)| *o)) {
+            let name = &plan.object(o).name;
+            if after.iter().any(|a: &AfterObservation| &a.object == name) {
+                continue;
+            }
+            let found = present.iter().find(|r| r.object.as_deref() == Some(name.as_str()));
+            let stat = found.and_then(|r| crate::ipc::lifecycle(plan.object(o).kind()).and_then(|l| l.stat(r).ok()));
+            after.push(AfterObservation { object: name.clone(), exists: found.is_some(), stat });
+        }
+        let declared: Vec<&str> = plan.after.exists.iter().map(|(o, _)| plan.object(*o).name.as_str()).chain(plan.after.stat.iter().map(|(o, _, _)| plan.object(*o).name.as_str())).collect();
+        // A run stopped by the harness leaves objects mid-choreography; those
+        // are cleaned up but not blamed on the scenario as leaks.
+        let leaks = if self.stopped_early.is_none() && self.timeout.is_none() && self.broken.is_none() {
+            present.iter().filter(|r| !r.object.as_deref().is_some_and(|n| declared.contains(&n))).cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let left_after_cleanup = self.ledger.clean(&present, &pids);
+        let _ = std::fs::remove_dir_all(&self.ctx.run_dir);
+        Trace {
+            isolation: self.isolation,
+            duration_us: self.now_us(),
+            instances: self.instances,
+            timeout: self.timeout,
+            after,
+            leaks,
+            left_after_cleanup,
+            ledger: self.ledger.entries().to_vec(),
+            broken: self.broken,
+            skipped: None,
+            stopped_early: self.stopped_early,
+        }
+    }
+}
+
+/// Synchronisation and process steps block in the harness, not in the IPC
+/// call under test, so they never count as "blocked in the kernel".
+fn is_harness_op(op: &Op) -> bool {
+    matches!(op, Op::Signal { .. } | Op::Wait { .. } | Op::Barrier { .. } | Op::WaitBlocked { .. } | Op::Spawn { .. } | Op::WaitExit { .. } | Op::Exit { .. } | Op::Crash { .. })
+}
+
+fn read_proc(pid: i32, file: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}")).map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+/// The process sleeps in the kernel: `/proc/PID/stat` state S or D.
+fn blocked_now(pid: i32) -> Option<Blocked> {
+    let mut stat = String::new();
+    std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read_to_string(&mut stat).ok()?;
+    // The state follows the command name, which may itself hold spaces or ')'.
+    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    if state != 'S' && state != 'D' {
+        return None;
+    }
+    let syscall = read_proc(pid, "syscall").split_whitespace().next().and_then(|n| n.parse().ok());
+    Some(Blocked { state, wchan: read_proc(pid, "wchan"), syscall })
+}
+
+fn set_mode(p: &std::path::Path, mode: u32) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", p.display()))
+}
+
+/// Entry point of `ipc-harness __supervise`: the plan on stdin, the trace on
+/// stdout.
+pub fn main(wanted: Wanted) -> i32 {
+    let mut input = Vec::new();
+    if std::io::stdin().read_to_end(&mut input).is_err() {
+        return 2;
+    }
+    let Ok(plan) = serde_json::from_slice::<Plan>(&input) else { return 2 };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(_) => return 2,
+    };
+    let trace = supervise(plan, exe, wanted);
+    let Ok(out) = serde_json::to_vec(&trace) else { return 2 };
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(&out).and_then(|()| stdout.flush()).is_err() {
+        return 2;
+    }
+    0
+}

@@ -1,0 +1,191 @@
+//! The execution trace: what happened, recorded by the supervisor without
+//! judging it. `check` turns a trace into a verdict.
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Locator, RoleId};
+use crate::sys::ShmStat;
+
+/// The result of one system call made by a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// `Ok` with the call's return value, or the errno name.
+    pub result: Result<i64, String>,
+    /// Bytes read, for reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stat: Option<ShmStat>,
+    /// Attach address and the address that was requested (0 for none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<(u64, u64)>,
+}
+
+impl Outcome {
+    pub fn ok(v: i64) -> Self {
+        Outcome { result: Ok(v), data: None, stat: None, address: None }
+    }
+    pub fn err(e: crate::sys::Errno) -> Self {
+        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Termination {
+    Exited(i32),
+    Signaled(String),
+}
+
+impl std::fmt::Display for Termination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Termination::Exited(c) => write!(f, "exit status {c}"),
+            Termination::Signaled(s) => write!(f, "killed by {s}"),
+        }
+    }
+}
+
+/// Evidence that a role was blocked in the kernel during a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// `/proc/PID/stat` state letter (S or D).
+    pub state: char,
+    /// `/proc/PID/wchan`, the kernel function it sleeps in, where readable.
+    pub wchan: String,
+    /// The system call number from `/proc/PID/syscall`, where readable.
+    pub syscall: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: usize,
+    /// Microseconds since the scenario started.
+    pub started_us: u64,
+    pub finished_us: Option<u64>,
+    pub outcome: Option<Outcome>,
+    /// Set when the supervisor saw the role blocked inside this step.
+    pub blocked: Option<Blocked>,
+}
+
+/// One process: a replica of a role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstanceTrace {
+    pub role: RoleId,
+    pub instance: u32,
+    pub pid: i32,
+    pub steps: Vec<StepRecord>,
+    pub termination: Option<Termination>,
+    /// The role stopped itself after an unmet expectation at this step.
+    pub aborted_at: Option<usize>,
+    /// A harness error inside the role (not an observation).
+    pub error: Option<String>,
+}
+
+impl InstanceTrace {
+    /// The step this instance started last and did not finish.
+    pub fn current_step(&self) -> Option<&StepRecord> {
+        self.steps.last().filter(|s| s.outcome.is_none())
+    }
+}
+
+/// Which isolation the supervisor achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// New IPC and mount namespaces, private /dev/shm and mqueue.
+    Namespaces,
+    /// The same, inside a new unprivileged user namespace.
+    UserNamespace,
+    /// No namespaces: run-unique keys and names, filtered leak scans.
+    RunUnique,
+}
+
+impl Isolation {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Isolation::Namespaces => "private IPC and mount namespaces",
+            Isolation::UserNamespace => "private IPC and mount namespaces inside a user namespace",
+            Isolation::RunUnique => "no namespaces: run-unique keys and names",
+        }
+    }
+}
+
+/// An IPC object found in the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Residue {
+    pub kind: String,
+    /// The object's name in the scenario, when the ledger knows it.
+    pub object: Option<String>,
+    /// SysV id, or -1.
+    pub id: i64,
+    /// SysV key, or 0.
+    pub key: i64,
+    /// POSIX name or path, if any.
+    pub name: Option<String>,
+    /// Creator pid where the kernel reports it.
+    pub cpid: Option<i32>,
+}
+
+impl std::fmt::Display for Residue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let Some(o) = &self.object {
+            write!(f, " `{o}`")?;
+        }
+        if self.id >= 0 {
+            write!(f, " id {} key {:#x}", self.id, self.key)?;
+        }
+        if let Some(n) = &self.name {
+            write!(f, " {n}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A post-condition observation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AfterObservation {
+    pub object: String,
+    pub exists: bool,
+    pub stat: Option<ShmStat>,
+}
+
+/// Where the roles were when the watchdog fired.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TimeoutReport {
+    pub after_ms: u64,
+    pub stuck: Vec<Stuck>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Stuck {
+    pub role: RoleId,
+    pub instance: u32,
+    pub step: Option<usize>,
+    pub wchan: String,
+}
+
+/// Everything the supervisor recorded about one scenario run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trace {
+    pub isolation: Isolation,
+    pub duration_us: u64,
+    pub instances: Vec<InstanceTrace>,
+    pub timeout: Option<TimeoutReport>,
+    pub after: Vec<AfterObservation>,
+    /// Objects still present after every role exited that the scenario did
+    /// not declare as persisting.
+    pub leaks: Vec<Residue>,
+    /// Objects that were still present after the harness's own cleanup.
+    pub left_after_cleanup: Vec<Residue>,
+    /// Every object the ledger recorded.
+    pub ledger: Vec<Residue>,
+    /// The harness or environment failed (not the kernel under test).
+    pub broken: Option<String>,
+    /// The run could not start because a requirement failed at run time.
+    pub skipped: Option<String>,
+    /// The supervisor stopped the run early because this check failed.
+    pub stopped_early: Option<Locator>,
+}

@@ -1,0 +1,46 @@
+//! Anonymous memory mappings (`mmap(2)` with MAP_ANONYMOUS): shared with
+//! forked children under MAP_SHARED, copied on write under MAP_PRIVATE. They
+//! have no name in the kernel, so nothing outlives the processes that map
+//! them and there is no [`super::Lifecycle`].
+
+use super::{Mapping, StepError, Transfer};
+use crate::sys;
+
+#[derive(Debug)]
+pub struct Live {
+    pub size: u64,
+    pub shared: bool,
+    pub mapping: Option<Mapping>,
+}
+
+impl Live {
+    pub fn new(size: u64, shared: bool) -> Self {
+        Live { size, shared, mapping: None }
+    }
+
+    pub fn map(&mut self) -> Result<usize, StepError> {
+        let addr = sys::mmap_anonymous(self.size as usize, self.shared)?;
+        self.mapping = Some(Mapping { addr, len: self.size as usize });
+        Ok(addr)
+    }
+
+    pub fn unmap(&mut self) -> Result<(), StepError> {
+        let m = self.mapped()?;
+        sys::munmap(m.addr, m.len)?;
+        self.mapping = None;
+        Ok(())
+    }
+
+    fn mapped(&self) -> Result<Mapping, StepError> {
+        self.mapping.ok_or_else(|| StepError::Misuse("the object is not mapped in this process: run `mmap` first".to_owned()))
+    }
+}
+
+impl Transfer for Live {
+    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Ok(self.mapped()?.read(offset, len))
+    }
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
+        Ok(self.mapped()?.write(offset, data))
+    }
+}

@@ -1,0 +1,150 @@
+//! System V shared memory: `shmget`, `shmat`, `shmdt`, `shmctl`, and the
+//! supervisor's view of segments through `/proc/sysvipc/shm`.
+
+use super::{Lifecycle, Mapping, StepError, Transfer};
+use crate::exec::trace::Residue;
+use crate::plan::{AttachAt, Kind, ShmctlCmd};
+use crate::sys::{self, Errno, ShmStat};
+
+/// A segment as one process knows it.
+#[derive(Debug)]
+pub struct Live {
+    pub size: u64,
+    /// The id from `shmget` in this process (or inherited through fork).
+    pub id: Option<i32>,
+    pub attach: Option<Mapping>,
+}
+
+impl Live {
+    pub fn new(size: u64) -> Self {
+        Live { size, id: None, attach: None }
+    }
+
+    fn id(&self, name: &str) -> Result<i32, StepError> {
+        self.id.ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `shmget` first (a role started by exec inherits nothing)")))
+    }
+
+    pub fn shmget(&mut self, key: sys::Key, size: u64, create: bool, excl: bool, mode: u32) -> Result<i32, StepError> {
+        let mut flags = mode as libc::c_int;
+        if create {
+            flags |= libc::IPC_CREAT;
+        }
+        if excl {
+            flags |= libc::IPC_EXCL;
+        }
+        let id = sys::shmget(key, usize::try_from(size).map_err(|_| Errno::EINVAL)?, flags)?;
+        self.id = Some(id);
+        Ok(id)
+    }
+
+    /// Attach; returns (address, requested address).
+    pub fn shmat(&mut self, name: &str, at: AttachAt, rdonly: bool, rnd: bool, remap: bool) -> Result<(usize, usize), StepError> {
+        let id = self.id(name)?;
+        let requested = match at {
+            AttachAt::Kernel => 0,
+            AttachAt::Address(a) => a as usize,
+            AttachAt::Free => free_address(self.size)?,
+            AttachAt::FreePlus(off) => free_address(self.size + off)? + off as usize,
+        };
+        let mut flags = 0;
+        if rdonly {
+            flags |= libc::SHM_RDONLY;
+        }
+        if rnd {
+            flags |= libc::SHM_RND;
+        }
+        if remap {
+            flags |= libc::SHM_REMAP;
+        }
+        let addr = sys::shmat(id, requested, flags)?;
+        self.attach = Some(Mapping { addr, len: self.size as usize });
+        Ok((addr, requested))
+    }
+
+    pub fn shmdt(&mut self, name: &str, offset: u64) -> Result<(), StepError> {
+        let m = self.attach.ok_or_else(|| StepError::Misuse(format!("`{name}` is not attached in this process")))?;
+        sys::shmdt(m.addr + offset as usize)?;
+        if offset == 0 {
+            self.attach = None;
+        }
+        Ok(())
+    }
+
+    pub fn shmctl(&mut self, name: &str, cmd: ShmctlCmd) -> Result<Option<ShmStat>, StepError> {
+        let id = self.id(name)?;
+        match cmd {
+            ShmctlCmd::IpcStat => Ok(Some(sys::shmctl_stat(id)?)),
+            ShmctlCmd::IpcRmid => {
+                sys::shmctl_rmid(id)?;
+                Ok(None)
+            }
+        }
+    }
+
+    fn mapping(&self) -> Result<Mapping, StepError> {
+        self.attach.ok_or_else(|| StepError::Misuse("the segment is not attached in this process: run `shmat` first".to_owned()))
+    }
+}
+
+/// A page-aligned address range of `len` bytes that nothing in this process
+/// uses: reserve it, then release it for the attach (roles are
+/// single-threaded, so nothing can take it in between).
+fn free_address(len: u64) -> Result<usize, StepError> {
+    let len = (len as usize).next_multiple_of(sys::shmlba()).max(sys::shmlba());
+    let addr = sys::reserve_address_space(len)?;
+    sys::munmap(addr, len)?;
+    Ok(addr)
+}
+
+impl Transfer for Live {
+    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Ok(self.mapping()?.read(offset, len))
+    }
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
+        Ok(self.mapping()?.write(offset, data))
+    }
+}
+
+/// Segments as the supervisor sees them.
+#[derive(Debug)]
+pub struct SysvShmKind;
+
+impl Lifecycle for SysvShmKind {
+    fn kind(&self) -> Kind {
+        Kind::SysvShm
+    }
+
+    fn present(&self) -> std::io::Result<Vec<Residue>> {
+        // Columns: key shmid perms size cpid lpid nattch uid gid ...
+        let text = std::fs::read_to_string("/proc/sysvipc/shm")?;
+        Ok(text
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some(Residue {
+                    kind: Kind::SysvShm.name().to_owned(),
+                    object: None,
+                    key: f.first()?.parse().ok()?,
+                    id: f.get(1)?.parse().ok()?,
+                    name: None,
+                    cpid: f.get(4)?.parse().ok(),
+                })
+            })
+            .collect())
+    }
+
+    fn remove(&self, r: &Residue) -> Result<(), Errno> {
+        let id = i32::try_from(r.id).map_err(|_| Errno::EINVAL)?;
+        let now = sys::shmctl_stat(id)?;
+        // The id may have been reused by someone else since we recorded it.
+        if i64::from(now.key) != r.key || r.cpid.is_some_and(|p| p != now.cpid) {
+            return Err(Errno::ESTALE);
+        }
+        sys::shmctl_rmid(id)
+    }
+
+    fn stat(&self, r: &Residue) -> Result<ShmStat, Errno> {
+        sys::shmctl_stat(i32::try_from(r.id).map_err(|_| Errno::EINVAL)?)
+    }
+}

@@ -1,0 +1,192 @@
+//! Requirement probes: what this kernel and process offer, read once, and
+//! the decision whether a plan can run here or is skipped (with a reason).
+//! Probes read the system; they never guess from the kernel version what
+//! could be measured.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::types::Plan;
+
+/// Kernel features a scenario may require.
+pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue"];
+
+const CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The bit number of a capability name (capabilities(7)).
+pub fn capability_bit(name: &str) -> Option<u32> {
+    CAPABILITIES.iter().position(|c| *c == name).map(|i| i as u32)
+}
+
+/// The capabilities in a mask, by name.
+pub fn capability_names(mask: u64) -> Vec<String> {
+    CAPABILITIES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| (*n).to_owned()).collect()
+}
+
+/// The IPC limits this harness reads, by sysctl name.
+pub const LIMITS: &[&str] = &[
+    "kernel.shmmax",
+    "kernel.shmall",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "fs.mqueue.msg_max",
+    "fs.mqueue.msgsize_max",
+    "fs.mqueue.msg_default",
+    "fs.mqueue.msgsize_default",
+    "fs.mqueue.queues_max",
+    "fs.pipe-max-size",
+];
+
+pub fn limit_path(name: &str) -> Option<PathBuf> {
+    LIMITS.contains(&name).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
+}
+
+/// What the running kernel and process offer, probed once per run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Environment {
+    pub kernel_release: String,
+    pub kernel_version: String,
+    pub arch: String,
+    pub euid: u32,
+    pub capabilities: Vec<String>,
+    /// Capabilities a root process usually has that this one lacks
+    /// (for example CAP_SYS_RESOURCE dropped by a container runtime).
+    pub capabilities_missing: Vec<String>,
+    pub filesystems: Vec<String>,
+    pub features: Vec<String>,
+    /// Every IPC limit in effect, as the files read (`kernel.sem` has four fields).
+    pub limits: BTreeMap<String, String>,
+    #[serde(skip)]
+    cap_mask: u64,
+}
+
+impl Environment {
+    pub fn probe() -> Self {
+        let uts = nix::sys::utsname::uname().ok();
+        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| uts.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default();
+        let cap_mask = crate::sys::effective_capabilities();
+        let filesystems: Vec<String> = std::fs::read_to_string("/proc/filesystems")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().last().map(str::to_owned))
+            .collect();
+        let mut features = Vec::new();
+        if std::path::Path::new("/proc/sysvipc/shm").exists() {
+            features.push("sysv_ipc".to_owned());
+        }
+        if filesystems.iter().any(|f| f == "mqueue") {
+            features.push("posix_mqueue".to_owned());
+        }
+        let limits = LIMITS
+            .iter()
+            .filter_map(|n| {
+                let v = std::fs::read_to_string(limit_path(n)?).ok()?;
+                Some(((*n).to_owned(), v.split_whitespace().collect::<Vec<_>>().join(" ")))
+            })
+            .collect();
+        let all_caps = (1u64 << CAPABILITIES.len()) - 1;
+        let euid = nix::unistd::geteuid().as_raw();
+        Environment {
+            kernel_release: field(nix::sys::utsname::UtsName::release),
+            kernel_version: field(nix::sys::utsname::UtsName::version),
+            arch: field(nix::sys::utsname::UtsName::machine),
+            euid,
+            capabilities: capability_names(cap_mask),
+            capabilities_missing: if euid == 0 { capability_names(all_caps & !cap_mask) } else { Vec::new() },
+            filesystems,
+            features,
+            limits,
+            cap_mask,
+        }
+    }
+
+    fn has_capability(&self, name: &str) -> bool {
+        capability_bit(name).is_some_and(|b| self.cap_mask & (1 << b) != 0)
+    }
+
+    fn kernel(&self) -> Option<(u32, u32)> {
+        super::build::parse_kernel_version(&self.kernel_release)
+    }
+
+    /// Why this plan cannot run here, or `None` when every requirement holds.
+    pub fn unmet(&self, plan: &Plan) -> Option<String> {
+        let r = &plan.requires;
+        if r.root && self.euid != 0 {
+            return Some(format!("needs root (running as uid {})", self.euid));
+        }
+        if let Some(c) = r.capabilities.iter().find(|c| !self.has_capability(c)) {
+            return Some(format!("needs {c}, which this process does not have"));
+        }
+        if r.credentials && !(self.has_capability("CAP_SETUID") && self.has_capability("CAP_SETGID")) {
+            return Some("a role runs with other credentials, which needs CAP_SETUID and CAP_SETGID".to_owned());
+        }
+        if let (Some(want), Some(have)) = (r.kernel, self.kernel()) {
+            if have < want {
+                return Some(format!("needs kernel {}.{} or newer (this is {})", want.0, want.1, self.kernel_release));
+            }
+        }
+        if let Some(f) = r.filesystems.iter().find(|f| !self.filesystems.contains(f)) {
+            return Some(format!("needs the {f} file system, which this kernel does not list in /proc/filesystems"));
+        }
+        if let Some(f) = r.features.iter().find(|f| !self.features.contains(f)) {
+            return Some(format!("needs kernel feature {f}, not available here"));
+        }
+        for (name, min) in &r.limits {
+            let have = self.limits.get(name).and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok());
+            match have {
+                Some(h) if h >= *min => {}
+                Some(h) => return Some(format!("needs {name} >= {min} (it is {h})")),
+                None => return Some(format!("needs {name} >= {min}, which cannot be read here")),
+            }
+        }
+        None
+    }
+}

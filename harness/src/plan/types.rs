@@ -1,0 +1,298 @@
+//! The validated plan: every name resolved to an id, every expectation
+//! attached to the operation it judges, every value parsed. A `Plan` can only
+//! be made by `plan::build`, so code that holds one knows it is valid.
+//! Plans are serialisable because the supervisor hands them to role
+//! processes.
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::scenario::model::{AddressExpect, AttachAt, MustFailCheck, PipeEnd, ShmctlCmd, StatExpect};
+pub use crate::scenario::span::Loc;
+
+macro_rules! id {
+    ($($name:ident),*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub struct $name(pub usize);
+    )*};
+}
+id!(ObjectId, RoleId, EventId, BarrierId, FileId);
+
+/// Which IPC mechanism an object is; the vocabulary of modules and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    SysvShm,
+    Mmap,
+    Pipe,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::SysvShm => "sysv_shm",
+            Kind::Mmap => "mmap",
+            Kind::Pipe => "pipe",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    /// `seed::shared_anon_fork` (with `::case` for a parameter table row).
+    pub name: String,
+    /// The file as shown to users.
+    pub path: String,
+    pub case: Option<String>,
+    pub description: String,
+    pub tags: Vec<String>,
+    pub references: Vec<String>,
+    pub timeout_ms: u64,
+    pub requires: Requirements,
+    pub files: Vec<FilePlan>,
+    pub objects: Vec<ObjectPlan>,
+    pub roles: Vec<RolePlan>,
+    pub events: Vec<String>,
+    pub barriers: Vec<BarrierPlan>,
+    pub after: AfterPlan,
+    pub must_fail: Option<MustFailPlan>,
+}
+
+impl Plan {
+    pub fn object(&self, id: ObjectId) -> &ObjectPlan {
+        &self.objects[id.0]
+    }
+    pub fn role(&self, id: RoleId) -> &RolePlan {
+        &self.roles[id.0]
+    }
+    /// Roles the supervisor starts itself: those no role spawns.
+    pub fn root_roles(&self) -> impl Iterator<Item = RoleId> + '_ {
+        self.roles.iter().enumerate().filter(|(_, r)| r.spawned_by.is_none()).map(|(i, _)| RoleId(i))
+    }
+    pub fn instance_count(&self) -> usize {
+        self.roles.iter().map(|r| r.count as usize).sum()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Requirements {
+    pub root: bool,
+    pub capabilities: Vec<String>,
+    pub kernel: Option<(u32, u32)>,
+    pub filesystems: Vec<String>,
+    pub features: Vec<String>,
+    pub limits: Vec<(String, u64)>,
+    pub private_ipc_namespace: bool,
+    /// Some role changes credentials, which needs CAP_SETUID and CAP_SETGID
+    /// and a uid map that holds the target ids.
+    pub credentials: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FilePlan {
+    pub name: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ObjectPlan {
+    pub name: String,
+    pub spec: ObjectSpec,
+    pub loc: Loc,
+}
+
+impl ObjectPlan {
+    pub fn kind(&self) -> Kind {
+        match self.spec {
+            ObjectSpec::SysvShm { .. } => Kind::SysvShm,
+            ObjectSpec::Mmap { .. } => Kind::Mmap,
+            ObjectSpec::Pipe => Kind::Pipe,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ObjectSpec {
+    SysvShm { size: u64, key: KeyPlan, mode: u32 },
+    Mmap { size: u64, shared: bool },
+    Pipe,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum KeyPlan {
+    /// A key chosen per run by the supervisor (never one in use).
+    Generated,
+    Private,
+    Ftok { file: FileId, proj: u8 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Start {
+    Exec,
+    Fork,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RolePlan {
+    pub name: String,
+    pub start: Start,
+    pub count: u32,
+    pub credentials: Option<CredentialsPlan>,
+    pub steps: Vec<StepPlan>,
+    pub exit: ExitPlan,
+    pub exit_loc: Loc,
+    /// Whether `exit` was written by the user or derived from the steps.
+    pub exit_explicit: bool,
+    pub spawned_by: Option<RoleId>,
+    pub loc: Loc,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct CredentialsPlan {
+    pub uid: u32,
+    pub gid: u32,
+    pub drop_capabilities: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitPlan {
+    Code(i32),
+    KilledBy(String),
+}
+
+impl std::fmt::Display for ExitPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitPlan::Code(c) => write!(f, "exit status {c}"),
+            ExitPlan::KilledBy(s) => write!(f, "killed by {s}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StepPlan {
+    pub op: Op,
+    pub expect: ExpectPlan,
+    pub loc: Loc,
+}
+
+/// The operations, with names resolved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Ftok { file: FileRef, proj: u8 },
+    Shmget { object: ObjectId, create: bool, excl: bool, size: Option<u64> },
+    Shmat { object: ObjectId, at: AttachAt, rdonly: bool, rnd: bool, remap: bool },
+    Shmdt { object: ObjectId, offset: u64 },
+    Shmctl { object: ObjectId, cmd: ShmctlCmd },
+    Mmap { object: ObjectId },
+    Munmap { object: ObjectId },
+    Pipe { object: ObjectId },
+    Close { object: ObjectId, end: PipeEnd },
+    Write { object: ObjectId, data: Vec<u8>, offset: u64 },
+    Read { object: ObjectId, len: u64, offset: u64, all: bool },
+    Signal { event: EventId },
+    Wait { event: EventId, count: u32 },
+    Barrier { barrier: BarrierId },
+    WaitBlocked { role: RoleId, instance: u32 },
+    Spawn { role: RoleId },
+    WaitExit { role: RoleId },
+    Exit { code: i32 },
+    Crash { signal: String },
+}
+
+impl Op {
+    /// The name of the operation as written in YAML.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Ftok { .. } => "ftok",
+            Op::Shmget { .. } => "shmget",
+            Op::Shmat { .. } => "shmat",
+            Op::Shmdt { .. } => "shmdt",
+            Op::Shmctl { .. } => "shmctl",
+            Op::Mmap { .. } => "mmap",
+            Op::Munmap { .. } => "munmap",
+            Op::Pipe { .. } => "pipe",
+            Op::Close { .. } => "close",
+            Op::Write { .. } => "write",
+            Op::Read { .. } => "read",
+            Op::Signal { .. } => "signal",
+            Op::Wait { .. } => "wait",
+            Op::Barrier { .. } => "barrier",
+            Op::WaitBlocked { .. } => "wait_blocked",
+            Op::Spawn { .. } => "spawn",
+            Op::WaitExit { .. } => "wait_exit",
+            Op::Exit { .. } => "exit",
+            Op::Crash { .. } => "crash",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum FileRef {
+    Declared(FileId),
+    /// A name that is not in `files`: the path does not exist.
+    Missing(String),
+}
+
+/// What a step must observe. The default is "the call succeeds".
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExpectPlan {
+    pub errno: Option<String>,
+    pub value: Option<i64>,
+    pub data: Option<Vec<u8>>,
+    pub eof: Option<bool>,
+    pub stat: Option<StatExpect>,
+    pub address: Option<AddressExpect>,
+    pub killed_by: Option<String>,
+    pub blocks: bool,
+    /// Whether the user wrote any expectation (for the falsifiability rule).
+    pub explicit: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BarrierPlan {
+    pub name: String,
+    pub parties: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AfterPlan {
+    pub exists: Vec<(ObjectId, Loc)>,
+    pub gone: Vec<(ObjectId, Loc)>,
+    pub stat: Vec<(ObjectId, StatExpect, Loc)>,
+}
+
+impl AfterPlan {
+    pub fn is_empty(&self) -> bool {
+        self.exists.is_empty() && self.gone.is_empty() && self.stat.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MustFailPlan {
+    pub because: String,
+    pub at: Locator,
+}
+
+/// A place in a scenario where a check is made; verdict failures carry one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Locator {
+    /// Step `step` (0-based) of a role.
+    Step { role: String, step: usize },
+    /// How the role ended.
+    Exit { role: String },
+    /// A post-condition, a leak, or the watchdog.
+    Check(MustFailCheck),
+}
+
+impl std::fmt::Display for Locator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Locator::Step { role, step } => write!(f, "role `{role}` step {}", step + 1),
+            Locator::Exit { role } => write!(f, "role `{role}` exit"),
+            Locator::Check(c) => write!(f, "{}", serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The scenario file format, exactly as users write it in YAML.
+//!
+//! These types only describe shape: names are still strings and nothing is
+//! resolved or checked beyond what serde enforces (`deny_unknown_fields`
+//! everywhere, tagged enums, no free-form maps of operations). Validation
+//! and name resolution belong to `plan`. The JSON Schema published for
+//! editors is generated from these types.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::span::Sp;
+
+/// One scenario file: a multi-process choreography over Linux IPC.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioDoc {
+    /// What behaviour this scenario demonstrates, in one or two sentences.
+    pub description: Sp<String>,
+    /// Free tags used for selection (`run --tag seed`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Man pages, standards and kernel commits that define the behaviour.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// What the environment must provide; an unmet requirement is a SKIP.
+    #[serde(default)]
+    pub requires: Requires,
+    /// Wall-clock bound for the whole scenario, e.g. `10s` or `500ms`
+    /// (default 10s, at most 300s). The watchdog kills every role after it.
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
+    /// Regular files the harness creates in the run's private directory
+    /// before any role starts (for example to derive a key with `ftok`).
+    #[serde(default)]
+    pub files: IndexMap<String, Sp<FileDecl>>,
+    /// The IPC objects, declared once by name.
+    #[serde(default)]
+    pub objects: IndexMap<String, Sp<ObjectDecl>>,
+    /// A parameter table: each entry is one case; `${column}` in the rest of
+    /// the file is replaced by the case's value.
+    #[serde(default)]
+    pub cases: Vec<Sp<IndexMap<String, ParamValue>>>,
+    /// The processes. Roles that no other role spawns are started by the
+    /// supervisor, in declaration order.
+    pub roles: IndexMap<String, Sp<RoleDecl>>,
+    /// Post-conditions checked by the supervisor after every role exited.
+    #[serde(default)]
+    pub after: Option<Sp<After>>,
+    /// Marks a negative test: the scenario must FAIL at this place.
+    #[serde(default)]
+    pub must_fail: Option<Sp<MustFail>>,
+}
+
+/// A value in a parameter table.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Int(i64),
+    Bool(bool),
+    Text(String),
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Requires {
+    /// The harness must run with effective uid 0.
+    #[serde(default)]
+    pub root: bool,
+    /// Capabilities that must be in the effective set, e.g. `CAP_IPC_OWNER`.
+    #[serde(default)]
+    pub capabilities: Vec<Sp<String>>,
+    /// Minimum kernel release, `major.minor`.
+    #[serde(default)]
+    pub kernel: Option<Sp<String>>,
+    /// File systems the kernel must support (`/proc/filesystems`), e.g. `mqueue`.
+    #[serde(default)]
+    pub filesystems: Vec<Sp<String>>,
+    /// Kernel features probed at run time: `sysv_ipc`, `posix_mqueue`.
+    #[serde(default)]
+    pub features: Vec<Sp<String>>,
+    /// Minimum values of IPC limits, by sysctl name (`kernel.shmmni: 128`).
+    #[serde(default)]
+    pub limits: IndexMap<String, Sp<u64>>,
+    /// The scenario needs its own IPC namespace (for example because it
+    /// lowers a limit); without one it is skipped.
+    #[serde(default)]
+    pub private_ipc_namespace: bool,
+}
+
+/// A file created before the run, empty unless `content` is given.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileDecl {
+    #[serde(default)]
+    pub content: String,
+}
+
+/// An IPC object. `kind` selects the mechanism; the other fields are its
+/// parameters.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ObjectDecl {
+    /// A System V shared memory segment (`shmget(2)`).
+    SysvShm {
+        /// Segment size in bytes.
+        size: u64,
+        /// How the key is chosen: `generated` (a run-unique key, the default),
+        /// `private` (IPC_PRIVATE), or `{ ftok: { file, proj } }`.
+        #[serde(default)]
+        key: KeySpec,
+        /// Permission bits used when a role creates it (default 0o600).
+        #[serde(default)]
+        mode: Option<u32>,
+    },
+    /// An anonymous memory mapping (`mmap(2)` with MAP_ANONYMOUS), shared
+    /// with forked children unless `sharing: private`.
+    Mmap {
+        size: u64,
+        #[serde(default)]
+        sharing: Sharing,
+    },
+    /// An anonymous pipe (`pipe(2)`): a read end and a write end.
+    Pipe {},
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum KeySpec {
+    #[default]
+    Generated,
+    Private,
+    Ftok {
+        /// A name from `files`.
+        file: Sp<String>,
+        /// The project id, one character (the seed uses `R`).
+        proj: Sp<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sharing {
+    #[default]
+    Shared,
+    Private,
+}
+
+/// A process of the choreography.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleDecl {
+    /// `exec` (a fresh image of the harness, the default) or `fork` (a copy
+    /// of the role that spawns it, inheriting its mappings and descriptors).
+    #[serde(default)]
+    pub from: Start,
+    /// Number of replicas (default 1).
+    #[serde(default)]
+    pub count: Option<Sp<u32>>,
+    /// Run with other credentials, so that permission checks are possible
+    /// when the harness runs as root.
+    #[serde(default)]
+    pub credentials: Option<Sp<Credentials>>,
+    pub steps: Vec<Sp<Step>>,
+    /// How the role must end (default: exit status 0, or what its last
+    /// `exit`/`crash` step or `killed_by` expectation implies).
+    #[serde(default)]
+    pub exit: Option<Sp<ExitExpect>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Start {
+    #[default]
+    Exec,
+    Fork,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    pub uid: u32,
+    pub gid: u32,
+    /// Drop every capability as well (only meaningful for uid 0).
+    #[serde(default)]
+    pub drop_capabilities: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ExitExpect {
+    /// Exit status from `exit(2)`.
+    Code(i32),
+    /// Terminated by this signal, e.g. `SIGSEGV`.
+    KilledBy(Sp<String>),
+}
+
+/// One operation of a role. Exactly one key per step.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// `ftok(3)` on a file from `files` (or a name that is not one, to see ENOENT).
+    Ftok(FtokArgs),
+    /// `shmget(2)`: create or look up the segment of an object.
+    Shmget(ShmgetArgs),
+    /// `shmat(2)`: attach the object's segment.
+    Shmat(ShmatArgs),
+    /// `shmdt(2)`: detach this role's attachment of the object.
+    Shmdt(ShmdtArgs),
+    /// `shmctl(2)`.
+    Shmctl(ShmctlArgs),
+    /// `mmap(2)` of an `mmap` object.
+    Mmap(ObjectArgs),
+    /// `munmap(2)` of an `mmap` object.
+    Munmap(ObjectArgs),
+    /// `pipe(2)` for a `pipe` object.
+    Pipe(ObjectArgs),
+    /// `close(2)` one end of a pipe.
+    Close(CloseArgs),
+    /// Write bytes: into mapped memory at an offset, or `write(2)` to a pipe.
+    Write(WriteArgs),
+    /// Read bytes: from mapped memory, or `read(2)` from a pipe.
+    Read(ReadArgs),
+    /// Raise a named event (a counter that only grows).
+    Signal(Sp<String>),
+    /// Continue once a named event was raised (at least `count` times).
+    Wait(WaitArgs),
+    /// Meet every other role instance that names the same barrier.
+    Barrier(Sp<String>),
+    /// Continue once the named role is observed blocked in the kernel inside
+    /// one of its steps (`/proc/PID/stat` state S or D).
+    WaitBlocked(WaitBlockedArgs),
+    /// Start the named role (every replica of it) as a child of this one.
+    Spawn(Sp<String>),
+    /// Wait for every replica of a role this role spawned to exit.
+    WaitExit(Sp<String>),
+    /// End this role with an exit status.
+    Exit(Sp<i32>),
+    /// End this role with a signal's default action, e.g. `SIGABRT`.
+    Crash(Sp<String>),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectArgs {
+    pub object: Sp<String>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FtokArgs {
+    /// A name from `files`, or any other name for a file that does not exist.
+    pub file: Sp<String>,
+    pub proj: Sp<String>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShmgetArgs {
+    pub object: Sp<String>,
+    /// `create` (IPC_CREAT), `excl` (IPC_EXCL).
+    #[serde(default)]
+    pub flags: Vec<Sp<ShmgetFlag>>,
+    /// Ask for another size than the object's (for the EINVAL cases).
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmgetFlag {
+    Create,
+    Excl,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShmatArgs {
+    pub object: Sp<String>,
+    /// Where to attach: `kernel` (the default: the kernel chooses),
+    /// `free` (a page-aligned address probed free in this role),
+    /// `{ free_plus: N }` (that address plus N bytes, usually misaligned),
+    /// `{ address: 0x5000000 }` (a literal, must be SHMLBA-aligned unless `rnd`).
+    #[serde(default)]
+    pub at: Option<Sp<AttachAt>>,
+    /// `rdonly` (SHM_RDONLY), `rnd` (SHM_RND), `remap` (SHM_REMAP).
+    #[serde(default)]
+    pub flags: Vec<Sp<ShmatFlag>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AttachAt {
+    Kernel,
+    Free,
+    FreePlus(u64),
+    Address(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmatFlag {
+    Rdonly,
+    Rnd,
+    Remap,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShmdtArgs {
+    pub object: Sp<String>,
+    /// Detach at this offset from the attachment instead (to see EINVAL).
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShmctlArgs {
+    pub object: Sp<String>,
+    pub cmd: ShmctlCmd,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmctlCmd {
+    IpcStat,
+    IpcRmid,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseArgs {
+    pub object: Sp<String>,
+    pub end: PipeEnd,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipeEnd {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteArgs {
+    pub to: Sp<String>,
+    pub data: String,
+    /// Byte offset into mapped memory (not allowed for pipes).
+    #[serde(default)]
+    pub offset: u64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadArgs {
+    pub from: Sp<String>,
+    /// How many bytes: exactly this many from memory; at most this many
+    /// per `read(2)` call from a pipe (default: the expected data's length).
+    #[serde(default)]
+    pub len: Option<u64>,
+    #[serde(default)]
+    pub offset: u64,
+    /// Pipes: keep reading until `len` bytes or end of file.
+    #[serde(default)]
+    pub all: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitArgs {
+    pub event: Sp<String>,
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitBlockedArgs {
+    pub role: Sp<String>,
+    /// Which replica (default 0).
+    #[serde(default)]
+    pub instance: u32,
+}
+
+/// What a step must observe. With no `errno` the call must succeed.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The call fails with exactly this errno, e.g. `EINVAL`.
+    #[serde(default)]
+    pub errno: Option<Sp<String>>,
+    /// The call's return value (for example the byte count of a write).
+    #[serde(default)]
+    pub value: Option<Sp<i64>>,
+    /// The bytes read, as text.
+    #[serde(default)]
+    pub data: Option<Sp<String>>,
+    /// A read returns end of file (0 bytes).
+    #[serde(default)]
+    pub eof: Option<Sp<bool>>,
+    /// Fields of IPC_STAT.
+    #[serde(default)]
+    pub stat: Option<Sp<StatExpect>>,
+    /// Where an attach landed.
+    #[serde(default)]
+    pub address: Option<Sp<AddressExpect>>,
+    /// The step kills its role with this signal, e.g. `SIGSEGV`.
+    #[serde(default)]
+    pub killed_by: Option<Sp<String>>,
+    /// The step blocks in the kernel until another role acts.
+    #[serde(default)]
+    pub blocks: Option<Sp<bool>>,
+}
+
+/// Expected IPC_STAT fields; only the ones given are compared.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segsz: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nattch: Option<u64>,
+    /// Permission bits, e.g. `0o600` (SHM_DEST and SHM_LOCKED excluded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<u32>,
+    /// SHM_DEST is set: removal requested, waiting for the last detach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dest: Option<bool>,
+    /// The creator's pid equals the pid of this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpid: Option<String>,
+    /// The last shmat/shmdt was made by this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lpid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum AddressExpect {
+    /// Exactly the requested address.
+    Requested,
+    /// The requested address rounded down to a multiple of SHMLBA.
+    RequestedRoundedDown,
+    /// A multiple of SHMLBA, wherever it is.
+    Aligned,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct After {
+    /// Objects that must still exist after every role exited (persistence).
+    #[serde(default)]
+    pub exists: Vec<Sp<String>>,
+    /// Objects that must be gone.
+    #[serde(default)]
+    pub gone: Vec<Sp<String>>,
+    /// IPC_STAT fields of objects that still exist.
+    #[serde(default)]
+    pub stat: IndexMap<String, Sp<StatExpect>>,
+}
+
+/// Where a negative test must fail.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MustFail {
+    /// Why it must fail, for the person reading the test.
+    pub because: String,
+    /// The role whose step or exit must fail.
+    #[serde(default)]
+    pub role: Option<Sp<String>>,
+    /// The 1-based step number in that role.
+    #[serde(default)]
+    pub step: Option<Sp<u32>>,
+    /// Or: the failure is in a post-condition (`exists`, `gone`, `stat`),
+    /// the role's exit, a leak or the timeout.
+    #[serde(default)]
+    pub check: Option<Sp<MustFailCheck>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MustFailCheck {
+    Exists,
+    Gone,
+    Stat,
+    Exit,
+    Leak,
+    Timeout,
+}

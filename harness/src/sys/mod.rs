@@ -1,0 +1,336 @@
+//! The only module with `unsafe`: thin wrappers over the system calls that
+//! `nix` does not cover (SysV IPC, raw memory access at mapped addresses,
+//! `fork`, signal dispositions, capabilities).
+//!
+//! Every wrapper makes exactly one call, converts the C convention
+//! (`-1` plus `errno`) into `Result<_, Errno>` in one place, and carries a
+//! `// SAFETY:` comment. Nothing here decides anything: callers judge.
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::path::Path;
+
+pub use nix::errno::Errno;
+
+/// Convert a C return value that signals failure with `-1` and `errno`.
+fn check(ret: libc::c_int) -> Result<libc::c_int, Errno> {
+    if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
+}
+
+/// `SHMLBA` on Linux is the page size on every architecture we run on
+/// (x86, arm64, riscv); it is read at run time, never assumed.
+pub fn shmlba() -> usize {
+    page_size()
+}
+
+pub fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(v).unwrap_or(4096)
+}
+
+/// A SysV IPC key (`key_t`).
+pub type Key = libc::key_t;
+
+pub fn ftok(path: &Path, proj: u8) -> Result<Key, Errno> {
+    let c = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a valid NUL-terminated string that outlives the call.
+    let key = unsafe { libc::ftok(c.as_ptr(), libc::c_int::from(proj)) };
+    if key == -1 { Err(Errno::last()) } else { Ok(key) }
+}
+
+pub fn shmget(key: Key, size: usize, flags: libc::c_int) -> Result<libc::c_int, Errno> {
+    // SAFETY: shmget takes only integers.
+    check(unsafe { libc::shmget(key, size, flags) })
+}
+
+/// Attach a segment; `addr` 0 lets the kernel choose. Returns the address.
+pub fn shmat(id: libc::c_int, addr: usize, flags: libc::c_int) -> Result<usize, Errno> {
+    // SAFETY: shmat validates the address itself; on success the kernel owns
+    // the new mapping and we only keep its address as an integer. A fixed
+    // address may replace an existing mapping only with SHM_REMAP, which the
+    // scenario asked for explicitly and which never covers Rust-owned memory
+    // because fixed addresses are reserved by the harness first.
+    let p = unsafe { libc::shmat(id, addr as *const libc::c_void, flags) };
+    if p as isize == -1 { Err(Errno::last()) } else { Ok(p as usize) }
+}
+
+pub fn shmdt(addr: usize) -> Result<(), Errno> {
+    // SAFETY: shmdt checks that `addr` is an attachment; we never hold Rust
+    // references into attached memory, only integer addresses.
+    check(unsafe { libc::shmdt(addr as *const libc::c_void) }).map(drop)
+}
+
+/// The fields of `struct shmid_ds` that scenarios check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShmStat {
+    pub segsz: u64,
+    pub nattch: u64,
+    pub cpid: i32,
+    pub lpid: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    /// Permission bits plus `SHM_DEST` (0o1000) and `SHM_LOCKED` (0o2000).
+    pub mode: u32,
+    pub key: i32,
+    pub atime: i64,
+    pub dtime: i64,
+    pub ctime: i64,
+}
+
+pub fn shmctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
+    // SAFETY: shmid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: `ds` is a valid, writable shmid_ds for the duration of the call.
+    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
+    Ok(ShmStat {
+        segsz: ds.shm_segsz as u64,
+        nattch: ds.shm_nattch,
+        cpid: ds.shm_cpid,
+        lpid: ds.shm_lpid,
+        uid: ds.shm_perm.uid,
+        gid: ds.shm_perm.gid,
+        cuid: ds.shm_perm.cuid,
+        cgid: ds.shm_perm.cgid,
+        mode: u32::from(ds.shm_perm.mode),
+        key: ds.shm_perm.__key,
+        atime: ds.shm_atime,
+        dtime: ds.shm_dtime,
+        ctime: ds.shm_ctime,
+    })
+}
+
+pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: IPC_RMID ignores the buffer argument; null is allowed.
+    check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
+/// Map anonymous memory, shared or private, read-write.
+pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
+    let vis = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
+    // SAFETY: a fresh anonymous mapping at a kernel-chosen address cannot
+    // alias any existing Rust object.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            vis | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+}
+
+/// Reserve `len` bytes of address space with no access, so that fixed
+/// attaches can be placed inside a range nothing else uses.
+pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
+    // SAFETY: as above, a fresh PROT_NONE mapping at a kernel-chosen address.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+}
+
+pub fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
+    // SAFETY: the harness only unmaps ranges it mapped or attached itself and
+    // never holds Rust references into them.
+    check(unsafe { libc::munmap(addr as *mut libc::c_void, len) }).map(drop)
+}
+
+/// Copy `len` bytes out of memory mapped at `addr`.
+///
+/// If the range is not readable the process receives SIGSEGV or SIGBUS:
+/// that is an observation the scenario may expect, not a harness bug.
+pub fn read_mapped(addr: usize, len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    for (i, b) in out.iter_mut().enumerate() {
+        // SAFETY: `addr..addr+len` is a range the scenario mapped. Volatile
+        // reads because other processes write it concurrently; a fault is
+        // delivered as a signal, which is the behaviour under test.
+        *b = unsafe { std::ptr::read_volatile((addr + i) as *const u8) };
+    }
+    out
+}
+
+/// Copy `data` into memory mapped at `addr` (see [`read_mapped`]).
+pub fn write_mapped(addr: usize, data: &[u8]) {
+    for (i, b) in data.iter().enumerate() {
+        // SAFETY: as in `read_mapped`; a write to a read-only attachment
+        // raises SIGSEGV, which scenarios expect with `killed_by`.
+        unsafe { std::ptr::write_volatile((addr + i) as *mut u8, *b) };
+    }
+}
+
+/// The result of [`fork`].
+#[derive(Debug)]
+pub enum Forked {
+    Parent(nix::unistd::Pid),
+    Child,
+}
+
+/// `fork(2)`. Only role processes call this, and they are single-threaded.
+pub fn fork() -> Result<Forked, Errno> {
+    // SAFETY: role processes are single-threaded (they are fresh exec'd
+    // images that start no threads), so the child may run arbitrary code.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        nix::unistd::ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// Leave the process at once, without running destructors or atexit handlers
+/// (which a forked child must not run twice).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call.
+    unsafe { libc::_exit(code) }
+}
+
+/// Give every catchable signal its default disposition and unblock all
+/// signals. The Rust runtime ignores SIGPIPE at start-up; roles must not
+/// inherit that, or SIGPIPE scenarios would silently see EPIPE instead.
+pub fn reset_signal_dispositions() -> Result<(), Errno> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, sigprocmask};
+    let dfl = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    for sig in 1..=signal_max() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL cannot violate memory safety; there is
+        // no handler code. Numbers without a Signal variant use libc.
+        match nix::sys::signal::Signal::try_from(sig) {
+            Ok(s) => {
+                let _ = unsafe { nix::sys::signal::sigaction(s, &dfl) };
+            }
+            Err(_) => {
+                // SAFETY: SIG_DFL for a real-time signal number in range.
+                unsafe { libc::signal(sig, libc::SIG_DFL) };
+            }
+        }
+    }
+    sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+}
+
+pub fn signal_max() -> i32 {
+    libc::SIGRTMAX()
+}
+
+pub fn signal_rtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// Raise `sig` with its default action; if it does not end the process
+/// (for example because it is ignored by default), return.
+pub fn raise_default(sig: i32) -> Result<(), Errno> {
+    // SAFETY: setting SIG_DFL has no memory-safety implications.
+    unsafe { libc::signal(sig, libc::SIG_DFL) };
+    // SAFETY: raise only sends a signal to this thread.
+    check(unsafe { libc::raise(sig) }).map(drop)
+}
+
+/// Drop every capability from the effective, permitted and inheritable sets
+/// and from the bounding set, keeping the uid.
+pub fn drop_all_capabilities() -> Result<(), Errno> {
+    for cap in 0..=63 {
+        // SAFETY: prctl with integer arguments; EINVAL past the last cap.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } == -1 {
+            break;
+        }
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut header = Header { version: 0x2008_0522, pid: 0 };
+    let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    // SAFETY: header and data are valid for the call and laid out as the
+    // kernel's _LINUX_CAPABILITY_VERSION_3 structures.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr())
+    };
+    if ret == -1 { Err(Errno::last()) } else { Ok(()) }
+}
+
+/// Set the no-new-privileges bit, then become the given user and group.
+pub fn set_credentials(uid: u32, gid: u32) -> Result<(), Errno> {
+    nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(gid)])?;
+    nix::unistd::setresgid(gid.into(), gid.into(), gid.into())?;
+    nix::unistd::setresuid(uid.into(), uid.into(), uid.into())
+}
+
+/// The effective capability set of this process, as a bit mask, read from
+/// `/proc/self/status` (no syscall needed, but kept here with its peers).
+pub fn effective_capabilities() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The symbolic name of an errno (`EINVAL`), as scenarios spell it.
+pub fn errno_name(e: Errno) -> String {
+    format!("{e:?}")
+}
+
+/// Resolve an errno name; the table is the libc's, read at run time.
+pub fn errno_from_name(name: &str) -> Option<Errno> {
+    (1..4096).map(Errno::from_raw).find(|e| *e != Errno::UnknownErrno && errno_name(*e) == name)
+}
+
+/// Resolve a signal name (`SIGSEGV`, `SIGRTMIN+2`, `SIGRTMAX-1`) at run time:
+/// the real-time range differs between glibc and musl.
+pub fn signal_from_name(name: &str) -> Option<i32> {
+    let rt = |base: i32, rest: &str| -> Option<i32> {
+        let n = if rest.is_empty() {
+            0
+        } else if let Some(p) = rest.strip_prefix('+') {
+            p.parse::<i32>().ok()?
+        } else {
+            -rest.strip_prefix('-')?.parse::<i32>().ok()?
+        };
+        let s = base + n;
+        (signal_rtmin()..=signal_max()).contains(&s).then_some(s)
+    };
+    if let Some(rest) = name.strip_prefix("SIGRTMIN") {
+        return rt(signal_rtmin(), rest);
+    }
+    if let Some(rest) = name.strip_prefix("SIGRTMAX") {
+        return rt(signal_max(), rest);
+    }
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+/// The name of a signal number, real-time ones relative to SIGRTMIN.
+pub fn signal_name(sig: i32) -> String {
+    if let Ok(s) = nix::sys::signal::Signal::try_from(sig) {
+        return s.as_str().to_owned();
+    }
+    let min = signal_rtmin();
+    if (min..=signal_max()).contains(&sig) {
+        if sig == min { "SIGRTMIN".to_owned() } else { format!("SIGRTMIN+{}", sig - min) }
+    } else {
+        format!("signal {sig}")
+    }
+}
