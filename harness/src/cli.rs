@@ -218,9 +218,11 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             let _ = writeln!(out, "{json}");
         }
     }
+    let _ = out.flush();
     match write_report(&a.out, &json) {
         Ok(p) => {
-            let _ = writeln!(err, "report: {}", p.display());
+            let stream: &mut dyn Write = if human { out } else { err };
+            let _ = writeln!(stream, "report: {}", p.display());
         }
         Err(e) => {
             let _ = writeln!(err, "warning: the JSON report was not written: {e}");

@@ -22,7 +22,7 @@ impl Source {
     /// (`seed::shared_anon_fork`).
     pub fn id(&self) -> String {
         let p = self.path.strip_suffix(".yaml").or_else(|| self.path.strip_suffix(".yml")).unwrap_or(&self.path);
-        p.trim_start_matches("./").replace('/', "::")
+        p.trim_start_matches("./").trim_start_matches('/').replace('/', "::")
     }
 }
 
