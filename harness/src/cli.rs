@@ -28,7 +28,12 @@ pub mod code {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "ipc-harness", version, about = "Conformance and stress tests for Linux IPC, written as YAML scenarios", after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input, 4 nothing selected.")]
+#[command(
+    name = "ipc-harness",
+    version,
+    about = "Conformance and stress tests for Linux IPC, written as YAML scenarios",
+    after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input, 4 nothing selected."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -52,6 +57,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value = "auto")]
         isolation: Wanted,
     },
+    #[command(name = "__probe-isolation", hide = true)]
+    ProbeIsolation,
     #[command(name = "__role", hide = true)]
     Role { context: PathBuf, role: usize, instance: u32 },
 }
@@ -116,6 +123,16 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Supervise { isolation } => exec::supervisor::main(isolation),
         Command::Role { context, role, instance } => exec::role::main(&context, role, instance),
+        Command::ProbeIsolation => match exec::isolation::isolate(Wanted::Auto) {
+            Ok(i) => {
+                let _ = writeln!(out, "{}", serde_json::to_string(&i).unwrap_or_default());
+                code::OK
+            }
+            Err(e) => {
+                let _ = writeln!(err, "{e}");
+                code::BROKEN
+            }
+        },
     }
 }
 
@@ -200,7 +217,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     };
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let opts = RunOptions { exe, jobs, isolation: a.isolation };
-    let environment = Environment::probe();
+    let environment = Environment::probe_with(&opts.exe);
     let started = Instant::now();
     let human = a.format == Format::Human;
     let verdicts = exec::run_all(&plans, &environment, &opts, |v| {

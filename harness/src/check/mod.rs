@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exec::trace::{Isolation, Outcome, Termination, Trace};
-use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Locator, Loc, MustFailCheck, Plan, RoleId, StatExpect};
+use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect};
 use crate::sys::ShmStat;
 
 /// One unmet expectation.
@@ -38,7 +38,11 @@ fn show_result(r: &Result<i64, String>) -> String {
 /// here (the supervisor's verdict judges them with the full trace).
 pub fn step(expect: &ExpectPlan, outcome: &Outcome, shmlba: u64, pid_of: &dyn Fn(&str) -> Option<i32>) -> Result<(), Mismatch> {
     if let Some(sig) = &expect.killed_by {
-        return Err(mismatch("fate", format!("the role is killed by {sig}"), format!("the call returned: {}", show_result(&outcome.result))));
+        return Err(mismatch(
+            "fate",
+            format!("the role is killed by {sig}"),
+            format!("the call returned: {}", show_result(&outcome.result)),
+        ));
     }
     match (&expect.errno, &outcome.result) {
         (Some(want), Err(got)) if want == got => return Ok(()),
@@ -76,7 +80,9 @@ pub fn step(expect: &ExpectPlan, outcome: &Outcome, shmlba: u64, pid_of: &dyn Fn
         if !ok {
             let exp = match want {
                 AddressExpect::Requested => format!("{requested:#x} (the requested address)"),
-                AddressExpect::RequestedRoundedDown => format!("{:#x} ({requested:#x} rounded down to SHMLBA {shmlba:#x})", requested - requested % shmlba),
+                AddressExpect::RequestedRoundedDown => {
+                    format!("{:#x} ({requested:#x} rounded down to SHMLBA {shmlba:#x})", requested - requested % shmlba)
+                }
                 AddressExpect::Aligned => format!("a multiple of SHMLBA ({shmlba:#x})"),
             };
             return Err(mismatch("attach address", exp, format!("{addr:#x}")));
@@ -169,7 +175,19 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn skipped(plan: &Plan, reason: String) -> Verdict {
-        Verdict { name: plan.name.clone(), path: plan.path.clone(), status: Status::Skip, reason: Some(reason), failures: Vec::new(), timed_out: false, leaked: false, duration_ms: 0.0, isolation: None, must_fail: plan.must_fail.as_ref().map(|m| m.at.clone()), trace: None }
+        Verdict {
+            name: plan.name.clone(),
+            path: plan.path.clone(),
+            status: Status::Skip,
+            reason: Some(reason),
+            failures: Vec::new(),
+            timed_out: false,
+            leaked: false,
+            duration_ms: 0.0,
+            isolation: None,
+            must_fail: plan.must_fail.as_ref().map(|m| m.at.clone()),
+            trace: None,
+        }
     }
     pub fn broken(plan: &Plan, reason: String) -> Verdict {
         Verdict { status: Status::Broken, ..Verdict::skipped(plan, reason) }
@@ -211,7 +229,10 @@ pub fn judge(plan: &Plan, trace: Trace, shmlba: u64) -> Verdict {
         v.reason = Some(role_errors.join("; "));
     } else if !trace.left_after_cleanup.is_empty() {
         v.status = Status::Broken;
-        v.reason = Some(format!("cleanup failed; still present: {}", trace.left_after_cleanup.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")));
+        v.reason = Some(format!(
+            "cleanup failed; still present: {}",
+            trace.left_after_cleanup.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        ));
     } else if !v.failures.is_empty() {
         v.status = Status::Fail;
     }
@@ -269,7 +290,8 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         }
         // How the role ended; not judged when the harness killed it or the
         // role stopped itself at an unmet expectation (reported above).
-        let killed_here = inst.steps.last().is_some_and(|r| r.outcome.is_none() && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some()));
+        let killed_here =
+            inst.steps.last().is_some_and(|r| r.outcome.is_none() && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some()));
         if inst.aborted_at.is_none() && !killed_here {
             let ok = match (&role.exit, &inst.termination) {
                 (ExitPlan::Code(c), Some(Termination::Exited(e))) => c == e,
@@ -280,7 +302,12 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
             let by_harness = harness_killed && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
             if !ok && !by_harness {
                 let observed = inst.termination.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);
-                out.push(Failure { at: Locator::Exit { role: role.name.clone() }, loc: role.exit_loc, check: "exit".to_owned(), mismatch: mismatch("termination", role.exit.to_string(), observed) });
+                out.push(Failure {
+                    at: Locator::Exit { role: role.name.clone() },
+                    loc: role.exit_loc,
+                    check: "exit".to_owned(),
+                    mismatch: mismatch("termination", role.exit.to_string(), observed),
+                });
             }
         }
     }
@@ -288,7 +315,12 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         for (i, role) in plan.roles.iter().enumerate() {
             let ran = trace.instances.iter().filter(|t| t.role == RoleId(i)).count();
             if ran < role.count as usize && !out.iter().any(|f| matches!(&f.at, Locator::Step { .. })) {
-                out.push(Failure { at: Locator::Exit { role: role.name.clone() }, loc: role.loc, check: "start".to_owned(), mismatch: mismatch("replicas", format!("{} process(es) run", role.count), format!("{ran} ran")) });
+                out.push(Failure {
+                    at: Locator::Exit { role: role.name.clone() },
+                    loc: role.loc,
+                    check: "start".to_owned(),
+                    mismatch: mismatch("replicas", format!("{} process(es) run", role.count), format!("{ran} ran")),
+                });
             }
         }
     }
@@ -299,13 +331,30 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
             .map(|s| {
                 let role = plan.role(s.role);
                 match s.step.and_then(|i| role.steps.get(i).map(|st| (i, st))) {
-                    Some((i, st)) => format!("`{}`#{} at step {} ({}, line {}) in {}", role.name, s.instance, i + 1, st.op.name(), st.loc.line, if s.wchan.is_empty() { "?" } else { &s.wchan }),
+                    Some((i, st)) => format!(
+                        "`{}`#{} at step {} ({}, line {}) in {}",
+                        role.name,
+                        s.instance,
+                        i + 1,
+                        st.op.name(),
+                        st.loc.line,
+                        if s.wchan.is_empty() { "?" } else { &s.wchan }
+                    ),
                     None => format!("`{}`#{} between steps", role.name, s.instance),
                 }
             })
             .collect::<Vec<_>>()
             .join("; ");
-        out.push(Failure { at: Locator::Check(MustFailCheck::Timeout), loc: Loc::default(), check: "timeout".to_owned(), mismatch: mismatch("time", format!("done within {} ms", plan.timeout_ms), format!("still running after {} ms: {stuck}", t.after_ms)) });
+        out.push(Failure {
+            at: Locator::Check(MustFailCheck::Timeout),
+            loc: Loc::default(),
+            check: "timeout".to_owned(),
+            mismatch: mismatch(
+                "time",
+                format!("done within {} ms", plan.timeout_ms),
+                format!("still running after {} ms: {stuck}", t.after_ms),
+            ),
+        });
     }
     if trace.timeout.is_none() && trace.stopped_early.is_none() {
         after(plan, trace, &pid_of, &mut out);
@@ -315,7 +364,11 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
             at: Locator::Check(MustFailCheck::Leak),
             loc: Loc::default(),
             check: "leak".to_owned(),
-            mismatch: mismatch("objects left behind", "none (remove them in a step, or declare them in `after.exists`)", trace.leaks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")),
+            mismatch: mismatch(
+                "objects left behind",
+                "none (remove them in a step, or declare them in `after.exists`)",
+                trace.leaks.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            ),
         });
     }
     out
@@ -326,13 +379,23 @@ fn after(plan: &Plan, trace: &Trace, pid_of: &dyn Fn(&str) -> Option<i32>, out: 
     for (o, loc) in &plan.after.exists {
         let name = &plan.object(*o).name;
         if !obs(name).is_some_and(|a| a.exists) {
-            out.push(Failure { at: Locator::Check(MustFailCheck::Exists), loc: *loc, check: "after.exists".to_owned(), mismatch: mismatch(name, "still exists after every role exited", "gone") });
+            out.push(Failure {
+                at: Locator::Check(MustFailCheck::Exists),
+                loc: *loc,
+                check: "after.exists".to_owned(),
+                mismatch: mismatch(name, "still exists after every role exited", "gone"),
+            });
         }
     }
     for (o, loc) in &plan.after.gone {
         let name = &plan.object(*o).name;
         if obs(name).is_some_and(|a| a.exists) {
-            out.push(Failure { at: Locator::Check(MustFailCheck::Gone), loc: *loc, check: "after.gone".to_owned(), mismatch: mismatch(name, "gone", "still exists") });
+            out.push(Failure {
+                at: Locator::Check(MustFailCheck::Gone),
+                loc: *loc,
+                check: "after.gone".to_owned(),
+                mismatch: mismatch(name, "gone", "still exists"),
+            });
         }
     }
     for (o, want, loc) in &plan.after.stat {

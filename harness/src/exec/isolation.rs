@@ -45,14 +45,17 @@ pub fn isolate(wanted: Wanted) -> Result<Isolation, String> {
             let _ = (root_err, user_err);
             Ok(Isolation::RunUnique)
         }
-        Err(user_err) => Err(format!("cannot create namespaces: unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}, and with a user namespace: {user_err}")),
+        Err(user_err) => Err(format!(
+            "cannot create namespaces: unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}, and with a user namespace: {user_err}"
+        )),
     }
 }
 
 fn user_namespace() -> Result<(), String> {
     let uid = nix::unistd::getuid().as_raw();
     let gid = nix::unistd::getgid().as_raw();
-    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS).map_err(|e| format!("unshare with CLONE_NEWUSER: {e}"))?;
+    unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("unshare with CLONE_NEWUSER: {e}"))?;
     let write = |f: &str, s: String| std::fs::write(f, s).map_err(|e| format!("{f}: {e}"));
     write("/proc/self/setgroups", "deny".to_owned())?;
     write("/proc/self/uid_map", format!("0 {uid} 1"))?;
@@ -62,12 +65,15 @@ fn user_namespace() -> Result<(), String> {
 /// Make every mount private to this namespace, then give it its own
 /// `/dev/shm` and `/dev/mqueue`, so POSIX objects are isolated too.
 fn private_mounts() -> Result<(), String> {
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>).map_err(|e| format!("making mounts private: {e}"))?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(|e| format!("making mounts private: {e}"))?;
     if Path::new("/dev/shm").is_dir() {
-        mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777")).map_err(|e| format!("mounting a private /dev/shm: {e}"))?;
+        mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
+            .map_err(|e| format!("mounting a private /dev/shm: {e}"))?;
     }
     if Path::new("/dev/mqueue").is_dir() {
-        mount(Some("mqueue"), "/dev/mqueue", Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>).map_err(|e| format!("mounting a private /dev/mqueue: {e}"))?;
+        mount(Some("mqueue"), "/dev/mqueue", Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
+            .map_err(|e| format!("mounting a private /dev/mqueue: {e}"))?;
     }
     Ok(())
 }

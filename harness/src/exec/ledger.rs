@@ -65,7 +65,9 @@ impl Ledger {
     fn scope(&self, pids: &[i32]) -> Scope {
         match self.isolation {
             Isolation::Namespaces | Isolation::UserNamespace => Scope::Namespace,
-            Isolation::RunUnique => Scope::Shared { keys: self.keys.clone(), ids: self.entries.iter().map(|e| e.id).collect(), pids: pids.to_vec() },
+            Isolation::RunUnique => {
+                Scope::Shared { keys: self.keys.clone(), ids: self.entries.iter().map(|e| e.id).collect(), pids: pids.to_vec() }
+            }
         }
     }
 
@@ -80,7 +82,9 @@ impl Ledger {
                     continue;
                 }
                 let known = self.entries.iter().find(|e| e.kind == r.kind && e.id == r.id);
-                r.object = known.and_then(|e| e.object.clone()).or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()));
+                r.object = known
+                    .and_then(|e| e.object.clone())
+                    .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()));
                 out.push(r);
             }
         }

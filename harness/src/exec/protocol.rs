@@ -17,21 +17,51 @@ use crate::plan::{BarrierId, EventId, ObjectId, RoleId};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Up {
-    Hello { role: RoleId, instance: u32, pid: i32 },
-    StepStart { step: usize },
-    StepDone { step: usize, outcome: Outcome },
+    Hello {
+        role: RoleId,
+        instance: u32,
+        pid: i32,
+    },
+    StepStart {
+        step: usize,
+    },
+    StepDone {
+        step: usize,
+        outcome: Outcome,
+    },
     /// A SysV object was created or looked up: the ledger records it before
     /// the role uses it.
-    Created { object: ObjectId, id: i64, key: i64 },
-    Signal { event: EventId },
-    Wait { event: EventId, count: u32 },
-    Barrier { barrier: BarrierId },
-    WaitBlocked { role: RoleId, instance: u32 },
-    ChildExited { pid: i32, termination: Termination },
+    Created {
+        object: ObjectId,
+        id: i64,
+        key: i64,
+    },
+    Signal {
+        event: EventId,
+    },
+    Wait {
+        event: EventId,
+        count: u32,
+    },
+    Barrier {
+        barrier: BarrierId,
+    },
+    WaitBlocked {
+        role: RoleId,
+        instance: u32,
+    },
+    ChildExited {
+        pid: i32,
+        termination: Termination,
+    },
     /// The step's outcome did not meet its expectation; the role stops.
-    Abort { step: usize },
+    Abort {
+        step: usize,
+    },
     /// The harness failed inside the role.
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -49,7 +49,10 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
     if sys::reset_signal_dispositions().is_err() {
         return ERROR_STATUS;
     }
-    let ctx = match std::fs::read(context).map_err(|e| e.to_string()).and_then(|b| serde_json::from_slice::<RunContext>(&b).map_err(|e| e.to_string())) {
+    let ctx = match std::fs::read(context)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice::<RunContext>(&b).map_err(|e| e.to_string()))
+    {
         Ok(c) => c,
         Err(_) => return ERROR_STATUS,
     };
@@ -200,7 +203,9 @@ impl Interp<'_> {
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 let id = l.shmget(key, size.unwrap_or(*decl_size), *create, *excl, *mode)?;
                 // The ledger learns of the segment before anything uses it.
-                self.chan.send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) }).map_err(|e| StepError::Misuse(io(e)))?;
+                self.chan
+                    .send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) })
+                    .map_err(|e| StepError::Misuse(io(e)))?;
                 Ok(Outcome::ok(i64::from(id)))
             }
             Op::Shmat { object, at, rdonly, rnd, remap } => {
@@ -246,7 +251,14 @@ impl Interp<'_> {
                 let data = self.objects[object.0].transfer().read(*offset, *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
-            Op::Signal { .. } | Op::Wait { .. } | Op::Barrier { .. } | Op::WaitBlocked { .. } | Op::Spawn { .. } | Op::WaitExit { .. } | Op::Exit { .. } | Op::Crash { .. } => Err(kind_error()),
+            Op::Signal { .. }
+            | Op::Wait { .. }
+            | Op::Barrier { .. }
+            | Op::WaitBlocked { .. }
+            | Op::Spawn { .. }
+            | Op::WaitExit { .. }
+            | Op::Exit { .. }
+            | Op::Crash { .. } => Err(kind_error()),
         }
     }
 

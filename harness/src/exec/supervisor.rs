@@ -44,7 +44,11 @@ pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
         return Trace::early(isolation, None, Some("needs a private IPC namespace, which this environment does not allow".to_owned()));
     }
     if plan.requires.credentials && isolation == Isolation::UserNamespace {
-        return Trace::early(isolation, None, Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned()));
+        return Trace::early(
+            isolation,
+            None,
+            Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned()),
+        );
     }
     let mut sup = match Supervisor::new(plan, exe, isolation, start) {
         Ok(s) => s,
@@ -56,7 +60,19 @@ pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
 
 impl Trace {
     fn early(isolation: Isolation, broken: Option<String>, skipped: Option<String>) -> Trace {
-        Trace { isolation, duration_us: 0, instances: Vec::new(), timeout: None, after: Vec::new(), leaks: Vec::new(), left_after_cleanup: Vec::new(), ledger: Vec::new(), broken, skipped, stopped_early: None }
+        Trace {
+            isolation,
+            duration_us: 0,
+            instances: Vec::new(),
+            timeout: None,
+            after: Vec::new(),
+            leaks: Vec::new(),
+            left_after_cleanup: Vec::new(),
+            ledger: Vec::new(),
+            broken,
+            skipped,
+            stopped_early: None,
+        }
     }
 }
 
@@ -97,7 +113,11 @@ struct Supervisor {
 
 impl Supervisor {
     fn new(plan: Plan, exe: PathBuf, isolation: Isolation, start: Instant) -> Result<Supervisor, String> {
-        let tag = format!("{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+        );
         let run_dir = std::env::temp_dir().join(format!("ipc-harness-{tag}"));
         std::fs::create_dir_all(run_dir.join("files")).map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
         set_mode(&run_dir, 0o755)?;
@@ -172,10 +192,16 @@ impl Supervisor {
                 continue;
             }
             self.probe_blocked()?;
-            let wait = if self.needs_probe() { PROBE_INTERVAL } else { self.deadline.saturating_duration_since(now).max(Duration::from_millis(1)) };
+            let wait = if self.needs_probe() {
+                PROBE_INTERVAL
+            } else {
+                self.deadline.saturating_duration_since(now).max(Duration::from_millis(1))
+            };
             self.poll_once(wait)?;
         }
-        // Messages sent just before a process exited are still buffered.
+        // Every process is gone, but its last messages (and connections not
+        // yet accepted) are still buffered in the kernel.
+        self.accept()?;
         for c in 0..self.conns.len() {
             self.drain(c)?;
         }
@@ -184,7 +210,12 @@ impl Supervisor {
 
     fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), String> {
         let mut cmd = Command::new(&self.ctx.exe);
-        cmd.arg("__role").arg(RunContext::context_path(&self.ctx.run_dir)).arg(role.0.to_string()).arg(instance.to_string()).stdin(Stdio::null()).stdout(Stdio::null());
+        cmd.arg("__role")
+            .arg(RunContext::context_path(&self.ctx.run_dir))
+            .arg(role.0.to_string())
+            .arg(instance.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
         cmd.process_group(self.pgid.map_or(0, Pid::as_raw));
         let child = cmd.spawn().map_err(|e| format!("starting role `{}`: {e}", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
@@ -299,7 +330,9 @@ impl Supervisor {
         let now = self.now_us();
         match msg {
             Up::Hello { .. } => {}
-            Up::StepStart { step } => self.instances[i].steps.push(StepRecord { step, started_us: now, finished_us: None, outcome: None, blocked: None }),
+            Up::StepStart { step } => {
+                self.instances[i].steps.push(StepRecord { step, started_us: now, finished_us: None, outcome: None, blocked: None })
+            }
             Up::StepDone { step, outcome } => {
                 if let Some(rec) = self.instances[i].steps.iter_mut().rev().find(|r| r.step == step) {
                     rec.finished_us = Some(now);
@@ -427,7 +460,11 @@ impl Supervisor {
         // A death nobody expected ends the run now rather than at the timeout.
         let inst = &self.instances[idx];
         let role = self.ctx.plan.role(inst.role);
-        let expected_here = inst.current_step().and_then(|r| role.steps.get(r.step)).and_then(|s| s.expect.killed_by.as_ref()).is_some_and(|s| Termination::Signaled(s.clone()) == t);
+        let expected_here = inst
+            .current_step()
+            .and_then(|r| role.steps.get(r.step))
+            .and_then(|s| s.expect.killed_by.as_ref())
+            .is_some_and(|s| Termination::Signaled(s.clone()) == t);
         let expected_exit = match (&role.exit, &t) {
             (crate::plan::ExitPlan::Code(c), Termination::Exited(e)) => c == e,
             (crate::plan::ExitPlan::KilledBy(s), Termination::Signaled(g)) => s == g,
@@ -487,7 +524,14 @@ impl Supervisor {
         let pids: Vec<i32> = self.instances.iter().map(|i| i.pid).collect();
         let present = self.ledger.scan(&pids);
         let mut after = Vec::new();
-        for o in plan.after.exists.iter().map(|(o, _)| *o).chain(plan.after.gone.iter().map(|(o, _)| *o)).chain(plan.after.stat.iter().map(|(o, _, _)| *o)) {
+        for o in plan
+            .after
+            .exists
+            .iter()
+            .map(|(o, _)| *o)
+            .chain(plan.after.gone.iter().map(|(o, _)| *o))
+            .chain(plan.after.stat.iter().map(|(o, _, _)| *o))
+        {
             let name = &plan.object(o).name;
             if after.iter().any(|a: &AfterObservation| &a.object == name) {
                 continue;
@@ -496,7 +540,13 @@ impl Supervisor {
             let stat = found.and_then(|r| crate::ipc::lifecycle(plan.object(o).kind()).and_then(|l| l.stat(r).ok()));
             after.push(AfterObservation { object: name.clone(), exists: found.is_some(), stat });
         }
-        let declared: Vec<&str> = plan.after.exists.iter().map(|(o, _)| plan.object(*o).name.as_str()).chain(plan.after.stat.iter().map(|(o, _, _)| plan.object(*o).name.as_str())).collect();
+        let declared: Vec<&str> = plan
+            .after
+            .exists
+            .iter()
+            .map(|(o, _)| plan.object(*o).name.as_str())
+            .chain(plan.after.stat.iter().map(|(o, _, _)| plan.object(*o).name.as_str()))
+            .collect();
         // A run stopped by the harness leaves objects mid-choreography; those
         // are cleaned up but not blamed on the scenario as leaks.
         let leaks = if self.stopped_early.is_none() && self.timeout.is_none() && self.broken.is_none() {
@@ -525,7 +575,17 @@ impl Supervisor {
 /// Synchronisation and process steps block in the harness, not in the IPC
 /// call under test, so they never count as "blocked in the kernel".
 fn is_harness_op(op: &Op) -> bool {
-    matches!(op, Op::Signal { .. } | Op::Wait { .. } | Op::Barrier { .. } | Op::WaitBlocked { .. } | Op::Spawn { .. } | Op::WaitExit { .. } | Op::Exit { .. } | Op::Crash { .. })
+    matches!(
+        op,
+        Op::Signal { .. }
+            | Op::Wait { .. }
+            | Op::Barrier { .. }
+            | Op::WaitBlocked { .. }
+            | Op::Spawn { .. }
+            | Op::WaitExit { .. }
+            | Op::Exit { .. }
+            | Op::Crash { .. }
+    )
 }
 
 fn read_proc(pid: i32, file: &str) -> String {

@@ -99,7 +99,9 @@ impl Scope {
     pub fn owns(&self, r: &Residue) -> bool {
         match self {
             Scope::Namespace => true,
-            Scope::Shared { keys, ids, pids } => (r.key != 0 && keys.contains(&r.key)) || ids.contains(&r.id) || r.cpid.is_some_and(|p| pids.contains(&p)),
+            Scope::Shared { keys, ids, pids } => {
+                (r.key != 0 && keys.contains(&r.key)) || ids.contains(&r.id) || r.cpid.is_some_and(|p| pids.contains(&p))
+            }
         }
     }
 }

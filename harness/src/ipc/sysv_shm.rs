@@ -21,7 +21,9 @@ impl Live {
     }
 
     fn id(&self, name: &str) -> Result<i32, StepError> {
-        self.id.ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `shmget` first (a role started by exec inherits nothing)")))
+        self.id.ok_or_else(|| {
+            StepError::Misuse(format!("`{name}` has no id in this process: run `shmget` first (a role started by exec inherits nothing)"))
+        })
     }
 
     pub fn shmget(&mut self, key: sys::Key, size: u64, create: bool, excl: bool, mode: u32) -> Result<i32, StepError> {

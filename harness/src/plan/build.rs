@@ -37,7 +37,11 @@ impl Builder<'_> {
     fn plan(&mut self, case: &ParsedCase, path: &str) -> Plan {
         let doc = self.doc;
         if doc.description.trim().is_empty() {
-            self.err(Diagnostic::new(doc.description.loc(), "the description is empty").label("here").hint("say in a sentence which behaviour this scenario demonstrates"));
+            self.err(
+                Diagnostic::new(doc.description.loc(), "the description is empty")
+                    .label("here")
+                    .hint("say in a sentence which behaviour this scenario demonstrates"),
+            );
         }
         let timeout_ms = self.timeout();
         let requires = self.requires();
@@ -50,13 +54,19 @@ impl Builder<'_> {
             roles.push(self.role(RoleId(i), name, decl, &objects, &events, &barriers, &spawned_by));
         }
         if doc.roles.is_empty() {
-            self.err(Diagnostic::new(Loc::default(), "the scenario has no roles").hint("add `roles:` with at least one role and its `steps`"));
+            self.err(
+                Diagnostic::new(Loc::default(), "the scenario has no roles").hint("add `roles:` with at least one role and its `steps`"),
+            );
         }
         let barriers = barriers
             .iter()
             .map(|name| BarrierPlan {
                 name: name.clone(),
-                parties: roles.iter().filter(|r| r.steps.iter().any(|s| matches!(s.op, Op::Barrier { barrier } if barriers[barrier.0] == *name))).map(|r| r.count).sum(),
+                parties: roles
+                    .iter()
+                    .filter(|r| r.steps.iter().any(|s| matches!(s.op, Op::Barrier { barrier } if barriers[barrier.0] == *name)))
+                    .map(|r| r.count)
+                    .sum(),
             })
             .collect();
         let after = self.after(&objects);
@@ -89,11 +99,19 @@ impl Builder<'_> {
         match parse_duration_ms(t) {
             Some(ms) if ms > 0 && ms <= MAX_TIMEOUT_MS => ms,
             Some(_) => {
-                self.err(Diagnostic::new(t.loc(), format!("timeout `{}` is out of range", t.value())).label("here").hint("a timeout must be more than 0 and at most 300s"));
+                self.err(
+                    Diagnostic::new(t.loc(), format!("timeout `{}` is out of range", t.value()))
+                        .label("here")
+                        .hint("a timeout must be more than 0 and at most 300s"),
+                );
                 DEFAULT_TIMEOUT_MS
             }
             None => {
-                self.err(Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value())).label("here").hint("write a number with a unit: `500ms`, `10s`, `2m`"));
+                self.err(
+                    Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
+                        .label("here")
+                        .hint("write a number with a unit: `500ms`, `10s`, `2m`"),
+                );
                 DEFAULT_TIMEOUT_MS
             }
         }
@@ -104,26 +122,42 @@ impl Builder<'_> {
         let mut out = Requirements { root: r.root, private_ipc_namespace: r.private_ipc_namespace, ..Requirements::default() };
         for c in &r.capabilities {
             if crate::plan::probe::capability_bit(c).is_none() {
-                self.err(Diagnostic::new(c.loc(), format!("unknown capability `{}`", c.value())).label("here").hint("use a name from capabilities(7), such as CAP_IPC_OWNER or CAP_SYS_RESOURCE"));
+                self.err(
+                    Diagnostic::new(c.loc(), format!("unknown capability `{}`", c.value()))
+                        .label("here")
+                        .hint("use a name from capabilities(7), such as CAP_IPC_OWNER or CAP_SYS_RESOURCE"),
+                );
             }
             out.capabilities.push(c.value().clone());
         }
         if let Some(k) = &r.kernel {
             match parse_kernel_version(k) {
                 Some(v) => out.kernel = Some(v),
-                None => self.err(Diagnostic::new(k.loc(), format!("`{}` is not a kernel version", k.value())).label("here").hint("write `major.minor`, for example `5.10`")),
+                None => self.err(
+                    Diagnostic::new(k.loc(), format!("`{}` is not a kernel version", k.value()))
+                        .label("here")
+                        .hint("write `major.minor`, for example `5.10`"),
+                ),
             }
         }
         out.filesystems = r.filesystems.iter().map(|f| f.value().clone()).collect();
         for f in &r.features {
             if !crate::plan::probe::FEATURES.contains(&f.as_str()) {
-                self.err(Diagnostic::new(f.loc(), format!("unknown feature `{}`", f.value())).label("here").hint(format!("known features: {}", crate::plan::probe::FEATURES.join(", "))));
+                self.err(
+                    Diagnostic::new(f.loc(), format!("unknown feature `{}`", f.value()))
+                        .label("here")
+                        .hint(format!("known features: {}", crate::plan::probe::FEATURES.join(", "))),
+                );
             }
             out.features.push(f.value().clone());
         }
         for (name, v) in &r.limits {
             if crate::plan::probe::limit_path(name).is_none() {
-                self.err(Diagnostic::new(v.loc(), format!("unknown limit `{name}`")).label("its value").hint("name an IPC sysctl such as kernel.shmmni, kernel.shmmax or fs.mqueue.msg_max"));
+                self.err(
+                    Diagnostic::new(v.loc(), format!("unknown limit `{name}`"))
+                        .label("its value")
+                        .hint("name an IPC sysctl such as kernel.shmmni, kernel.shmmax or fs.mqueue.msg_max"),
+                );
             }
             out.limits.push((name.clone(), *v.value()));
         }
@@ -142,7 +176,14 @@ impl Builder<'_> {
                         m::KeySpec::Ftok { file, proj } => {
                             let fid = doc.files.get_index_of(file.as_str());
                             if fid.is_none() {
-                                self.err(Diagnostic::new(file.loc(), format!("no file named `{}`", file.value())).label("not in `files`").hint(format!("declare it under `files:` so the harness creates it; declared files: {}", names(&doc.files))));
+                                self.err(
+                                    Diagnostic::new(file.loc(), format!("no file named `{}`", file.value())).label("not in `files`").hint(
+                                        format!(
+                                            "declare it under `files:` so the harness creates it; declared files: {}",
+                                            names(&doc.files)
+                                        ),
+                                    ),
+                                );
                             }
                             let p = self.proj(proj);
                             KeyPlan::Ftok { file: FileId(fid.unwrap_or(0)), proj: p }
@@ -150,13 +191,21 @@ impl Builder<'_> {
                     };
                     let mode = mode.unwrap_or(0o600);
                     if mode > 0o777 {
-                        self.err(Diagnostic::new(decl.loc(), format!("mode {mode:#o} has bits beyond 0o777")).label("in this object").hint("give permission bits only, for example 0o600"));
+                        self.err(
+                            Diagnostic::new(decl.loc(), format!("mode {mode:#o} has bits beyond 0o777"))
+                                .label("in this object")
+                                .hint("give permission bits only, for example 0o600"),
+                        );
                     }
                     ObjectSpec::SysvShm { size: *size, key, mode }
                 }
                 ObjectDecl::Mmap { size, sharing } => {
                     if *size == 0 {
-                        self.err(Diagnostic::new(decl.loc(), "an mmap object needs a size above 0").label("in this object").hint("mmap(2) fails with EINVAL for length 0; give the size in bytes"));
+                        self.err(
+                            Diagnostic::new(decl.loc(), "an mmap object needs a size above 0")
+                                .label("in this object")
+                                .hint("mmap(2) fails with EINVAL for length 0; give the size in bytes"),
+                        );
                     }
                     ObjectSpec::Mmap { size: *size, shared: *sharing == m::Sharing::Shared }
                 }
@@ -171,7 +220,11 @@ impl Builder<'_> {
         match proj.as_bytes() {
             [b] if *b != 0 => *b,
             _ => {
-                self.err(Diagnostic::new(proj.loc(), format!("`{}` is not one character", proj.value())).label("here").hint("ftok(3) uses the low 8 bits of the project id; give one character such as `R`"));
+                self.err(
+                    Diagnostic::new(proj.loc(), format!("`{}` is not one character", proj.value()))
+                        .label("here")
+                        .hint("ftok(3) uses the low 8 bits of the project id; give one character such as `R`"),
+                );
                 b'R'
             }
         }
@@ -191,11 +244,7 @@ impl Builder<'_> {
                             events.push(e.value().clone());
                         }
                     }
-                    Step::Barrier(b) => {
-                        if !barriers.contains(b.value()) {
-                            barriers.push(b.value().clone());
-                        }
-                    }
+                    Step::Barrier(b) if !barriers.contains(b.value()) => barriers.push(b.value().clone()),
                     _ => {}
                 }
             }
@@ -207,7 +256,11 @@ impl Builder<'_> {
                         self.err(
                             Diagnostic::new(w.event.loc(), format!("event `{}` is waited for but never signalled", w.event.value()))
                                 .label("no role signals this")
-                                .hint(format!("add `- signal: {}` to the role that should wake this one (events signalled: {})", w.event.value(), if events.is_empty() { "none".to_owned() } else { events.join(", ") })),
+                                .hint(format!(
+                                    "add `- signal: {}` to the role that should wake this one (events signalled: {})",
+                                    w.event.value(),
+                                    if events.is_empty() { "none".to_owned() } else { events.join(", ") }
+                                )),
                         );
                     }
                 }
@@ -226,16 +279,28 @@ impl Builder<'_> {
                         continue; // reported with the step
                     }
                     if target.value() == name {
-                        self.err(Diagnostic::new(target.loc(), format!("role `{name}` spawns itself")).label("here").hint("declare a separate role for the child"));
+                        self.err(
+                            Diagnostic::new(target.loc(), format!("role `{name}` spawns itself"))
+                                .label("here")
+                                .hint("declare a separate role for the child"),
+                        );
                     } else if by.insert(target.value().clone(), RoleId(i)).is_some() {
-                        self.err(Diagnostic::new(target.loc(), format!("role `{}` is spawned more than once", target.value())).label("second spawn").hint("a role is started once (with all its replicas); declare another role for a second process"));
+                        self.err(
+                            Diagnostic::new(target.loc(), format!("role `{}` is spawned more than once", target.value()))
+                                .label("second spawn")
+                                .hint("a role is started once (with all its replicas); declare another role for a second process"),
+                        );
                     }
                 }
             }
         }
         for (name, role) in &self.doc.roles {
             if role.from == m::Start::Fork && !by.contains_key(name) {
-                self.err(Diagnostic::new(role.loc(), format!("role `{name}` is `from: fork` but no role spawns it")).label("this role").hint(format!("add `- spawn: {name}` to the role it should be forked from, or make it `from: exec`")));
+                self.err(
+                    Diagnostic::new(role.loc(), format!("role `{name}` is `from: fork` but no role spawns it"))
+                        .label("this role")
+                        .hint(format!("add `- spawn: {name}` to the role it should be forked from, or make it `from: exec`")),
+                );
             }
         }
         // Cycles would deadlock: follow parents and refuse loops.
@@ -245,7 +310,11 @@ impl Builder<'_> {
             while let Some(p) = by.get(&cur) {
                 let pname = self.doc.roles.get_index(p.0).map(|(n, _)| n.clone()).unwrap_or_default();
                 if !seen.insert(pname.clone()) || pname == *name {
-                    self.err(Diagnostic::new(role.loc(), format!("role `{name}` is part of a spawn cycle")).label("this role").hint("every role must descend from one started by the supervisor"));
+                    self.err(
+                        Diagnostic::new(role.loc(), format!("role `{name}` is part of a spawn cycle"))
+                            .label("this role")
+                            .hint("every role must descend from one started by the supervisor"),
+                    );
                     break;
                 }
                 cur = pname;
@@ -255,26 +324,47 @@ impl Builder<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn role(&mut self, id: RoleId, name: &str, decl: &Sp<m::RoleDecl>, objects: &[ObjectPlan], events: &[String], barriers: &[String], spawned_by: &BTreeMap<String, RoleId>) -> RolePlan {
+    fn role(
+        &mut self,
+        id: RoleId,
+        name: &str,
+        decl: &Sp<m::RoleDecl>,
+        objects: &[ObjectPlan],
+        events: &[String],
+        barriers: &[String],
+        spawned_by: &BTreeMap<String, RoleId>,
+    ) -> RolePlan {
         let count = decl.count.as_ref().map_or(1, |c| *c.value());
         if count == 0 || count > 64 {
             let loc = decl.count.as_ref().map_or(decl.loc(), Sp::loc);
             self.err(Diagnostic::new(loc, format!("count {count} is out of range")).label("here").hint("a role has 1 to 64 replicas"));
         }
         if decl.steps.is_empty() {
-            self.err(Diagnostic::new(decl.loc(), format!("role `{name}` has no steps")).label("this role").hint("give it at least one step, or remove it"));
+            self.err(
+                Diagnostic::new(decl.loc(), format!("role `{name}` has no steps"))
+                    .label("this role")
+                    .hint("give it at least one step, or remove it"),
+            );
         }
         let mut steps = Vec::new();
         let mut ended: Option<Loc> = None;
         let mut barriers_seen = BTreeSet::new();
         for step in &decl.steps {
             if let Some(end) = ended {
-                self.err(Diagnostic::new(step.loc(), "this step can never run").label("unreachable").hint(format!("the role already ends at line {}; move or remove this step", end.line)));
+                self.err(
+                    Diagnostic::new(step.loc(), "this step can never run")
+                        .label("unreachable")
+                        .hint(format!("the role already ends at line {}; move or remove this step", end.line)),
+                );
                 ended = Some(step.loc()); // report once per extra step, pointing at the newest end
             }
             if let Step::Barrier(b) = step.value() {
                 if !barriers_seen.insert(b.value().clone()) {
-                    self.err(Diagnostic::new(b.loc(), format!("barrier `{}` appears twice in role `{name}`", b.value())).label("second use").hint("a barrier is met once per role; use another name for a second meeting"));
+                    self.err(
+                        Diagnostic::new(b.loc(), format!("barrier `{}` appears twice in role `{name}`", b.value()))
+                            .label("second use")
+                            .hint("a barrier is met once per role; use another name for a second meeting"),
+                    );
                 }
             }
             if let Some(s) = self.step(id, name, step, objects, events, barriers, spawned_by) {
@@ -299,21 +389,41 @@ impl Builder<'_> {
             }
             None => (derived.unwrap_or(ExitPlan::Code(0)), decl.loc(), false),
         };
-        let credentials = decl.credentials.as_ref().map(|c| CredentialsPlan { uid: c.uid, gid: c.gid, drop_capabilities: c.drop_capabilities });
+        let credentials =
+            decl.credentials.as_ref().map(|c| CredentialsPlan { uid: c.uid, gid: c.gid, drop_capabilities: c.drop_capabilities });
         let start = match decl.from {
             m::Start::Exec => Start::Exec,
             m::Start::Fork => Start::Fork,
         };
         if start == Start::Fork && credentials.is_some() {
             let loc = decl.credentials.as_ref().map_or(decl.loc(), Sp::loc);
-            self.err(Diagnostic::new(loc, "a forked role cannot change credentials here").label("credentials").hint("use `from: exec` for a role with other credentials"));
+            self.err(
+                Diagnostic::new(loc, "a forked role cannot change credentials here")
+                    .label("credentials")
+                    .hint("use `from: exec` for a role with other credentials"),
+            );
         }
-        RolePlan { name: name.to_owned(), start, count, credentials, steps, exit, exit_loc, exit_explicit, spawned_by: spawned_by.get(name).copied(), loc: decl.loc() }
+        RolePlan {
+            name: name.to_owned(),
+            start,
+            count,
+            credentials,
+            steps,
+            exit,
+            exit_loc,
+            exit_explicit,
+            spawned_by: spawned_by.get(name).copied(),
+            loc: decl.loc(),
+        }
     }
 
     fn signal(&mut self, s: &Sp<String>) -> String {
         if sys::signal_from_name(s).is_none() {
-            self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint("use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1"));
+            self.err(
+                Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value()))
+                    .label("here")
+                    .hint("use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1"),
+            );
         }
         s.value().clone()
     }
@@ -334,7 +444,11 @@ impl Builder<'_> {
         let kind = objects[i].kind();
         if !want.contains(&kind) {
             let wanted = want.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
-            self.err(Diagnostic::new(loc, format!("`{op}` needs a {wanted} object, but `{name}` is {}", kind.name())).label("wrong kind").hint(format!("use an object of kind {wanted} here")));
+            self.err(
+                Diagnostic::new(loc, format!("`{op}` needs a {wanted} object, but `{name}` is {}", kind.name()))
+                    .label("wrong kind")
+                    .hint(format!("use an object of kind {wanted} here")),
+            );
             return None;
         }
         Some(ObjectId(i))
@@ -343,13 +457,26 @@ impl Builder<'_> {
     fn role_ref(&mut self, name: &Sp<String>) -> Option<RoleId> {
         let r = self.doc.roles.get_index_of(name.as_str()).map(RoleId);
         if r.is_none() {
-            self.err(Diagnostic::new(name.loc(), format!("unknown role `{}`", name.value())).label("not declared").hint(format!("declared roles: {}", names(&self.doc.roles))));
+            self.err(
+                Diagnostic::new(name.loc(), format!("unknown role `{}`", name.value()))
+                    .label("not declared")
+                    .hint(format!("declared roles: {}", names(&self.doc.roles))),
+            );
         }
         r
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn step(&mut self, me: RoleId, me_name: &str, step: &Sp<Step>, objects: &[ObjectPlan], events: &[String], barriers: &[String], spawned_by: &BTreeMap<String, RoleId>) -> Option<StepPlan> {
+    fn step(
+        &mut self,
+        me: RoleId,
+        me_name: &str,
+        step: &Sp<Step>,
+        objects: &[ObjectPlan],
+        events: &[String],
+        barriers: &[String],
+        spawned_by: &BTreeMap<String, RoleId>,
+    ) -> Option<StepPlan> {
         let no_expect = None;
         let (op, expect): (Option<Op>, &Option<Sp<m::Expect>>) = match step.value() {
             Step::Ftok(a) => {
@@ -362,7 +489,15 @@ impl Builder<'_> {
             Step::Shmget(a) => {
                 let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
                 let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
-                (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget { object, create, excl, size: a.size }), &a.expect)
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
+                        object,
+                        create,
+                        excl,
+                        size: a.size,
+                    }),
+                    &a.expect,
+                )
             }
             Step::Shmat(a) => {
                 let rnd = a.flags.iter().any(|f| **f == m::ShmatFlag::Rnd);
@@ -391,12 +526,21 @@ impl Builder<'_> {
                 });
                 (op, &a.expect)
             }
-            Step::Shmdt(a) => (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt { object, offset: a.offset }), &a.expect),
-            Step::Shmctl(a) => (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect),
+            Step::Shmdt(a) => (
+                self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt { object, offset: a.offset }),
+                &a.expect,
+            ),
+            Step::Shmctl(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect)
+            }
             Step::Mmap(a) => (self.object_ref(objects, &a.object, &[Kind::Mmap], "mmap").map(|object| Op::Mmap { object }), &a.expect),
-            Step::Munmap(a) => (self.object_ref(objects, &a.object, &[Kind::Mmap], "munmap").map(|object| Op::Munmap { object }), &a.expect),
+            Step::Munmap(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::Mmap], "munmap").map(|object| Op::Munmap { object }), &a.expect)
+            }
             Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
-            Step::Close(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "close").map(|object| Op::Close { object, end: a.end }), &a.expect),
+            Step::Close(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::Pipe], "close").map(|object| Op::Close { object, end: a.end }), &a.expect)
+            }
             Step::Write(a) => {
                 let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
                 if let Some(o) = object {
@@ -408,7 +552,11 @@ impl Builder<'_> {
                 let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "read");
                 let len = a.len.or_else(|| a.expect.as_ref().and_then(|e| e.data.as_ref()).map(|d| d.len() as u64));
                 let Some(len) = len else {
-                    self.err(Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`").label("this read").hint("say how many bytes to read with `len: N`"));
+                    self.err(
+                        Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`")
+                            .label("this read")
+                            .hint("say how many bytes to read with `len: N`"),
+                    );
                     return None;
                 };
                 if let Some(o) = object {
@@ -425,12 +573,23 @@ impl Builder<'_> {
             Step::WaitBlocked(w) => {
                 let role = self.role_ref(&w.role);
                 if role == Some(me) {
-                    self.err(Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked").label("this role").hint("name another role"));
+                    self.err(
+                        Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked")
+                            .label("this role")
+                            .hint("name another role"),
+                    );
                 }
                 if let Some(r) = role {
                     let count = self.doc.roles.get_index(r.0).and_then(|(_, d)| d.count.as_ref().map(|c| *c.value())).unwrap_or(1);
                     if w.instance >= count {
-                        self.err(Diagnostic::new(w.role.loc(), format!("role `{}` has {count} replica(s); instance {} does not exist", w.role.value(), w.instance)).label("here").hint("instances are numbered from 0"));
+                        self.err(
+                            Diagnostic::new(
+                                w.role.loc(),
+                                format!("role `{}` has {count} replica(s); instance {} does not exist", w.role.value(), w.instance),
+                            )
+                            .label("here")
+                            .hint("instances are numbered from 0"),
+                        );
                     }
                 }
                 (role.map(|role| Op::WaitBlocked { role, instance: w.instance }), &no_expect)
@@ -439,7 +598,14 @@ impl Builder<'_> {
             Step::WaitExit(r) => {
                 let role = self.role_ref(r);
                 if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {
-                    self.err(Diagnostic::new(r.loc(), format!("role `{me_name}` waits for `{}`, which it does not spawn", r.value())).label("not a child of this role").hint(format!("only the parent can wait: add `- spawn: {}` before this step, or wait in the role that spawns it", r.value())));
+                    self.err(
+                        Diagnostic::new(r.loc(), format!("role `{me_name}` waits for `{}`, which it does not spawn", r.value()))
+                            .label("not a child of this role")
+                            .hint(format!(
+                                "only the parent can wait: add `- spawn: {}` before this step, or wait in the role that spawns it",
+                                r.value()
+                            )),
+                    );
                 }
                 (role.map(|role| Op::WaitExit { role }), &no_expect)
             }
@@ -463,9 +629,12 @@ impl Builder<'_> {
         };
         if offset.saturating_add(len) > size.next_multiple_of(sys::page_size() as u64) {
             self.err(
-                Diagnostic::new(loc, format!("bytes {offset}..{} lie outside `{}` ({size} bytes, mapped in whole pages)", offset + len, objects[o.0].name))
-                    .label("out of range")
-                    .hint("shorten the data or the offset; to provoke a fault on purpose use `crash:`"),
+                Diagnostic::new(
+                    loc,
+                    format!("bytes {offset}..{} lie outside `{}` ({size} bytes, mapped in whole pages)", offset + len, objects[o.0].name),
+                )
+                .label("out of range")
+                .hint("shorten the data or the offset; to provoke a fault on purpose use `crash:`"),
             );
         }
     }
@@ -474,11 +643,19 @@ impl Builder<'_> {
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
-            this.err(Diagnostic::new(loc, format!("`{field}` cannot be expected of `{}`", op.name())).label("not observable here").hint(format!("`{field}` applies to {ok_ops}")));
+            this.err(
+                Diagnostic::new(loc, format!("`{field}` cannot be expected of `{}`", op.name()))
+                    .label("not observable here")
+                    .hint(format!("`{field}` applies to {ok_ops}")),
+            );
         };
         if let Some(errno) = &e.errno {
             if sys::errno_from_name(errno).is_none() {
-                self.err(Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value())).label("here").hint("use a symbolic name from errno(3), such as EINVAL or ENOENT"));
+                self.err(
+                    Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value()))
+                        .label("here")
+                        .hint("use a symbolic name from errno(3), such as EINVAL or ENOENT"),
+                );
             }
             out.errno = Some(errno.value().clone());
         }
@@ -491,7 +668,11 @@ impl Builder<'_> {
             }
             if let Op::Read { len, .. } = op {
                 if d.len() as u64 > *len {
-                    self.err(Diagnostic::new(d.loc(), format!("expected data is {} bytes but the read asks for {len}", d.len())).label("too long").hint("raise `len` or shorten the data"));
+                    self.err(
+                        Diagnostic::new(d.loc(), format!("expected data is {} bytes but the read asks for {len}", d.len()))
+                            .label("too long")
+                            .hint("raise `len` or shorten the data"),
+                    );
                 }
             }
             out.data = Some(d.as_bytes().to_vec());
@@ -513,8 +694,14 @@ impl Builder<'_> {
             if !matches!(op, Op::Shmat { .. }) {
                 misplaced(self, "address", a.loc(), "`shmat`");
             }
-            if let (Op::Shmat { at: AttachAt::Kernel, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) = (op, a.value()) {
-                self.err(Diagnostic::new(a.loc(), "no address was requested").label("here").hint("give `at:` to the shmat, or expect `address: aligned`"));
+            if let (Op::Shmat { at: AttachAt::Kernel, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) =
+                (op, a.value())
+            {
+                self.err(
+                    Diagnostic::new(a.loc(), "no address was requested")
+                        .label("here")
+                        .hint("give `at:` to the shmat, or expect `address: aligned`"),
+                );
             }
             out.address = Some(*a.value());
         }
@@ -525,8 +712,15 @@ impl Builder<'_> {
             out.blocks = *b.value();
         }
         let conflicts = [
-            (out.errno.is_some() && (out.data.is_some() || out.eof.is_some() || out.stat.is_some() || out.address.is_some() || out.value.is_some()), "a failing call (`errno`) returns no data, value, stat or address"),
-            (out.killed_by.is_some() && (out.errno.is_some() || out.data.is_some() || out.value.is_some()), "a step that kills its role (`killed_by`) returns nothing"),
+            (
+                out.errno.is_some()
+                    && (out.data.is_some() || out.eof.is_some() || out.stat.is_some() || out.address.is_some() || out.value.is_some()),
+                "a failing call (`errno`) returns no data, value, stat or address",
+            ),
+            (
+                out.killed_by.is_some() && (out.errno.is_some() || out.data.is_some() || out.value.is_some()),
+                "a step that kills its role (`killed_by`) returns nothing",
+            ),
             (out.eof == Some(true) && out.data.as_ref().is_some_and(|d| !d.is_empty()), "end of file means no data"),
         ];
         for (bad, why) in conflicts {
@@ -544,7 +738,11 @@ impl Builder<'_> {
     fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
         for r in [&s.cpid, &s.lpid].into_iter().flatten() {
             if !self.doc.roles.contains_key(r.as_str()) {
-                self.err(Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation")).label("in this stat").hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))));
+                self.err(
+                    Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))
+                        .label("in this stat")
+                        .hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))),
+                );
             }
         }
     }
@@ -561,7 +759,11 @@ impl Builder<'_> {
         for n in &a.gone {
             if let Some(o) = self.object_ref(objects, n, &persistent, "after.gone") {
                 if out.exists.iter().any(|(e, _)| *e == o) {
-                    self.err(Diagnostic::new(n.loc(), format!("`{}` cannot both exist and be gone", n.value())).label("here").hint("keep one of the two"));
+                    self.err(
+                        Diagnostic::new(n.loc(), format!("`{}` cannot both exist and be gone", n.value()))
+                            .label("here")
+                            .hint("keep one of the two"),
+                    );
                 }
                 out.gone.push((o, n.loc()));
             }
@@ -582,7 +784,11 @@ impl Builder<'_> {
                 let r = self.role_ref(role)?;
                 let n = self.doc.roles.get_index(r.0).map_or(0, |(_, d)| d.steps.len());
                 if *step.value() == 0 || *step.value() as usize > n {
-                    self.err(Diagnostic::new(step.loc(), format!("role `{}` has {n} steps; step {} does not exist", role.value(), step.value())).label("here").hint("steps are numbered from 1"));
+                    self.err(
+                        Diagnostic::new(step.loc(), format!("role `{}` has {n} steps; step {} does not exist", role.value(), step.value()))
+                            .label("here")
+                            .hint("steps are numbered from 1"),
+                    );
                     return None;
                 }
                 Locator::Step { role: role.value().clone(), step: *step.value() as usize - 1 }
@@ -606,7 +812,9 @@ impl Builder<'_> {
 
     /// A scenario must state at least one expectation that can fail.
     fn falsifiable(&mut self, plan: &Plan) {
-        let any = plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. }))) || !plan.after.is_empty();
+        let any =
+            plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. })))
+                || !plan.after.is_empty();
         if !any && !plan.roles.is_empty() {
             self.err(
                 Diagnostic::new(self.doc.description.loc(), "this scenario states no expectation that could fail")

@@ -4,11 +4,12 @@
 //! could be measured.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::types::Plan;
+use crate::exec::trace::Isolation;
 
 /// Kernel features a scenario may require.
 pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue"];
@@ -104,6 +105,8 @@ pub struct Environment {
     pub features: Vec<String>,
     /// Every IPC limit in effect, as the files read (`kernel.sem` has four fields).
     pub limits: BTreeMap<String, String>,
+    /// The isolation a scenario run gets here (probed in a child process).
+    pub isolation: Option<Isolation>,
     #[serde(skip)]
     cap_mask: u64,
 }
@@ -111,7 +114,9 @@ pub struct Environment {
 impl Environment {
     pub fn probe() -> Self {
         let uts = nix::sys::utsname::uname().ok();
-        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| uts.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default();
+        let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+            uts.as_ref().map(|u| f(u).to_string_lossy().into_owned()).unwrap_or_default()
+        };
         let cap_mask = crate::sys::effective_capabilities();
         let filesystems: Vec<String> = std::fs::read_to_string("/proc/filesystems")
             .unwrap_or_default()
@@ -144,8 +149,22 @@ impl Environment {
             filesystems,
             features,
             limits,
+            isolation: None,
             cap_mask,
         }
+    }
+
+    /// Probe, including the isolation a run would get: the harness binary
+    /// `exe` tries it in a throw-away child (namespaces cannot be undone).
+    pub fn probe_with(exe: &Path) -> Self {
+        let mut env = Self::probe();
+        env.isolation = std::process::Command::new(exe)
+            .arg("__probe-isolation")
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .and_then(|o| serde_json::from_slice::<Isolation>(&o.stdout).ok());
+        env
     }
 
     fn has_capability(&self, name: &str) -> bool {
@@ -167,6 +186,12 @@ impl Environment {
         }
         if r.credentials && !(self.has_capability("CAP_SETUID") && self.has_capability("CAP_SETGID")) {
             return Some("a role runs with other credentials, which needs CAP_SETUID and CAP_SETGID".to_owned());
+        }
+        if r.private_ipc_namespace && self.isolation == Some(Isolation::RunUnique) {
+            return Some("needs a private IPC namespace, which this environment does not allow".to_owned());
+        }
+        if r.credentials && self.isolation == Some(Isolation::UserNamespace) {
+            return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
         }
         if let (Some(want), Some(have)) = (r.kernel, self.kernel()) {
             if have < want {

@@ -122,7 +122,10 @@ pub enum KeyPlan {
     /// A key chosen per run by the supervisor (never one in use).
     Generated,
     Private,
-    Ftok { file: FileId, proj: u8 },
+    Ftok {
+        file: FileId,
+        proj: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,7 +295,9 @@ impl std::fmt::Display for Locator {
         match self {
             Locator::Step { role, step } => write!(f, "role `{role}` step {}", step + 1),
             Locator::Exit { role } => write!(f, "role `{role}` exit"),
-            Locator::Check(c) => write!(f, "{}", serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()),
+            Locator::Check(c) => {
+                write!(f, "{}", serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
+            }
         }
     }
 }

@@ -59,7 +59,7 @@ pub fn summary(run: &Run) -> String {
     out
 }
 
-fn details(out: &mut String, v: &Verdict, plan: Option<&Plan>) {
+pub fn details(out: &mut String, v: &Verdict, plan: Option<&Plan>) {
     let _ = writeln!(out, "\n{} {}", v.status.label(), v.name);
     if let Some(r) = &v.reason {
         let _ = writeln!(out, "  {r}");
@@ -88,8 +88,19 @@ fn timeline(out: &mut String, plan: &Plan, inst: &InstanceTrace) {
             Some(o) => outcome(o),
             None => "(did not return)".to_owned(),
         };
-        let blocked = rec.blocked.as_ref().map(|b| format!(" [blocked in {}]", if b.wchan.is_empty() { "the kernel" } else { &b.wchan })).unwrap_or_default();
-        let _ = writeln!(out, "      {:>9.3} ms  {:>2} {:<12} line {:<4} {result}{blocked}", rec.started_us as f64 / 1000.0, rec.step + 1, step.op.name(), step.loc.line);
+        let blocked = rec
+            .blocked
+            .as_ref()
+            .map(|b| format!(" [blocked in {}]", if b.wchan.is_empty() { "the kernel" } else { &b.wchan }))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "      {:>9.3} ms  {:>2} {:<12} line {:<4} {result}{blocked}",
+            rec.started_us as f64 / 1000.0,
+            rec.step + 1,
+            step.op.name(),
+            step.loc.line
+        );
     }
     if let Some(e) = &inst.error {
         let _ = writeln!(out, "      harness error: {e}");

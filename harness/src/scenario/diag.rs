@@ -68,23 +68,14 @@ impl FileDiagnostics {
             let _ = writeln!(out, "{}\n", renderer.render(&[group]));
         }
         let n = sorted.len();
-        let _ = writeln!(
-            out,
-            "{}: {n} problem{} found",
-            self.path,
-            if n == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(out, "{}: {n} problem{} found", self.path, if n == 1 { "" } else { "s" });
         out
     }
 }
 
 /// The byte range of the token that starts at `loc` (at least one byte).
 fn byte_span(source: &str, loc: Loc) -> std::ops::Range<usize> {
-    let line_start: usize = source
-        .split_inclusive('\n')
-        .take(loc.line.saturating_sub(1) as usize)
-        .map(str::len)
-        .sum();
+    let line_start: usize = source.split_inclusive('\n').take(loc.line.saturating_sub(1) as usize).map(str::len).sum();
     let line = source[line_start.min(source.len())..].lines().next().unwrap_or("");
     let col_chars = loc.column.saturating_sub(1) as usize;
     let start_in_line = line.char_indices().nth(col_chars).map_or(line.len(), |(i, _)| i);
@@ -102,7 +93,9 @@ fn token_len(rest: &str) -> usize {
         Some((_, q @ ('"' | '\''))) => chars.find(|&(_, c)| c == q).map_or(rest.len(), |(i, _)| i + 1),
         Some(_) => rest
             .char_indices()
-            .find(|&(i, c)| matches!(c, ',' | '}' | ']' | '#') || (c == ':' && rest[i + 1..].starts_with([' ', '\n']) || c == ':' && i + 1 == rest.len()))
+            .find(|&(i, c)| {
+                matches!(c, ',' | '}' | ']' | '#') || (c == ':' && (i + 1 == rest.len() || rest[i + 1..].starts_with([' ', '\n'])))
+            })
             .map_or(rest.trim_end().len(), |(i, _)| rest[..i].trim_end().len()),
         None => 0,
     }

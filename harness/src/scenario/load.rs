@@ -64,7 +64,11 @@ pub fn parse(source: &Source) -> Result<Vec<ParsedCase>, FileDiagnostics> {
             continue;
         };
         if seen.contains(case) {
-            diags.push(Diagnostic::new(row.loc(), format!("the case name `{case}` is used twice")).label("second use").hint("case names must be unique within a file"));
+            diags.push(
+                Diagnostic::new(row.loc(), format!("the case name `{case}` is used twice"))
+                    .label("second use")
+                    .hint("case names must be unique within a file"),
+            );
             continue;
         }
         seen.push(case.clone());
@@ -113,6 +117,8 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<String, 
             let ident = &after[..ident_len];
             if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
                 out.push('$');
+                rest = after;
+                continue;
             } else if let Some(v) = row.get(ident) {
                 match v {
                     ParamValue::Int(n) => out.push_str(&n.to_string()),

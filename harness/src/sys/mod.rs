@@ -112,16 +112,7 @@ pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
     let vis = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
     // SAFETY: a fresh anonymous mapping at a kernel-chosen address cannot
     // alias any existing Rust object.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_READ | libc::PROT_WRITE,
-            vis | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, vis | libc::MAP_ANONYMOUS, -1, 0) };
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
@@ -130,14 +121,7 @@ pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
     // SAFETY: as above, a fresh PROT_NONE mapping at a kernel-chosen address.
     let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
+        libc::mmap(std::ptr::null_mut(), len, libc::PROT_NONE, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE, -1, 0)
     };
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
@@ -263,9 +247,7 @@ pub fn drop_all_capabilities() -> Result<(), Errno> {
     let data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
     // SAFETY: header and data are valid for the call and laid out as the
     // kernel's _LINUX_CAPABILITY_VERSION_3 structures.
-    let ret = unsafe {
-        libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr())
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut Header, data.as_ptr()) };
     if ret == -1 { Err(Errno::last()) } else { Ok(()) }
 }
 
@@ -281,11 +263,7 @@ pub fn set_credentials(uid: u32, gid: u32) -> Result<(), Errno> {
 pub fn effective_capabilities() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("CapEff:"))
-                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|v| u64::from_str_radix(v.trim(), 16).ok()))
         .unwrap_or(0)
 }
 
