@@ -100,6 +100,10 @@ pub struct RunArgs {
     /// Isolation of each run.
     #[arg(long, value_enum, default_value = "auto")]
     pub isolation: Wanted,
+    /// Run each selected scenario this many times (for measurements and
+    /// flakiness hunts); repetitions are named `NAME#k`.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub repeat: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -204,10 +208,20 @@ fn load_selected(sel: &Selection, err: &mut dyn Write) -> Result<Vec<Plan>, i32>
 }
 
 fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let plans = match load_selected(&a.select, err) {
+    let mut plans = match load_selected(&a.select, err) {
         Ok(p) => p,
         Err(c) => return c,
     };
+    if a.repeat > 1 {
+        plans = (1..=a.repeat)
+            .flat_map(|k| {
+                plans.iter().cloned().map(move |mut p| {
+                    p.name = format!("{}#{k}", p.name);
+                    p
+                })
+            })
+            .collect();
+    }
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {

@@ -2,7 +2,7 @@
 //! (never a fork of this possibly multithreaded process), `-j` workers, and
 //! verdicts streamed in the order they finish.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,10 +31,15 @@ pub fn run_one(plan: &Plan, env: &Environment, opts: &RunOptions) -> Verdict {
     if let Some(reason) = env.unmet(plan) {
         return Verdict::skipped(plan, reason);
     }
-    match supervise(plan, opts) {
+    let started = std::time::Instant::now();
+    let mut v = match supervise(plan, opts) {
         Ok(trace) => check::judge(plan, trace, crate::sys::shmlba() as u64),
         Err(e) => Verdict::broken(plan, e),
-    }
+    };
+    // The whole cost of a run: supervisor start, isolation, roles, checks,
+    // leak scan and cleanup.
+    v.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    v
 }
 
 fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
@@ -56,21 +61,33 @@ fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
     }
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    // The supervisor closes its output as soon as the trace is written, so
+    // the verdict does not wait for its exit (namespace teardown); this
+    // thread reaps it afterwards.
     std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let read = stdout
+            .as_mut()
+            .map_or(Ok(0), |s| s.read_to_end(&mut out))
+            .and_then(|_| stderr.as_mut().map_or(Ok(0), |s| s.read_to_end(&mut err)));
+        let _ = tx.send(read.map(|_| (out, err)));
+        let _ = child.wait();
     });
     let limit = Duration::from_millis(plan.timeout_ms) + SUPERVISOR_GRACE;
-    let out = match rx.recv_timeout(limit) {
-        Ok(r) => r.map_err(|e| format!("waiting for the supervisor: {e}"))?,
+    let (stdout, stderr) = match rx.recv_timeout(limit) {
+        Ok(r) => r.map_err(|e| format!("reading from the supervisor: {e}"))?,
         Err(_) => {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
             return Err(format!("the supervisor did not finish within {} s", limit.as_secs()));
         }
     };
-    if !out.status.success() {
-        return Err(format!("the supervisor failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    if stdout.is_empty() {
+        return Err(format!("the supervisor wrote no trace: {}", String::from_utf8_lossy(&stderr).trim()));
     }
-    serde_json::from_slice(&out.stdout).map_err(|e| format!("unreadable trace from the supervisor: {e}"))
+    serde_json::from_slice(&stdout).map_err(|e| format!("unreadable trace from the supervisor: {e}"))
 }
 
 /// Run every plan with `opts.jobs` workers. `on_verdict` sees each verdict

@@ -629,5 +629,13 @@ pub fn main(wanted: Wanted) -> i32 {
     if stdout.write_all(&out).and_then(|()| stdout.flush()).is_err() {
         return 2;
     }
+    drop(stdout);
+    // Hand the verdict over now: the runner reads until end of file, and
+    // leaving the namespaces (unmounting, freeing the IPC namespace) takes
+    // a while.
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
+        let _ = nix::unistd::dup2_stderr(&null);
+    }
     0
 }
