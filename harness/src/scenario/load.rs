@@ -152,7 +152,7 @@ fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
         _ => first,
     };
     let hint = if message.starts_with("unknown field") {
-        "check the spelling; the fields allowed here are listed above (the schema in reports/schema/scenario.schema.json lets an editor complete them)"
+        "check the spelling; the fields allowed here are listed above (scenarios/scenario.schema.json lets an editor complete them)"
     } else if message.starts_with("unknown variant") {
         "use one of the names listed above"
     } else if message.starts_with("missing field") {

@@ -38,8 +38,8 @@ pub struct ScenarioDoc {
     /// The IPC objects, declared once by name.
     #[serde(default)]
     pub objects: IndexMap<String, Sp<ObjectDecl>>,
-    /// A parameter table: each entry is one case; `${column}` in the rest of
-    /// the file is replaced by the case's value.
+    /// A parameter table: each entry is one case, with a `name` and values;
+    /// `$column` in the rest of the file is replaced by the case's value.
     #[serde(default)]
     pub cases: Vec<Sp<IndexMap<String, ParamValue>>>,
     /// The processes. Roles that no other role spawns are started by the
