@@ -113,6 +113,12 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<String, 
         while let Some(i) = rest.find('$') {
             out.push_str(&rest[..i]);
             let after = &rest[i + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                // `$$` is a literal `$`.
+                out.push('$');
+                rest = tail;
+                continue;
+            }
             let ident_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
             let ident = &after[..ident_len];
             if ident.is_empty() || ident.starts_with(|c: char| c.is_ascii_digit()) {
@@ -178,5 +184,6 @@ mod tests {
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].loc, Loc { line: 1, column: 4 });
         assert_eq!(substitute("p: \"$5 and $\"\n", &row).ok().as_deref(), Some("p: \"$5 and $\"\n"));
+        assert_eq!(substitute("p: $$HOME $$size\n", &row).ok().as_deref(), Some("p: $HOME $size\n"));
     }
 }
