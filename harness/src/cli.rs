@@ -149,25 +149,37 @@ pub fn load(sources: &[Source]) -> (Vec<Plan>, Vec<FileDiagnostics>) {
         match scenario::parse(src) {
             Err(d) => bad.push(d),
             Ok(cases) => {
-                let mut diagnostics = Vec::new();
-                let mut text = src.text.clone();
+                let total = cases.len();
+                // The same mistake in several cases is one diagnostic, at its
+                // place in the file the user wrote.
+                let mut found: Vec<(scenario::Diagnostic, Vec<String>)> = Vec::new();
                 for case in cases {
                     match plan::build(&case, &src.path) {
                         Ok(p) => plans.push(p),
                         Err(d) => {
-                            if diagnostics.is_empty() {
-                                text = case.text.clone();
-                            }
-                            for x in d {
-                                if !diagnostics.contains(&x) {
-                                    diagnostics.push(x);
+                            for mut x in d {
+                                x.loc = case.columns.to_original(x.loc);
+                                let name = case.case.clone().unwrap_or_default();
+                                match found.iter_mut().find(|(f, _)| f.loc == x.loc && f.message == x.message) {
+                                    Some((_, names)) => names.push(name),
+                                    None => found.push((x, vec![name])),
                                 }
                             }
                         }
                     }
                 }
-                if !diagnostics.is_empty() {
-                    bad.push(FileDiagnostics { path: src.path.clone(), source: text, diagnostics });
+                if !found.is_empty() {
+                    let diagnostics = found
+                        .into_iter()
+                        .map(|(mut d, names)| {
+                            if total > 1 && names.len() < total {
+                                let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+                                d.message = format!("{} (in case {list})", d.message);
+                            }
+                            d
+                        })
+                        .collect();
+                    bad.push(FileDiagnostics { path: src.path.clone(), source: src.text.clone(), diagnostics });
                 }
             }
         }

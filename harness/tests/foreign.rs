@@ -50,7 +50,6 @@ impl ForeignSegment {
         sys::shmdt(addr).expect("detaching");
         assert_eq!(got, self.pattern, "foreign segment content changed");
     }
-
 }
 
 /// Foreign segments are removed even when an assertion fails.

@@ -21,8 +21,10 @@ use ipc_harness::report::human;
 use ipc_harness::scenario::source;
 use libtest_mimic::{Arguments, Failed, Trial};
 
+/// Relative, so that paths in diagnostics (and golden files) do not depend
+/// on where the checkout is; cargo runs tests from the crate's folder.
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    PathBuf::from("../scenarios")
 }
 
 fn main() {
@@ -56,12 +58,12 @@ fn scenario_trials(env: &Environment) -> Vec<Trial> {
         Ok(s) => s,
         Err(e) => return vec![Trial::test("collect", move || Err(e.into()))],
     };
-    let runnable: Vec<_> = sources.into_iter().filter(|s| !s.path.starts_with(&format!("{}/", source::INVALID_DIR))).collect();
+    let runnable: Vec<_> = sources.into_iter().filter(|s| !s.rel.starts_with(&format!("{}/", source::INVALID_DIR))).collect();
     let (plans, bad) = cli::load(&runnable);
     let mut trials: Vec<Trial> = bad
         .into_iter()
         .map(|d| {
-            let name = d.path.trim_end_matches(".yaml").replace('/', "::");
+            let name = source::relative_path(Path::new(&d.path)).trim_end_matches(".yaml").replace('/', "::");
             Trial::test(name, move || Err(format!("invalid scenario:\n{}", d.render()).into()))
         })
         .collect();
@@ -104,12 +106,12 @@ fn invalid_trials() -> Vec<Trial> {
     sources
         .into_iter()
         .map(|src| {
-            let name = src.path.trim_end_matches(".yaml").replace('/', "::");
+            let name = src.rel.trim_end_matches(".yaml").replace('/', "::");
             Trial::test(name, move || {
                 let (_, bad) = cli::load(std::slice::from_ref(&src));
                 let Some(d) = bad.first() else { return Err("this file is valid, but every file under invalid/ must be rejected".into()) };
                 let rendered = d.render();
-                let golden = root().join(src.path.replace(".yaml", ".stderr"));
+                let golden = PathBuf::from(src.path.replace(".yaml", ".stderr"));
                 if std::env::var_os("IPC_HARNESS_BLESS").is_some() {
                     std::fs::write(&golden, &rendered).map_err(|e| format!("{}: {e}", golden.display()))?;
                     return Ok(());

@@ -278,15 +278,16 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                         fail(mismatch("blocking", "the call blocks until another role acts", "it completed without being seen blocked"));
                     }
                 }
-                None => {
-                    if let Some(sig) = &sp.expect.killed_by {
-                        match &inst.termination {
-                            Some(Termination::Signaled(s)) if s == sig => {}
-                            Some(t) if !harness_killed => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
-                            _ => {}
-                        }
+                None => match (&sp.expect.killed_by, &inst.termination) {
+                    (Some(sig), Some(Termination::Signaled(s))) if s == sig => {}
+                    (Some(sig), Some(t)) if !harness_killed => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
+                    // The call itself killed the role (a fault, say) where it
+                    // was expected to return: that is this step's failure.
+                    (None, Some(t @ Termination::Signaled(_))) if !harness_killed && !is_process_op(&sp.op) => {
+                        fail(mismatch("fate", "the call returns", t.to_string()));
                     }
-                }
+                    _ => {}
+                },
             }
         }
         // How the role ended; not judged when the harness killed it or the
@@ -373,6 +374,22 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         });
     }
     out
+}
+
+/// Steps that end or wait on processes rather than make an IPC call.
+fn is_process_op(op: &crate::plan::Op) -> bool {
+    use crate::plan::Op;
+    matches!(
+        op,
+        Op::Exit { .. }
+            | Op::Crash { .. }
+            | Op::WaitExit { .. }
+            | Op::Wait { .. }
+            | Op::Barrier { .. }
+            | Op::WaitBlocked { .. }
+            | Op::Signal { .. }
+            | Op::Spawn { .. }
+    )
 }
 
 fn after(plan: &Plan, trace: &Trace, pid_of: &dyn Fn(&str) -> Option<i32>, out: &mut Vec<Failure>) {

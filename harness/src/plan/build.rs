@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::scenario::diag::Diagnostic;
 use crate::scenario::load::ParsedCase;
-use crate::scenario::model::{self as m, AttachAt, ObjectDecl, ScenarioDoc, Step};
+use crate::scenario::load::{suggest, token_at};
+use crate::scenario::model::{self as m, AttachAt, ScenarioDoc, Step};
 use crate::scenario::span::{Loc, Sp};
 use crate::sys;
 
@@ -15,18 +16,35 @@ const MAX_TIMEOUT_MS: u64 = 300_000;
 
 /// Validate one case and lower it into a plan.
 pub fn build(case: &ParsedCase, path: &str) -> Result<Plan, Vec<Diagnostic>> {
-    let mut b = Builder { doc: &case.doc, diags: Vec::new() };
+    let mut b = Builder { doc: &case.doc, text: &case.text, diags: Vec::new() };
     let plan = b.plan(case, path);
     if b.diags.is_empty() { Ok(plan) } else { Err(b.diags) }
 }
 
 struct Builder<'a> {
     doc: &'a ScenarioDoc,
+    /// The text the document was parsed from, for checks on how a value
+    /// was spelled (modes must be written in octal).
+    text: &'a str,
     diags: Vec<Diagnostic>,
 }
 
-fn names<T>(map: &indexmap::IndexMap<String, T>) -> String {
-    if map.is_empty() { "none are declared".to_owned() } else { map.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ") }
+fn names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> String {
+    if map.is_empty() { "none".to_owned() } else { map.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ") }
+}
+
+/// "did you mean `X`?" when a known name is close.
+fn did_you_mean(what: &str, known: &[String]) -> Option<String> {
+    let s = suggest(what, known, "");
+    s.starts_with("did you mean").then(|| s.split(" (").next().unwrap_or("").to_owned())
+}
+
+fn signal_names() -> Vec<String> {
+    (1..=31).map(sys::signal_name).collect()
+}
+
+fn map_names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> Vec<String> {
+    map.keys().map(|k| k.value().clone()).collect()
 }
 
 impl Builder<'_> {
@@ -45,7 +63,7 @@ impl Builder<'_> {
         }
         let timeout_ms = self.timeout();
         let requires = self.requires();
-        let files = doc.files.iter().map(|(n, f)| FilePlan { name: n.clone(), content: f.content.clone() }).collect();
+        let files = doc.files.iter().map(|(n, f)| FilePlan { name: n.value().clone(), content: f.content.clone() }).collect();
         let objects = self.objects();
         let (events, barriers) = self.sync_names();
         let spawned_by = self.spawn_graph();
@@ -53,6 +71,7 @@ impl Builder<'_> {
         for (i, (name, decl)) in doc.roles.iter().enumerate() {
             roles.push(self.role(RoleId(i), name, decl, &objects, &events, &barriers, &spawned_by));
         }
+        self.use_order(&roles, &objects);
         if doc.roles.is_empty() {
             self.err(
                 Diagnostic::new(Loc::default(), "the scenario has no roles").hint("add `roles:` with at least one role and its `steps`"),
@@ -71,6 +90,31 @@ impl Builder<'_> {
             .collect();
         let after = self.after(&objects);
         let must_fail = self.must_fail();
+        if let (Some(MustFailPlan { at: Locator::Step { role, step }, .. }), Some(mf)) = (&must_fail, &doc.must_fail) {
+            // An IPC call without `expect` must succeed, which can fail; a
+            // synchronisation or process step without one cannot.
+            let silent = roles.iter().find(|r| r.name == *role).and_then(|r| r.steps.get(*step)).is_some_and(|s| {
+                !s.expect.explicit
+                    && matches!(
+                        s.op,
+                        Op::Signal { .. }
+                            | Op::Wait { .. }
+                            | Op::Barrier { .. }
+                            | Op::WaitBlocked { .. }
+                            | Op::Spawn { .. }
+                            | Op::WaitExit { .. }
+                            | Op::Exit { .. }
+                    )
+            });
+            if silent {
+                let loc = mf.step.as_ref().map_or(mf.loc(), Sp::loc);
+                self.err(
+                    Diagnostic::new(loc, format!("step {} of role `{role}` states no expectation, so it cannot fail there", step + 1))
+                        .label("nothing to fail")
+                        .hint("give that step the `expect:` it must violate"),
+                );
+            }
+        }
         let mut requires = requires;
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
         let plan = Plan {
@@ -90,7 +134,11 @@ impl Builder<'_> {
             after,
             must_fail,
         };
-        self.falsifiable(&plan);
+        // Only when nothing else is wrong: a broken step loses its
+        // expectation, which would make this a misleading follow-up.
+        if self.diags.is_empty() {
+            self.falsifiable(&plan);
+        }
         plan
     }
 
@@ -140,7 +188,16 @@ impl Builder<'_> {
                 ),
             }
         }
-        out.filesystems = r.filesystems.iter().map(|f| f.value().clone()).collect();
+        for f in &r.filesystems {
+            if !crate::plan::probe::FILESYSTEMS.contains(&f.as_str()) {
+                self.err(
+                    Diagnostic::new(f.loc(), format!("unknown file system `{}`", f.value()))
+                        .label("here")
+                        .hint(format!("known file systems: {}", crate::plan::probe::FILESYSTEMS.join(", "))),
+                );
+            }
+            out.filesystems.push(f.value().clone());
+        }
         for f in &r.features {
             if !crate::plan::probe::FEATURES.contains(&f.as_str()) {
                 self.err(
@@ -153,13 +210,14 @@ impl Builder<'_> {
         }
         for (name, v) in &r.limits {
             if crate::plan::probe::limit_path(name).is_none() {
+                let guess = crate::plan::probe::LIMITS.iter().find(|l| l.ends_with(&format!(".{name}")));
                 self.err(
-                    Diagnostic::new(v.loc(), format!("unknown limit `{name}`"))
-                        .label("its value")
+                    Diagnostic::new(name.loc(), format!("unknown limit `{name}`"))
+                        .label(guess.map_or_else(|| "not an IPC sysctl".to_owned(), |g| format!("did you mean `{g}`?")))
                         .hint("name an IPC sysctl such as kernel.shmmni, kernel.shmmax or fs.mqueue.msg_max"),
                 );
             }
-            out.limits.push((name.clone(), *v.value()));
+            out.limits.push((name.value().clone(), *v.value()));
         }
         out
     }
@@ -168,18 +226,70 @@ impl Builder<'_> {
         let doc = self.doc;
         let mut out = Vec::new();
         for (name, decl) in &doc.objects {
-            let spec = match decl.value() {
-                ObjectDecl::SysvShm { size, key, mode } => {
-                    let key = match key {
-                        m::KeySpec::Generated => KeyPlan::Generated,
-                        m::KeySpec::Private => KeyPlan::Private,
-                        m::KeySpec::Ftok { file, proj } => {
+            let kind = *decl.kind.value();
+            let kind_name = match kind {
+                m::ObjectKind::SysvShm => "sysv_shm",
+                m::ObjectKind::Mmap => "mmap",
+                m::ObjectKind::Pipe => "pipe",
+            };
+            // Fields the kind does not take.
+            let allowed: &[&str] = match kind {
+                m::ObjectKind::SysvShm => &["size", "key", "mode"],
+                m::ObjectKind::Mmap => &["size", "sharing"],
+                m::ObjectKind::Pipe => &[],
+            };
+            let given = [
+                ("size", decl.size.as_ref().map(Sp::loc)),
+                ("key", decl.key.as_ref().map(Sp::loc)),
+                ("mode", decl.mode.as_ref().map(Sp::loc)),
+                ("sharing", decl.sharing.as_ref().map(Sp::loc)),
+            ];
+            for (field, loc) in given {
+                if let Some(loc) = loc.filter(|_| !allowed.contains(&field)) {
+                    let takes = if allowed.is_empty() {
+                        "no parameters".to_owned()
+                    } else {
+                        allowed.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                    };
+                    self.err(
+                        Diagnostic::new(loc, format!("a {kind_name} object has no `{field}`"))
+                            .label("not a parameter of this kind")
+                            .hint(format!("{kind_name} takes {takes}")),
+                    );
+                }
+            }
+            let size = match (&decl.size, allowed.contains(&"size")) {
+                (Some(s), true) if *s.value() == 0 => {
+                    self.err(
+                        Diagnostic::new(s.loc(), format!("a {kind_name} object needs a size above 0"))
+                            .label("zero")
+                            .hint("give the size in bytes"),
+                    );
+                    1
+                }
+                (Some(s), _) => *s.value(),
+                (None, true) => {
+                    self.err(
+                        Diagnostic::new(name.loc(), format!("object `{name}` has no `size`"))
+                            .label("this object")
+                            .hint(format!("a {kind_name} object needs `size:` in bytes")),
+                    );
+                    1
+                }
+                (None, false) => 0,
+            };
+            let spec = match kind {
+                m::ObjectKind::SysvShm => {
+                    let key = match decl.key.as_ref().map(Sp::value) {
+                        None | Some(m::KeySpec::Generated) => KeyPlan::Generated,
+                        Some(m::KeySpec::Private) => KeyPlan::Private,
+                        Some(m::KeySpec::Ftok { file, proj }) => {
                             let fid = doc.files.get_index_of(file.as_str());
                             if fid.is_none() {
                                 self.err(
                                     Diagnostic::new(file.loc(), format!("no file named `{}`", file.value())).label("not in `files`").hint(
                                         format!(
-                                            "declare it under `files:` so the harness creates it; declared files: {}",
+                                            "declare it under `files:` so the harness creates it (declared files: {})",
                                             names(&doc.files)
                                         ),
                                     ),
@@ -189,31 +299,37 @@ impl Builder<'_> {
                             KeyPlan::Ftok { file: FileId(fid.unwrap_or(0)), proj: p }
                         }
                     };
-                    let mode = mode.unwrap_or(0o600);
-                    if mode > 0o777 {
-                        self.err(
-                            Diagnostic::new(decl.loc(), format!("mode {mode:#o} has bits beyond 0o777"))
-                                .label("in this object")
-                                .hint("give permission bits only, for example 0o600"),
-                        );
-                    }
-                    ObjectSpec::SysvShm { size: *size, key, mode }
+                    let mode = decl.mode.as_ref().map_or(0o600, |m| self.mode(m));
+                    ObjectSpec::SysvShm { size, key, mode }
                 }
-                ObjectDecl::Mmap { size, sharing } => {
-                    if *size == 0 {
-                        self.err(
-                            Diagnostic::new(decl.loc(), "an mmap object needs a size above 0")
-                                .label("in this object")
-                                .hint("mmap(2) fails with EINVAL for length 0; give the size in bytes"),
-                        );
-                    }
-                    ObjectSpec::Mmap { size: *size, shared: *sharing == m::Sharing::Shared }
+                m::ObjectKind::Mmap => {
+                    ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
                 }
-                ObjectDecl::Pipe {} => ObjectSpec::Pipe,
+                m::ObjectKind::Pipe => ObjectSpec::Pipe,
             };
-            out.push(ObjectPlan { name: name.clone(), spec, loc: decl.loc() });
+            out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
         out
+    }
+
+    /// Permission bits, which must be spelled in octal: `644` is the decimal
+    /// number 0o1204, and `0644` is decimal 644 in YAML 1.2.
+    fn mode(&mut self, m: &Sp<u32>) -> u32 {
+        let token = token_at(self.text, m.loc());
+        if !token.starts_with("0o") {
+            self.err(
+                Diagnostic::new(m.loc(), format!("mode `{token}` is not written in octal"))
+                    .label("read as the decimal number")
+                    .hint(format!("write permission bits with the 0o prefix, for example `0o{}`", token.trim_start_matches('0'))),
+            );
+        } else if *m.value() > 0o777 {
+            self.err(
+                Diagnostic::new(m.loc(), format!("mode {:#o} has bits beyond 0o777", m.value()))
+                    .label("here")
+                    .hint("give permission bits only, for example 0o600"),
+            );
+        }
+        *m.value() & 0o777
     }
 
     fn proj(&mut self, proj: &Sp<String>) -> u8 {
@@ -252,6 +368,26 @@ impl Builder<'_> {
         for role in self.doc.roles.values() {
             for step in &role.steps {
                 if let Step::Wait(w) = step.value() {
+                    let total: u32 = self
+                        .doc
+                        .roles
+                        .values()
+                        .map(|r| {
+                            r.count.as_ref().map_or(1, |c| *c.value())
+                                * r.steps.iter().filter(|s| matches!(s.value(), Step::Signal(e) if e == &w.event)).count() as u32
+                        })
+                        .sum();
+                    let want = w.count.unwrap_or(1);
+                    if total > 0 && want > total {
+                        self.err(
+                            Diagnostic::new(
+                                w.event.loc(),
+                                format!("waits for `{}` {want} times, but it is signalled {total} time(s) in all", w.event.value()),
+                            )
+                            .label("can never be reached")
+                            .hint("lower `count`, or signal the event more often (replicas each signal once per `signal` step)"),
+                        );
+                    }
                     if !signalled.contains(w.event.value()) {
                         self.err(
                             Diagnostic::new(w.event.loc(), format!("event `{}` is waited for but never signalled", w.event.value()))
@@ -278,7 +414,7 @@ impl Builder<'_> {
                     if !self.doc.roles.contains_key(target.as_str()) {
                         continue; // reported with the step
                     }
-                    if target.value() == name {
+                    if target == name {
                         self.err(
                             Diagnostic::new(target.loc(), format!("role `{name}` spawns itself"))
                                 .label("here")
@@ -295,9 +431,9 @@ impl Builder<'_> {
             }
         }
         for (name, role) in &self.doc.roles {
-            if role.from == m::Start::Fork && !by.contains_key(name) {
+            if role.from == m::Start::Fork && !by.contains_key(name.as_str()) {
                 self.err(
-                    Diagnostic::new(role.loc(), format!("role `{name}` is `from: fork` but no role spawns it"))
+                    Diagnostic::new(name.loc(), format!("role `{name}` is `from: fork` but no role spawns it"))
                         .label("this role")
                         .hint(format!("add `- spawn: {name}` to the role it should be forked from, or make it `from: exec`")),
                 );
@@ -306,12 +442,13 @@ impl Builder<'_> {
         // Cycles would deadlock: follow parents and refuse loops.
         for (name, role) in &self.doc.roles {
             let mut seen = BTreeSet::new();
-            let mut cur = name.clone();
+            let mut cur = name.value().clone();
+            let _ = role;
             while let Some(p) = by.get(&cur) {
-                let pname = self.doc.roles.get_index(p.0).map(|(n, _)| n.clone()).unwrap_or_default();
-                if !seen.insert(pname.clone()) || pname == *name {
+                let pname = self.doc.roles.get_index(p.0).map(|(n, _)| n.value().clone()).unwrap_or_default();
+                if !seen.insert(pname.clone()) || pname == *name.value() {
                     self.err(
-                        Diagnostic::new(role.loc(), format!("role `{name}` is part of a spawn cycle"))
+                        Diagnostic::new(name.loc(), format!("role `{name}` is part of a spawn cycle"))
                             .label("this role")
                             .hint("every role must descend from one started by the supervisor"),
                     );
@@ -327,13 +464,14 @@ impl Builder<'_> {
     fn role(
         &mut self,
         id: RoleId,
-        name: &str,
+        role_name: &Sp<String>,
         decl: &Sp<m::RoleDecl>,
         objects: &[ObjectPlan],
         events: &[String],
         barriers: &[String],
         spawned_by: &BTreeMap<String, RoleId>,
     ) -> RolePlan {
+        let name = role_name.as_str();
         let count = decl.count.as_ref().map_or(1, |c| *c.value());
         if count == 0 || count > 64 {
             let loc = decl.count.as_ref().map_or(decl.loc(), Sp::loc);
@@ -341,7 +479,7 @@ impl Builder<'_> {
         }
         if decl.steps.is_empty() {
             self.err(
-                Diagnostic::new(decl.loc(), format!("role `{name}` has no steps"))
+                Diagnostic::new(role_name.loc(), format!("role `{name}` has no steps"))
                     .label("this role")
                     .hint("give it at least one step, or remove it"),
             );
@@ -349,7 +487,7 @@ impl Builder<'_> {
         let mut steps = Vec::new();
         let mut ended: Option<Loc> = None;
         let mut barriers_seen = BTreeSet::new();
-        for step in &decl.steps {
+        for (index, step) in decl.steps.iter().enumerate() {
             if let Some(end) = ended {
                 self.err(
                     Diagnostic::new(step.loc(), "this step can never run")
@@ -367,7 +505,7 @@ impl Builder<'_> {
                     );
                 }
             }
-            if let Some(s) = self.step(id, name, step, objects, events, barriers, spawned_by) {
+            if let Some(s) = self.step(id, name, index, step, objects, events, barriers, spawned_by) {
                 if matches!(s.op, Op::Exit { .. } | Op::Crash { .. }) || s.expect.killed_by.is_some() {
                     ended = ended.or(Some(step.loc()));
                 }
@@ -382,12 +520,24 @@ impl Builder<'_> {
         let (exit, exit_loc, exit_explicit) = match &decl.exit {
             Some(e) => {
                 let plan = match e.value() {
-                    m::ExitExpect::Code(c) => ExitPlan::Code(*c),
+                    m::ExitExpect::Code(c) => ExitPlan::Code(self.exit_code(*c, e.loc())),
                     m::ExitExpect::KilledBy(s) => ExitPlan::KilledBy(self.signal(s)),
                 };
+                // A negative test may claim an exit the steps contradict.
+                let negative_exit = self.doc.must_fail.as_ref().is_some_and(|mf| {
+                    mf.role.as_ref().is_some_and(|r| r.as_str() == name)
+                        && mf.check.as_ref().is_some_and(|c| *c.value() == m::MustFailCheck::Exit)
+                });
+                if let Some(d) = derived.as_ref().filter(|d| **d != plan && !negative_exit) {
+                    self.err(
+                        Diagnostic::new(e.loc(), format!("the role's steps end it with {d}, but `exit` expects {plan}"))
+                            .label("contradicts the steps")
+                            .hint("remove `exit:` (it is derived from the last `exit`, `crash` or `killed_by`), or make them agree"),
+                    );
+                }
                 (plan, e.loc(), true)
             }
-            None => (derived.unwrap_or(ExitPlan::Code(0)), decl.loc(), false),
+            None => (derived.unwrap_or(ExitPlan::Code(0)), role_name.loc(), false),
         };
         let credentials =
             decl.credentials.as_ref().map(|c| CredentialsPlan { uid: c.uid, gid: c.gid, drop_capabilities: c.drop_capabilities });
@@ -417,13 +567,127 @@ impl Builder<'_> {
         }
     }
 
+    /// Exit statuses are 8 bits: `exit(300)` is seen as 44.
+    fn exit_code(&mut self, code: i32, loc: Loc) -> i32 {
+        if !(0..=255).contains(&code) {
+            self.err(
+                Diagnostic::new(loc, format!("exit status {code} is out of range"))
+                    .label("here")
+                    .hint(format!("a parent sees only the low 8 bits ({}); use 0 to 255", code & 0xff)),
+            );
+        }
+        code
+    }
+
+    /// Objects must exist in a role before it uses them: a role started by
+    /// exec inherits nothing, a forked role what its parent had when it
+    /// spawned it. And a role waits only for children it already spawned.
+    fn use_order(&mut self, roles: &[RolePlan], objects: &[ObjectPlan]) {
+        #[derive(Clone, Default)]
+        struct Held {
+            id: BTreeSet<usize>,
+            attached: BTreeSet<usize>,
+            mapped: BTreeSet<usize>,
+            piped: BTreeSet<usize>,
+        }
+        let mut at_start: Vec<Option<Held>> =
+            roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
+        let mut done = vec![false; roles.len()];
+        while let Some(r) = (0..roles.len()).find(|&r| !done[r] && at_start[r].is_some()) {
+            done[r] = true;
+            let mut held = at_start[r].clone().unwrap_or_default();
+            let mut spawned = BTreeSet::new();
+            // A negative test stops where it must fail; later steps only
+            // run if the kernel misbehaves, so their order is not judged.
+            let stop = self.doc.must_fail.as_ref().and_then(|mf| {
+                (mf.role.as_ref().is_some_and(|x| x.as_str() == roles[r].name))
+                    .then(|| mf.step.as_ref().map(|s| *s.value() as usize))
+                    .flatten()
+            });
+            for (i, step) in roles[r].steps.iter().enumerate() {
+                if stop.is_some_and(|k| i >= k) {
+                    break;
+                }
+                let need = |set: &BTreeSet<usize>, o: ObjectId, first: &str, this: &mut Self| {
+                    if !set.contains(&o.0) {
+                        let how = if roles[r].start == Start::Exec {
+                            "a role started by exec inherits nothing"
+                        } else {
+                            "a forked role inherits only what its parent did before `spawn`"
+                        };
+                        this.err(
+                            Diagnostic::new(
+                                step.loc,
+                                format!("`{}` is used before `{first}` in role `{}`", objects[o.0].name, roles[r].name),
+                            )
+                            .label(format!("no `{first}` before this"))
+                            .hint(format!("add `- {first}: {{ object: {} }}` earlier in this role ({how})", objects[o.0].name)),
+                        );
+                    }
+                };
+                let ok = step.expect.errno.is_none();
+                match &step.op {
+                    Op::Shmget { object, .. } if ok => {
+                        held.id.insert(object.0);
+                    }
+                    Op::Shmat { object, .. } => {
+                        need(&held.id, *object, "shmget", self);
+                        if ok {
+                            held.attached.insert(object.0);
+                        }
+                    }
+                    Op::Shmctl { object, .. } => need(&held.id, *object, "shmget", self),
+                    Op::Shmdt { object, offset } => {
+                        need(&held.attached, *object, "shmat", self);
+                        if ok && *offset == 0 {
+                            held.attached.remove(&object.0);
+                        }
+                    }
+                    Op::Mmap { object } if ok => {
+                        held.mapped.insert(object.0);
+                    }
+                    Op::Munmap { object } => {
+                        need(&held.mapped, *object, "mmap", self);
+                        held.mapped.remove(&object.0);
+                    }
+                    Op::Pipe { object } if ok => {
+                        held.piped.insert(object.0);
+                    }
+                    Op::Close { object, .. } => need(&held.piped, *object, "pipe", self),
+                    Op::Read { object, .. } | Op::Write { object, .. } => match objects[object.0].kind() {
+                        Kind::SysvShm => need(&held.attached, *object, "shmat", self),
+                        Kind::Mmap => need(&held.mapped, *object, "mmap", self),
+                        Kind::Pipe => need(&held.piped, *object, "pipe", self),
+                    },
+                    Op::Spawn { role } => {
+                        spawned.insert(role.0);
+                        if roles[role.0].start == Start::Fork {
+                            at_start[role.0] = Some(held.clone());
+                        } else {
+                            at_start[role.0] = Some(Held::default());
+                        }
+                    }
+                    Op::WaitExit { role } if !spawned.contains(&role.0) => {
+                        self.err(
+                            Diagnostic::new(
+                                step.loc,
+                                format!("role `{}` waits for `{}` before spawning it", roles[r].name, roles[role.0].name),
+                            )
+                            .label("not spawned yet")
+                            .hint(format!("move `- spawn: {}` before this step", roles[role.0].name)),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn signal(&mut self, s: &Sp<String>) -> String {
         if sys::signal_from_name(s).is_none() {
-            self.err(
-                Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value()))
-                    .label("here")
-                    .hint("use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1"),
-            );
+            self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
+                did_you_mean(s, &signal_names()).unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
+            ));
         }
         s.value().clone()
     }
@@ -436,7 +700,7 @@ impl Builder<'_> {
         let Some(i) = objects.iter().position(|o| o.name == name) else {
             self.err(
                 Diagnostic::new(loc, format!("unknown object `{name}`"))
-                    .label("not declared")
+                    .label(did_you_mean(name, &map_names(&self.doc.objects)).unwrap_or_else(|| "not declared".to_owned()))
                     .hint(format!("declare it under `objects:`; declared objects: {}", names(&self.doc.objects))),
             );
             return None;
@@ -445,7 +709,7 @@ impl Builder<'_> {
         if !want.contains(&kind) {
             let wanted = want.iter().map(|k| k.name()).collect::<Vec<_>>().join(" or ");
             self.err(
-                Diagnostic::new(loc, format!("`{op}` needs a {wanted} object, but `{name}` is {}", kind.name()))
+                Diagnostic::new(loc, format!("`{op}` needs a {wanted} object, but `{name}` is a {} object", kind.name()))
                     .label("wrong kind")
                     .hint(format!("use an object of kind {wanted} here")),
             );
@@ -459,7 +723,7 @@ impl Builder<'_> {
         if r.is_none() {
             self.err(
                 Diagnostic::new(name.loc(), format!("unknown role `{}`", name.value()))
-                    .label("not declared")
+                    .label(did_you_mean(name, &map_names(&self.doc.roles)).unwrap_or_else(|| "not declared".to_owned()))
                     .hint(format!("declared roles: {}", names(&self.doc.roles))),
             );
         }
@@ -471,6 +735,7 @@ impl Builder<'_> {
         &mut self,
         me: RoleId,
         me_name: &str,
+        index: usize,
         step: &Sp<Step>,
         objects: &[ObjectPlan],
         events: &[String],
@@ -509,7 +774,20 @@ impl Builder<'_> {
                     _ => false,
                 };
                 let expects_einval = a.expect.as_ref().and_then(|e| e.errno.as_ref()).is_some_and(|e| e.as_str() == "EINVAL");
-                if misaligned && !rnd && !expects_einval {
+                // A negative test may claim that a misaligned attach works.
+                let negative_here = self.doc.must_fail.as_ref().is_some_and(|mf| {
+                    mf.role.as_ref().is_some_and(|r| r.as_str() == me_name)
+                        && mf.step.as_ref().is_some_and(|s| *s.value() as usize == index + 1)
+                });
+                let wants_exact = a.expect.as_ref().and_then(|e| e.address.as_ref()).filter(|x| *x.value() == AddressExpect::Requested);
+                if let Some(x) = wants_exact.filter(|_| misaligned && rnd && !negative_here) {
+                    self.err(
+                        Diagnostic::new(x.loc(), "SHM_RND rounds this misaligned address down, so it cannot land where requested")
+                            .label("cannot hold")
+                            .hint("expect `address: requested_rounded_down`"),
+                    );
+                }
+                if misaligned && !rnd && !expects_einval && !negative_here {
                     let loc = a.at.as_ref().map_or(step.loc(), Sp::loc);
                     self.err(
                         Diagnostic::new(loc, format!("attach address is not a multiple of SHMLBA ({lba})"))
@@ -544,7 +822,8 @@ impl Builder<'_> {
             Step::Write(a) => {
                 let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
                 if let Some(o) = object {
-                    self.check_offset(objects, o, a.offset, a.data.len() as u64, a.to.loc());
+                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
+                    self.check_offset(objects, o, a.offset, a.data.len() as u64, a.to.loc(), faults);
                 }
                 (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset }), &a.expect)
             }
@@ -555,12 +834,20 @@ impl Builder<'_> {
                     self.err(
                         Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`")
                             .label("this read")
-                            .hint("say how many bytes to read with `len: N`"),
+                            .hint("say how many bytes to read with `len: N` (for an end-of-file check, `len: 1`)"),
                     );
                     return None;
                 };
                 if let Some(o) = object {
-                    self.check_offset(objects, o, a.offset, len, a.from.loc());
+                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
+                    self.check_offset(objects, o, a.offset, len, a.from.loc(), faults);
+                    if a.all && objects[o.0].kind() != Kind::Pipe {
+                        self.err(
+                            Diagnostic::new(step.loc(), "`all` applies to pipes only")
+                                .label("memory read")
+                                .hint("a memory read always reads exactly `len` bytes; remove `all`"),
+                        );
+                    }
                 }
                 (object.map(|object| Op::Read { object, len, offset: a.offset, all: a.all }), &a.expect)
             }
@@ -609,15 +896,15 @@ impl Builder<'_> {
                 }
                 (role.map(|role| Op::WaitExit { role }), &no_expect)
             }
-            Step::Exit(c) => (Some(Op::Exit { code: *c.value() }), &no_expect),
+            Step::Exit(c) => (Some(Op::Exit { code: self.exit_code(*c.value(), c.loc()) }), &no_expect),
             Step::Crash(s) => (Some(Op::Crash { signal: self.signal(s) }), &no_expect),
         };
         let op = op?;
-        let expect = self.expect(&op, expect.as_ref(), step.loc());
+        let expect = self.expect(&op, expect.as_ref(), objects);
         Some(StepPlan { op, expect, loc: step.loc() })
     }
 
-    fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc) {
+    fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
         let size = match objects[o.0].spec {
             ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } => size,
             ObjectSpec::Pipe => {
@@ -627,19 +914,26 @@ impl Builder<'_> {
                 return;
             }
         };
-        if offset.saturating_add(len) > size.next_multiple_of(sys::page_size() as u64) {
+        // Past the last page is allowed only where a fault is the expectation.
+        if !faults && offset.saturating_add(len) > size.next_multiple_of(sys::page_size() as u64) {
             self.err(
                 Diagnostic::new(
                     loc,
                     format!("bytes {offset}..{} lie outside `{}` ({size} bytes, mapped in whole pages)", offset + len, objects[o.0].name),
                 )
                 .label("out of range")
-                .hint("shorten the data or the offset; to provoke a fault on purpose use `crash:`"),
+                .hint(
+                    "shorten the data or the offset; to touch memory past the mapping on purpose, expect `killed_by: SIGSEGV` (or SIGBUS)",
+                ),
             );
         }
     }
 
-    fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, step_loc: Loc) -> ExpectPlan {
+    fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan]) -> ExpectPlan {
+        let on_pipe = match op {
+            Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
+            _ => false,
+        };
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
@@ -652,9 +946,10 @@ impl Builder<'_> {
         if let Some(errno) = &e.errno {
             if sys::errno_from_name(errno).is_none() {
                 self.err(
-                    Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value()))
-                        .label("here")
-                        .hint("use a symbolic name from errno(3), such as EINVAL or ENOENT"),
+                    Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value())).label("here").hint(
+                        did_you_mean(errno, &sys::errno_names())
+                            .unwrap_or_else(|| "use a symbolic name from errno(3), such as EINVAL or ENOENT".to_owned()),
+                    ),
                 );
             }
             out.errno = Some(errno.value().clone());
@@ -678,7 +973,7 @@ impl Builder<'_> {
             out.data = Some(d.as_bytes().to_vec());
         }
         if let Some(eof) = &e.eof {
-            if !matches!(op, Op::Read { .. }) {
+            if !(on_pipe && matches!(op, Op::Read { .. })) {
                 misplaced(self, "eof", eof.loc(), "`read` from a pipe");
             }
             out.eof = Some(*eof.value());
@@ -709,29 +1004,60 @@ impl Builder<'_> {
             out.killed_by = Some(self.signal(k));
         }
         if let Some(b) = &e.blocks {
+            if !*b.value() {
+                self.err(Diagnostic::new(b.loc(), "`blocks: false` cannot be checked").label("not falsifiable").hint(
+                    "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
+                ));
+            } else if !on_pipe {
+                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe (other blocking calls come with their kinds)");
+            }
             out.blocks = *b.value();
         }
-        let conflicts = [
-            (
-                out.errno.is_some()
-                    && (out.data.is_some() || out.eof.is_some() || out.stat.is_some() || out.address.is_some() || out.value.is_some()),
-                "a failing call (`errno`) returns no data, value, stat or address",
-            ),
-            (
-                out.killed_by.is_some() && (out.errno.is_some() || out.data.is_some() || out.value.is_some()),
-                "a step that kills its role (`killed_by`) returns nothing",
-            ),
-            (out.eof == Some(true) && out.data.as_ref().is_some_and(|d| !d.is_empty()), "end of file means no data"),
+        // Pairs of expectations that cannot hold together, reported at the
+        // second one.
+        let at = |f: Option<Loc>| f;
+        let errno_loc = e.errno.as_ref().map(Sp::loc);
+        let killed_loc = e.killed_by.as_ref().map(Sp::loc);
+        let others: [(&str, Option<Loc>); 5] = [
+            ("data", at(e.data.as_ref().map(Sp::loc))),
+            ("eof", at(e.eof.as_ref().map(Sp::loc))),
+            ("stat", at(e.stat.as_ref().map(Sp::loc))),
+            ("address", at(e.address.as_ref().map(Sp::loc))),
+            ("value", at(e.value.as_ref().map(Sp::loc))),
         ];
-        for (bad, why) in conflicts {
-            if bad {
-                self.err(Diagnostic::new(e.loc(), "these expectations contradict each other").label("here").hint(why));
+        for (field, loc) in others {
+            let Some(loc) = loc else { continue };
+            if errno_loc.is_some() {
+                self.err(
+                    Diagnostic::new(loc, format!("`errno` and `{field}` contradict each other"))
+                        .label("cannot hold with `errno`")
+                        .hint(format!("a call that fails returns no {field}; keep one of the two")),
+                );
+            }
+            if killed_loc.is_some() && matches!(field, "data" | "value") {
+                self.err(
+                    Diagnostic::new(loc, format!("`killed_by` and `{field}` contradict each other"))
+                        .label("cannot hold with `killed_by`")
+                        .hint("a step that kills its role returns nothing; keep one of the two"),
+                );
             }
         }
-        if out.blocks && !matches!(op, Op::Read { .. } | Op::Write { .. }) {
-            misplaced(self, "blocks", e.loc(), "`read` and `write` (other blocking calls come with their kinds)");
+        if let (Some(k), Some(_)) = (killed_loc, errno_loc) {
+            self.err(
+                Diagnostic::new(k, "`errno` and `killed_by` contradict each other")
+                    .label("cannot hold with `errno`")
+                    .hint("a step that kills its role returns no errno; keep one of the two"),
+            );
         }
-        let _ = step_loc;
+        if let (Some(eof), Some(d)) = (&e.eof, &e.data) {
+            if *eof.value() && !d.is_empty() {
+                self.err(
+                    Diagnostic::new(d.loc(), "`eof: true` and non-empty `data` contradict each other")
+                        .label("data at end of file")
+                        .hint("end of file means the read returns no bytes"),
+                );
+            }
+        }
         out
     }
 
@@ -751,6 +1077,24 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         let persistent = [Kind::SysvShm];
+        // Objects without a name in the kernel die with their last process:
+        // there is nothing to check after every role exited.
+        let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
+        for n in names_ {
+            if let Some(o) = objects.iter().find(|o| o.name == *n.value()) {
+                if !persistent.contains(&o.kind()) {
+                    self.err(
+                        Diagnostic::new(
+                            n.loc(),
+                            format!("`{}` is a {} object, which vanishes with its last process", n.value(), o.kind().name()),
+                        )
+                        .label("no post-condition possible")
+                        .hint("remove it from `after`; check it with a step while a role still holds it"),
+                    );
+                }
+            }
+        }
+        let persistent = [Kind::SysvShm, Kind::Mmap, Kind::Pipe];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &persistent, "after.exists") {
                 out.exists.push((o, n.loc()));
@@ -769,7 +1113,14 @@ impl Builder<'_> {
             }
         }
         for (name, s) in &a.stat {
-            if let Some(o) = self.object_at(objects, name, s.loc(), &persistent, "after.stat") {
+            if a.gone.iter().any(|g| g == name) {
+                self.err(
+                    Diagnostic::new(name.loc(), format!("`{name}` must be gone, so it has no stat"))
+                        .label("listed in `gone`")
+                        .hint("keep either the stat or `gone`"),
+                );
+            }
+            if let Some(o) = self.object_at(objects, name, name.loc(), &persistent, "after.stat") {
                 self.stat_roles(s.value(), s.loc());
                 out.stat.push((o, s.value().clone(), s.loc()));
             }

@@ -14,6 +14,9 @@ use crate::exec::trace::Isolation;
 /// Kernel features a scenario may require.
 pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue"];
 
+/// File systems a scenario may require (as `/proc/filesystems` names them).
+pub const FILESYSTEMS: &[&str] = &["mqueue", "tmpfs", "hugetlbfs", "ramfs", "devpts", "proc", "sysfs", "cgroup2", "overlay"];
+
 const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",

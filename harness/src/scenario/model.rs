@@ -34,17 +34,17 @@ pub struct ScenarioDoc {
     /// Regular files the harness creates in the run's private directory
     /// before any role starts (for example to derive a key with `ftok`).
     #[serde(default)]
-    pub files: IndexMap<String, Sp<FileDecl>>,
+    pub files: IndexMap<Sp<String>, Sp<FileDecl>>,
     /// The IPC objects, declared once by name.
     #[serde(default)]
-    pub objects: IndexMap<String, Sp<ObjectDecl>>,
+    pub objects: IndexMap<Sp<String>, Sp<ObjectDecl>>,
     /// A parameter table: each entry is one case, with a `name` and values;
     /// `$column` in the rest of the file is replaced by the case's value.
     #[serde(default)]
     pub cases: Vec<Sp<IndexMap<String, ParamValue>>>,
     /// The processes. Roles that no other role spawns are started by the
     /// supervisor, in declaration order.
-    pub roles: IndexMap<String, Sp<RoleDecl>>,
+    pub roles: IndexMap<Sp<String>, Sp<RoleDecl>>,
     /// Post-conditions checked by the supervisor after every role exited.
     #[serde(default)]
     pub after: Option<Sp<After>>,
@@ -82,7 +82,7 @@ pub struct Requires {
     pub features: Vec<Sp<String>>,
     /// Minimum values of IPC limits, by sysctl name (`kernel.shmmni: 128`).
     #[serde(default)]
-    pub limits: IndexMap<String, Sp<u64>>,
+    pub limits: IndexMap<Sp<String>, Sp<u64>>,
     /// The scenario needs its own IPC namespace (for example because it
     /// lowers a limit); without one it is skipped.
     #[serde(default)]
@@ -97,32 +97,37 @@ pub struct FileDecl {
     pub content: String,
 }
 
-/// An IPC object. `kind` selects the mechanism; the other fields are its
-/// parameters.
+/// An IPC object: `kind` selects the mechanism, the other fields are its
+/// parameters (each kind takes only some of them; validation says which).
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum ObjectDecl {
+#[serde(deny_unknown_fields)]
+pub struct ObjectDecl {
+    pub kind: Sp<ObjectKind>,
+    /// Size in bytes (`sysv_shm`, `mmap`).
+    #[serde(default)]
+    pub size: Option<Sp<u64>>,
+    /// `sysv_shm`: how the key is chosen: `generated` (a run-unique key, the
+    /// default), `private` (IPC_PRIVATE), or `{ ftok: { file, proj } }`.
+    #[serde(default)]
+    pub key: Option<Sp<KeySpec>>,
+    /// `sysv_shm`: permission bits used when a role creates it, in octal
+    /// (`0o600`, the default).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    /// `mmap`: `shared` (MAP_SHARED, the default) or `private` (MAP_PRIVATE).
+    #[serde(default)]
+    pub sharing: Option<Sp<Sharing>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
     /// A System V shared memory segment (`shmget(2)`).
-    SysvShm {
-        /// Segment size in bytes.
-        size: u64,
-        /// How the key is chosen: `generated` (a run-unique key, the default),
-        /// `private` (IPC_PRIVATE), or `{ ftok: { file, proj } }`.
-        #[serde(default)]
-        key: KeySpec,
-        /// Permission bits used when a role creates it (default 0o600).
-        #[serde(default)]
-        mode: Option<u32>,
-    },
-    /// An anonymous memory mapping (`mmap(2)` with MAP_ANONYMOUS), shared
-    /// with forked children unless `sharing: private`.
-    Mmap {
-        size: u64,
-        #[serde(default)]
-        sharing: Sharing,
-    },
+    SysvShm,
+    /// An anonymous memory mapping (`mmap(2)` with MAP_ANONYMOUS).
+    Mmap,
     /// An anonymous pipe (`pipe(2)`): a read end and a write end.
-    Pipe {},
+    Pipe,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -481,7 +486,7 @@ pub struct After {
     pub gone: Vec<Sp<String>>,
     /// IPC_STAT fields of objects that still exist.
     #[serde(default)]
-    pub stat: IndexMap<String, Sp<StatExpect>>,
+    pub stat: IndexMap<Sp<String>, Sp<StatExpect>>,
 }
 
 /// Where a negative test must fail.

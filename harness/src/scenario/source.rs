@@ -20,7 +20,7 @@ pub fn library(negative: bool) -> Vec<Source> {
     embedded::LIBRARY
         .iter()
         .filter(|(p, _)| !p.starts_with(&format!("{INVALID_DIR}/")) && (negative || !p.starts_with(&format!("{NEGATIVE_DIR}/"))))
-        .map(|(p, t)| Source { path: (*p).to_owned(), text: (*t).to_owned() })
+        .map(|(p, t)| Source { path: (*p).to_owned(), rel: (*p).to_owned(), text: (*t).to_owned() })
         .collect()
 }
 
@@ -36,7 +36,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         .into_iter()
         .map(|f| {
             let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-            Ok(Source { path: display_path(&f), text })
+            Ok(Source { path: f.display().to_string(), rel: relative_path(&f), text })
         })
         .collect()
 }
@@ -58,10 +58,10 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     }
 }
 
-/// Paths inside a `scenarios` folder are shown relative to it, so a
+/// Paths inside a `scenarios` folder are named relative to it, so a
 /// scenario has the same name from the library, from a checkout, or from
 /// `cargo test`.
-fn display_path(p: &Path) -> String {
+pub fn relative_path(p: &Path) -> String {
     let comps: Vec<_> = p.components().collect();
     match comps.iter().rposition(|c| c.as_os_str() == "scenarios") {
         Some(i) => comps[i + 1..].iter().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),

@@ -56,6 +56,34 @@ impl<T> Deref for Sp<T> {
     }
 }
 
+/// Equality and hashing look at the value only, so spanned names work as
+/// map keys and are found by `&str`.
+impl<T: PartialEq> PartialEq for Sp<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.value == other.0.value
+    }
+}
+
+impl<T: Eq> Eq for Sp<T> {}
+
+impl<T: std::hash::Hash> std::hash::Hash for Sp<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.value.hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Sp<String> {
+    fn borrow(&self) -> &str {
+        &self.0.value
+    }
+}
+
+impl std::fmt::Display for Sp<String> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.value)
+    }
+}
+
 impl<T: JsonSchema> JsonSchema for Sp<T> {
     fn inline_schema() -> bool {
         T::inline_schema()

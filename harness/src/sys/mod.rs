@@ -272,6 +272,11 @@ pub fn errno_name(e: Errno) -> String {
     format!("{e:?}")
 }
 
+/// Every errno name the libc knows.
+pub fn errno_names() -> Vec<String> {
+    (1..4096).map(Errno::from_raw).filter(|e| *e != Errno::UnknownErrno).map(errno_name).collect()
+}
+
 /// Resolve an errno name; the table is the libc's, read at run time.
 pub fn errno_from_name(name: &str) -> Option<Errno> {
     (1..4096).map(Errno::from_raw).find(|e| *e != Errno::UnknownErrno && errno_name(*e) == name)
