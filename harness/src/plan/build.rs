@@ -754,12 +754,14 @@ impl Builder<'_> {
             Step::Shmget(a) => {
                 let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
                 let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
                         object,
                         create,
                         excl,
                         size: a.size,
+                        mode,
                     }),
                     &a.expect,
                 )

@@ -184,7 +184,7 @@ pub struct StepPlan {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Ftok { file: FileRef, proj: u8 },
-    Shmget { object: ObjectId, create: bool, excl: bool, size: Option<u64> },
+    Shmget { object: ObjectId, create: bool, excl: bool, size: Option<u64>, mode: Option<u32> },
     Shmat { object: ObjectId, at: AttachAt, rdonly: bool, rnd: bool, remap: bool },
     Shmdt { object: ObjectId, offset: u64 },
     Shmctl { object: ObjectId, cmd: ShmctlCmd },

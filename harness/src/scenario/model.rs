@@ -274,6 +274,11 @@ pub struct ShmgetArgs {
     /// Ask for another size than the object's (for the EINVAL cases).
     #[serde(default)]
     pub size: Option<u64>,
+    /// The permission bits passed in shmflg, in octal (default: the
+    /// object's `mode`). A lookup is checked against them: asking for
+    /// `0o600` on another user's 0o600 segment is EACCES, asking for 0 is not.
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

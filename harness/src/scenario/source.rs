@@ -28,7 +28,7 @@ pub fn library(negative: bool) -> Vec<Source> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     let mut files = Vec::new();
     for p in paths {
-        collect(p, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
+        collect(p, true, &mut files).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     files.sort();
     files.dedup();
@@ -41,12 +41,17 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
         .collect()
 }
 
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Files under `p`; below a folder the user named, the invalid corpus is
+/// left out (it is only ever checked on purpose, by naming it).
+fn collect(p: &Path, named: bool, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if p.is_dir() {
+        if !named && p.file_name().is_some_and(|n| n == INVALID_DIR) {
+            return Ok(());
+        }
         for e in std::fs::read_dir(p)? {
             let e = e?.path();
             if e.is_dir() || e.extension().is_some_and(|x| x == "yaml" || x == "yml") {
-                collect(&e, out)?;
+                collect(&e, false, out)?;
             }
         }
         Ok(())

@@ -17,10 +17,17 @@ fn check(ret: libc::c_int) -> Result<libc::c_int, Errno> {
     if ret == -1 { Err(Errno::last()) } else { Ok(ret) }
 }
 
-/// `SHMLBA` on Linux is the page size on every architecture we run on
-/// (x86, arm64, riscv); it is read at run time, never assumed.
+/// `SHMLBA`: the page size on most architectures (x86, arm64, riscv,
+/// powerpc, s390), larger where caches alias (arch/*/include/asm/shmparam.h):
+/// four pages on 32-bit ARM, 256 KiB on MIPS. libc does not export it.
 pub fn shmlba() -> usize {
-    page_size()
+    if cfg!(target_arch = "arm") {
+        4 * page_size()
+    } else if cfg!(any(target_arch = "mips", target_arch = "mips64")) {
+        0x40000
+    } else {
+        page_size()
+    }
 }
 
 pub fn page_size() -> usize {
