@@ -12,6 +12,8 @@ use crate::plan::{ObjectId, Plan};
 #[derive(Debug)]
 pub struct Ledger {
     isolation: Isolation,
+    /// Names of POSIX objects and files of this run start with this.
+    prefix: String,
     entries: Vec<Residue>,
     /// Keys handed out to this run before any role started.
     keys: Vec<i64>,
@@ -20,8 +22,8 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    pub fn new(isolation: Isolation) -> Ledger {
-        Ledger { isolation, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new() }
+    pub fn new(isolation: Isolation, prefix: String) -> Ledger {
+        Ledger { isolation, prefix, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new() }
     }
 
     pub fn entries(&self) -> &[Residue] {
@@ -31,7 +33,8 @@ impl Ledger {
     /// A SysV key no object in this IPC namespace uses now. In a shared
     /// namespace it is also unlikely to be taken later (31 random bits).
     pub fn fresh_key(&self, tag: &str, object: usize) -> i32 {
-        let in_use: Vec<i64> = ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).map(|r| r.key).collect();
+        let in_use: Vec<i64> =
+            ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).filter(|r| r.key != 0).map(|r| r.key).collect();
         let state = RandomState::new();
         (0u32..)
             .map(|n| {
@@ -65,9 +68,12 @@ impl Ledger {
     fn scope(&self, pids: &[i32]) -> Scope {
         match self.isolation {
             Isolation::Namespaces | Isolation::UserNamespace => Scope::Namespace,
-            Isolation::RunUnique => {
-                Scope::Shared { keys: self.keys.clone(), ids: self.entries.iter().map(|e| e.id).collect(), pids: pids.to_vec() }
-            }
+            Isolation::RunUnique => Scope::Shared {
+                keys: self.keys.clone(),
+                ids: self.entries.iter().map(|e| (e.kind.clone(), e.id)).collect(),
+                pids: pids.to_vec(),
+                prefix: self.prefix.clone(),
+            },
         }
     }
 
@@ -95,7 +101,7 @@ impl Ledger {
     /// there was not removed (and is reported).
     pub fn clean(&self, present: &[Residue], pids: &[i32]) -> Vec<Residue> {
         for r in present {
-            if let Some(l) = ipc::lifecycles().iter().find(|l| l.kind().name() == r.kind) {
+            if let Some(l) = ipc::lifecycles().iter().find(|l| l.name() == r.kind) {
                 let _ = l.remove(r);
             }
         }

@@ -126,7 +126,7 @@ impl Supervisor {
             let p = run_dir.join("files").join(&f.name);
             std::fs::write(&p, &f.content).map_err(|e| format!("creating {}: {e}", p.display()))?;
         }
-        let ledger = Ledger::new(isolation);
+        let ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
         let keys = plan
             .objects
             .iter()

@@ -6,6 +6,10 @@
 
 pub mod mmap;
 pub mod pipe;
+pub mod posix_mq;
+pub mod posix_shm;
+pub mod sysv_msg;
+pub mod sysv_sem;
 pub mod sysv_shm;
 
 use crate::exec::trace::Residue;
@@ -88,41 +92,128 @@ impl Mapping {
 /// Which objects belong to this run when the supervisor scans the kernel.
 #[derive(Debug, Clone)]
 pub enum Scope {
-    /// A private IPC namespace: everything in it is ours.
+    /// A private IPC namespace and `/dev/shm`: everything in them is ours.
     Namespace,
-    /// A shared namespace: only objects with our keys, our recorded ids, or
-    /// created by one of our processes.
-    Shared { keys: Vec<i64>, ids: Vec<i64>, pids: Vec<i32> },
+    /// Shared tables: only objects with our keys, our recorded ids, created
+    /// by one of our processes, or named with this run's prefix.
+    Shared { keys: Vec<i64>, ids: Vec<(String, i64)>, pids: Vec<i32>, prefix: String },
 }
 
 impl Scope {
     pub fn owns(&self, r: &Residue) -> bool {
         match self {
             Scope::Namespace => true,
-            Scope::Shared { keys, ids, pids } => {
-                (r.key != 0 && keys.contains(&r.key)) || ids.contains(&r.id) || r.cpid.is_some_and(|p| pids.contains(&p))
-            }
+            Scope::Shared { keys, ids, pids, prefix } => match &r.name {
+                Some(path) => path.rsplit('/').next().is_some_and(|n| n.starts_with(prefix.as_str())),
+                None => {
+                    (r.key != 0 && keys.contains(&r.key))
+                        || ids.iter().any(|(k, i)| *k == r.kind && *i == r.id)
+                        || r.cpid.is_some_and(|p| pids.contains(&p))
+                }
+            },
         }
     }
 }
 
-/// What the supervisor needs of a kind whose objects outlive processes.
+/// What the supervisor needs of a kind whose objects outlive processes:
+/// finding them, removing them, and (where the kind has one) IPC_STAT.
+/// Kinds whose scenario operations come later (semaphores, queues, POSIX
+/// objects) already take part in leak scans and cleanup.
 pub trait Lifecycle: Sync {
-    fn kind(&self) -> Kind;
+    /// The kind's name in the vocabulary (`sysv_sem`, `posix_shm`, ...).
+    fn name(&self) -> &'static str;
+    /// The scenario kind, for kinds scenarios can declare.
+    fn kind(&self) -> Option<Kind> {
+        None
+    }
     /// Every object of this kind visible in the kernel now.
     fn present(&self) -> std::io::Result<Vec<Residue>>;
     /// Remove one object, after checking it is still the one recorded (ids
     /// are reused; a foreign object must never be touched).
     fn remove(&self, r: &Residue) -> Result<(), Errno>;
     /// IPC_STAT of an object, for post-conditions.
-    fn stat(&self, r: &Residue) -> Result<ShmStat, Errno>;
+    fn stat(&self, _r: &Residue) -> Result<ShmStat, Errno> {
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// Every kind with persistent objects. A new kind adds itself here.
 pub fn lifecycles() -> &'static [&'static dyn Lifecycle] {
-    &[&sysv_shm::SysvShmKind]
+    &[&sysv_shm::SysvShmKind, &sysv_sem::SysvSemKind, &sysv_msg::SysvMsgKind, &posix_shm::PosixShmKind, &posix_mq::PosixMqKind]
 }
 
 pub fn lifecycle(kind: Kind) -> Option<&'static dyn Lifecycle> {
-    lifecycles().iter().copied().find(|l| l.kind() == kind)
+    lifecycles().iter().copied().find(|l| l.kind() == Some(kind))
+}
+
+/// The objects listed in `/proc/sysvipc/<table>`: key and id come first in
+/// every table; `cpid_column` says where the creator's pid is, if listed.
+pub fn sysv_table(kind: &str, table: &str, cpid_column: Option<usize>) -> std::io::Result<Vec<Residue>> {
+    let text = std::fs::read_to_string(format!("/proc/sysvipc/{table}"))?;
+    Ok(text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(Residue {
+                kind: kind.to_owned(),
+                object: None,
+                key: f.first()?.parse().ok()?,
+                id: f.get(1)?.parse().ok()?,
+                name: None,
+                cpid: cpid_column.and_then(|c| f.get(c)?.parse().ok()),
+            })
+        })
+        .collect())
+}
+
+/// The entries of a file-system view of IPC objects (`/dev/shm`,
+/// `/dev/mqueue`); a missing folder holds nothing.
+pub fn folder_entries(kind: &str, dir: &str) -> std::io::Result<Vec<Residue>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(rd
+        .flatten()
+        .map(|e| Residue { kind: kind.to_owned(), object: None, id: -1, key: 0, name: Some(e.path().display().to_string()), cpid: None })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sysv(kind: &str, id: i64, key: i64, cpid: Option<i32>) -> Residue {
+        Residue { kind: kind.to_owned(), object: None, id, key, name: None, cpid }
+    }
+
+    #[test]
+    fn a_shared_scope_owns_only_this_runs_objects() {
+        let scope = Scope::Shared {
+            keys: vec![0x1234],
+            ids: vec![("sysv_shm".to_owned(), 7)],
+            pids: vec![4242],
+            prefix: "ipc-harness-1-2-".to_owned(),
+        };
+        assert!(scope.owns(&sysv("sysv_shm", 1, 0x1234, None)), "our key");
+        assert!(scope.owns(&sysv("sysv_shm", 7, 0, None)), "our recorded id");
+        assert!(!scope.owns(&sysv("sysv_sem", 7, 0, None)), "the same id in another table is not ours");
+        assert!(scope.owns(&sysv("sysv_shm", 9, 0, Some(4242))), "created by one of our processes");
+        assert!(!scope.owns(&sysv("sysv_shm", 9, 0, Some(1))), "a foreign IPC_PRIVATE segment");
+        assert!(!scope.owns(&sysv("sysv_shm", 9, 0x9999, None)), "a foreign key");
+        let file = |n: &str| Residue {
+            kind: "posix_shm".to_owned(),
+            object: None,
+            id: -1,
+            key: 0,
+            name: Some(format!("/dev/shm/{n}")),
+            cpid: None,
+        };
+        assert!(scope.owns(&file("ipc-harness-1-2-seg")));
+        assert!(!scope.owns(&file("ipc-harness-1-3-seg")), "another run's name");
+        assert!(!scope.owns(&file("PostgreSQL.1234")));
+        assert!(Scope::Namespace.owns(&file("anything")));
+    }
 }

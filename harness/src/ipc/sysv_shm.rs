@@ -112,28 +112,17 @@ impl Transfer for Live {
 pub struct SysvShmKind;
 
 impl Lifecycle for SysvShmKind {
-    fn kind(&self) -> Kind {
-        Kind::SysvShm
+    fn name(&self) -> &'static str {
+        Kind::SysvShm.name()
+    }
+
+    fn kind(&self) -> Option<Kind> {
+        Some(Kind::SysvShm)
     }
 
     fn present(&self) -> std::io::Result<Vec<Residue>> {
         // Columns: key shmid perms size cpid lpid nattch uid gid ...
-        let text = std::fs::read_to_string("/proc/sysvipc/shm")?;
-        Ok(text
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                Some(Residue {
-                    kind: Kind::SysvShm.name().to_owned(),
-                    object: None,
-                    key: f.first()?.parse().ok()?,
-                    id: f.get(1)?.parse().ok()?,
-                    name: None,
-                    cpid: f.get(4)?.parse().ok(),
-                })
-            })
-            .collect())
+        super::sysv_table(self.name(), "shm", Some(4))
     }
 
     fn remove(&self, r: &Residue) -> Result<(), Errno> {

@@ -114,6 +114,16 @@ pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
     check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
 }
 
+pub fn semctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: IPC_RMID takes no fourth argument.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+}
+
+pub fn msgctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: IPC_RMID ignores the buffer argument; null is allowed.
+    check(unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+}
+
 /// Map anonymous memory, shared or private, read-write.
 pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
     let vis = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
