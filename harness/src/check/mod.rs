@@ -283,7 +283,7 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                     (Some(sig), Some(t)) if !harness_killed => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
                     // The call itself killed the role (a fault, say) where it
                     // was expected to return: that is this step's failure.
-                    (None, Some(t @ Termination::Signaled(_))) if !harness_killed && !is_process_op(&sp.op) => {
+                    (None, Some(t @ Termination::Signaled(_))) if !harness_killed && sp.op.is_ipc_call() => {
                         fail(mismatch("fate", "the call returns", t.to_string()));
                     }
                     _ => {}
@@ -374,22 +374,6 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         });
     }
     out
-}
-
-/// Steps that end or wait on processes rather than make an IPC call.
-fn is_process_op(op: &crate::plan::Op) -> bool {
-    use crate::plan::Op;
-    matches!(
-        op,
-        Op::Exit { .. }
-            | Op::Crash { .. }
-            | Op::WaitExit { .. }
-            | Op::Wait { .. }
-            | Op::Barrier { .. }
-            | Op::WaitBlocked { .. }
-            | Op::Signal { .. }
-            | Op::Spawn { .. }
-    )
 }
 
 fn after(plan: &Plan, trace: &Trace, pid_of: &dyn Fn(&str) -> Option<i32>, out: &mut Vec<Failure>) {

@@ -4,6 +4,7 @@
 
 pub mod isolation;
 pub mod ledger;
+mod procfs;
 pub mod protocol;
 pub mod role;
 pub mod runner;

@@ -251,14 +251,8 @@ impl Interp<'_> {
                 let data = self.objects[object.0].transfer().read(*offset, *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
-            Op::Signal { .. }
-            | Op::Wait { .. }
-            | Op::Barrier { .. }
-            | Op::WaitBlocked { .. }
-            | Op::Spawn { .. }
-            | Op::WaitExit { .. }
-            | Op::Exit { .. }
-            | Op::Crash { .. } => Err(kind_error()),
+            // Synchronisation and process steps are handled by `perform`.
+            _ => Err(kind_error()),
         }
     }
 

@@ -23,10 +23,11 @@ use nix::unistd::Pid;
 
 use super::isolation::{self, Wanted};
 use super::ledger::Ledger;
+use super::procfs;
 use super::protocol::{Down, Up};
 use super::role::RunContext;
 use super::trace::*;
-use crate::plan::{KeyPlan, Locator, ObjectSpec, Op, Plan, RoleId};
+use crate::plan::{KeyPlan, Locator, ObjectSpec, Plan, RoleId};
 use crate::sys;
 
 /// How often blocked-state probes look at `/proc` while one is pending.
@@ -410,10 +411,10 @@ impl Supervisor {
         targets.dedup();
         for idx in targets {
             let Some(step) = self.instances[idx].current_step().map(|r| r.step) else { continue };
-            if self.ctx.plan.role(self.instances[idx].role).steps.get(step).is_none_or(|s| is_harness_op(&s.op)) {
+            if self.ctx.plan.role(self.instances[idx].role).steps.get(step).is_none_or(|s| !s.op.is_ipc_call()) {
                 continue;
             }
-            let Some(b) = blocked_now(self.instances[idx].pid) else { continue };
+            let Some(b) = procfs::blocked_now(self.instances[idx].pid) else { continue };
             for c in (0..self.conns.len()).filter(|&c| self.conns[c].who == Some(idx)).collect::<Vec<_>>() {
                 self.drain(c)?;
             }
@@ -500,7 +501,12 @@ impl Supervisor {
             .instances
             .iter()
             .filter(|i| i.termination.is_none())
-            .map(|i| Stuck { role: i.role, instance: i.instance, step: i.current_step().map(|s| s.step), wchan: read_proc(i.pid, "wchan") })
+            .map(|i| Stuck {
+                role: i.role,
+                instance: i.instance,
+                step: i.current_step().map(|s| s.step),
+                wchan: procfs::read(i.pid, "wchan"),
+            })
             .collect();
         self.timeout = Some(TimeoutReport { after_ms: self.start.elapsed().as_millis() as u64, stuck });
         self.kill_all();
@@ -570,39 +576,6 @@ impl Supervisor {
             stopped_early: self.stopped_early,
         }
     }
-}
-
-/// Synchronisation and process steps block in the harness, not in the IPC
-/// call under test, so they never count as "blocked in the kernel".
-fn is_harness_op(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Signal { .. }
-            | Op::Wait { .. }
-            | Op::Barrier { .. }
-            | Op::WaitBlocked { .. }
-            | Op::Spawn { .. }
-            | Op::WaitExit { .. }
-            | Op::Exit { .. }
-            | Op::Crash { .. }
-    )
-}
-
-fn read_proc(pid: i32, file: &str) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/{file}")).map(|s| s.trim().to_owned()).unwrap_or_default()
-}
-
-/// The process sleeps in the kernel: `/proc/PID/stat` state S or D.
-fn blocked_now(pid: i32) -> Option<Blocked> {
-    let mut stat = String::new();
-    std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read_to_string(&mut stat).ok()?;
-    // The state follows the command name, which may itself hold spaces or ')'.
-    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
-    if state != 'S' && state != 'D' {
-        return None;
-    }
-    let syscall = read_proc(pid, "syscall").split_whitespace().next().and_then(|n| n.parse().ok());
-    Some(Blocked { state, wchan: read_proc(pid, "wchan"), syscall })
 }
 
 fn set_mode(p: &std::path::Path, mode: u32) -> Result<(), String> {

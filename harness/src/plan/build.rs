@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::scenario::diag::Diagnostic;
 use crate::scenario::load::ParsedCase;
 use crate::scenario::load::{suggest, token_at};
-use crate::scenario::model::{self as m, AttachAt, ScenarioDoc, Step};
+use crate::scenario::model::{self as m, ScenarioDoc, Step};
 use crate::scenario::span::{Loc, Sp};
 use crate::sys;
 
@@ -21,38 +21,38 @@ pub fn build(case: &ParsedCase, path: &str) -> Result<Plan, Vec<Diagnostic>> {
     if b.diags.is_empty() { Ok(plan) } else { Err(b.diags) }
 }
 
-struct Builder<'a> {
-    doc: &'a ScenarioDoc,
+pub(super) struct Builder<'a> {
+    pub(super) doc: &'a ScenarioDoc,
     /// The text the document was parsed from, for checks on how a value
     /// was spelled (modes must be written in octal).
-    text: &'a str,
-    diags: Vec<Diagnostic>,
+    pub(super) text: &'a str,
+    pub(super) diags: Vec<Diagnostic>,
 }
 
-fn names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> String {
+pub(super) fn names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> String {
     if map.is_empty() { "none".to_owned() } else { map.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ") }
 }
 
 /// "did you mean `X`?" when a known name is close.
-fn did_you_mean(what: &str, known: &[String]) -> Option<String> {
+pub(super) fn did_you_mean(what: &str, known: &[String]) -> Option<String> {
     let s = suggest(what, known, "");
     s.starts_with("did you mean").then(|| s.split(" (").next().unwrap_or("").to_owned())
 }
 
-fn signal_names() -> Vec<String> {
+pub(super) fn signal_names() -> Vec<String> {
     (1..=31).map(sys::signal_name).collect()
 }
 
-fn map_names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> Vec<String> {
+pub(super) fn map_names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> Vec<String> {
     map.keys().map(|k| k.value().clone()).collect()
 }
 
 impl Builder<'_> {
-    fn err(&mut self, d: Diagnostic) {
+    pub(super) fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
 
-    fn plan(&mut self, case: &ParsedCase, path: &str) -> Plan {
+    pub(super) fn plan(&mut self, case: &ParsedCase, path: &str) -> Plan {
         let doc = self.doc;
         if doc.description.trim().is_empty() {
             self.err(
@@ -93,19 +93,11 @@ impl Builder<'_> {
         if let (Some(MustFailPlan { at: Locator::Step { role, step }, .. }), Some(mf)) = (&must_fail, &doc.must_fail) {
             // An IPC call without `expect` must succeed, which can fail; a
             // synchronisation or process step without one cannot.
-            let silent = roles.iter().find(|r| r.name == *role).and_then(|r| r.steps.get(*step)).is_some_and(|s| {
-                !s.expect.explicit
-                    && matches!(
-                        s.op,
-                        Op::Signal { .. }
-                            | Op::Wait { .. }
-                            | Op::Barrier { .. }
-                            | Op::WaitBlocked { .. }
-                            | Op::Spawn { .. }
-                            | Op::WaitExit { .. }
-                            | Op::Exit { .. }
-                    )
-            });
+            let silent = roles
+                .iter()
+                .find(|r| r.name == *role)
+                .and_then(|r| r.steps.get(*step))
+                .is_some_and(|s| !s.expect.explicit && !s.op.is_ipc_call() && !matches!(s.op, Op::Crash { .. }));
             if silent {
                 let loc = mf.step.as_ref().map_or(mf.loc(), Sp::loc);
                 self.err(
@@ -142,7 +134,7 @@ impl Builder<'_> {
         plan
     }
 
-    fn timeout(&mut self) -> u64 {
+    pub(super) fn timeout(&mut self) -> u64 {
         let Some(t) = &self.doc.timeout else { return DEFAULT_TIMEOUT_MS };
         match parse_duration_ms(t) {
             Some(ms) if ms > 0 && ms <= MAX_TIMEOUT_MS => ms,
@@ -165,7 +157,7 @@ impl Builder<'_> {
         }
     }
 
-    fn requires(&mut self) -> Requirements {
+    pub(super) fn requires(&mut self) -> Requirements {
         let r = &self.doc.requires;
         let mut out = Requirements { root: r.root, private_ipc_namespace: r.private_ipc_namespace, ..Requirements::default() };
         for c in &r.capabilities {
@@ -222,7 +214,7 @@ impl Builder<'_> {
         out
     }
 
-    fn objects(&mut self) -> Vec<ObjectPlan> {
+    pub(super) fn objects(&mut self) -> Vec<ObjectPlan> {
         let doc = self.doc;
         let mut out = Vec::new();
         for (name, decl) in &doc.objects {
@@ -314,7 +306,7 @@ impl Builder<'_> {
 
     /// Permission bits, which must be spelled in octal: `644` is the decimal
     /// number 0o1204, and `0644` is decimal 644 in YAML 1.2.
-    fn mode(&mut self, m: &Sp<u32>) -> u32 {
+    pub(super) fn mode(&mut self, m: &Sp<u32>) -> u32 {
         let token = token_at(self.text, m.loc());
         if !token.starts_with("0o") {
             self.err(
@@ -332,7 +324,7 @@ impl Builder<'_> {
         *m.value() & 0o777
     }
 
-    fn proj(&mut self, proj: &Sp<String>) -> u8 {
+    pub(super) fn proj(&mut self, proj: &Sp<String>) -> u8 {
         match proj.as_bytes() {
             [b] if *b != 0 => *b,
             _ => {
@@ -347,7 +339,7 @@ impl Builder<'_> {
     }
 
     /// Event and barrier names, in order of first use.
-    fn sync_names(&mut self) -> (Vec<String>, Vec<String>) {
+    pub(super) fn sync_names(&mut self) -> (Vec<String>, Vec<String>) {
         let mut events = Vec::new();
         let mut barriers = Vec::new();
         let mut signalled = BTreeSet::new();
@@ -406,7 +398,7 @@ impl Builder<'_> {
     }
 
     /// Who spawns whom: each role may be spawned by at most one role.
-    fn spawn_graph(&mut self) -> BTreeMap<String, RoleId> {
+    pub(super) fn spawn_graph(&mut self) -> BTreeMap<String, RoleId> {
         let mut by = BTreeMap::new();
         for (i, (name, role)) in self.doc.roles.iter().enumerate() {
             for step in &role.steps {
@@ -461,7 +453,7 @@ impl Builder<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn role(
+    pub(super) fn role(
         &mut self,
         id: RoleId,
         role_name: &Sp<String>,
@@ -568,7 +560,7 @@ impl Builder<'_> {
     }
 
     /// Exit statuses are 8 bits: `exit(300)` is seen as 44.
-    fn exit_code(&mut self, code: i32, loc: Loc) -> i32 {
+    pub(super) fn exit_code(&mut self, code: i32, loc: Loc) -> i32 {
         if !(0..=255).contains(&code) {
             self.err(
                 Diagnostic::new(loc, format!("exit status {code} is out of range"))
@@ -579,111 +571,7 @@ impl Builder<'_> {
         code
     }
 
-    /// Objects must exist in a role before it uses them: a role started by
-    /// exec inherits nothing, a forked role what its parent had when it
-    /// spawned it. And a role waits only for children it already spawned.
-    fn use_order(&mut self, roles: &[RolePlan], objects: &[ObjectPlan]) {
-        #[derive(Clone, Default)]
-        struct Held {
-            id: BTreeSet<usize>,
-            attached: BTreeSet<usize>,
-            mapped: BTreeSet<usize>,
-            piped: BTreeSet<usize>,
-        }
-        let mut at_start: Vec<Option<Held>> =
-            roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
-        let mut done = vec![false; roles.len()];
-        while let Some(r) = (0..roles.len()).find(|&r| !done[r] && at_start[r].is_some()) {
-            done[r] = true;
-            let mut held = at_start[r].clone().unwrap_or_default();
-            let mut spawned = BTreeSet::new();
-            // A negative test stops where it must fail; later steps only
-            // run if the kernel misbehaves, so their order is not judged.
-            let stop = self.doc.must_fail.as_ref().and_then(|mf| {
-                (mf.role.as_ref().is_some_and(|x| x.as_str() == roles[r].name))
-                    .then(|| mf.step.as_ref().map(|s| *s.value() as usize))
-                    .flatten()
-            });
-            for (i, step) in roles[r].steps.iter().enumerate() {
-                if stop.is_some_and(|k| i >= k) {
-                    break;
-                }
-                let need = |set: &BTreeSet<usize>, o: ObjectId, first: &str, this: &mut Self| {
-                    if !set.contains(&o.0) {
-                        let how = if roles[r].start == Start::Exec {
-                            "a role started by exec inherits nothing"
-                        } else {
-                            "a forked role inherits only what its parent did before `spawn`"
-                        };
-                        this.err(
-                            Diagnostic::new(
-                                step.loc,
-                                format!("`{}` is used before `{first}` in role `{}`", objects[o.0].name, roles[r].name),
-                            )
-                            .label(format!("no `{first}` before this"))
-                            .hint(format!("add `- {first}: {{ object: {} }}` earlier in this role ({how})", objects[o.0].name)),
-                        );
-                    }
-                };
-                let ok = step.expect.errno.is_none();
-                match &step.op {
-                    Op::Shmget { object, .. } if ok => {
-                        held.id.insert(object.0);
-                    }
-                    Op::Shmat { object, .. } => {
-                        need(&held.id, *object, "shmget", self);
-                        if ok {
-                            held.attached.insert(object.0);
-                        }
-                    }
-                    Op::Shmctl { object, .. } => need(&held.id, *object, "shmget", self),
-                    Op::Shmdt { object, offset } => {
-                        need(&held.attached, *object, "shmat", self);
-                        if ok && *offset == 0 {
-                            held.attached.remove(&object.0);
-                        }
-                    }
-                    Op::Mmap { object } if ok => {
-                        held.mapped.insert(object.0);
-                    }
-                    Op::Munmap { object } => {
-                        need(&held.mapped, *object, "mmap", self);
-                        held.mapped.remove(&object.0);
-                    }
-                    Op::Pipe { object } if ok => {
-                        held.piped.insert(object.0);
-                    }
-                    Op::Close { object, .. } => need(&held.piped, *object, "pipe", self),
-                    Op::Read { object, .. } | Op::Write { object, .. } => match objects[object.0].kind() {
-                        Kind::SysvShm => need(&held.attached, *object, "shmat", self),
-                        Kind::Mmap => need(&held.mapped, *object, "mmap", self),
-                        Kind::Pipe => need(&held.piped, *object, "pipe", self),
-                    },
-                    Op::Spawn { role } => {
-                        spawned.insert(role.0);
-                        if roles[role.0].start == Start::Fork {
-                            at_start[role.0] = Some(held.clone());
-                        } else {
-                            at_start[role.0] = Some(Held::default());
-                        }
-                    }
-                    Op::WaitExit { role } if !spawned.contains(&role.0) => {
-                        self.err(
-                            Diagnostic::new(
-                                step.loc,
-                                format!("role `{}` waits for `{}` before spawning it", roles[r].name, roles[role.0].name),
-                            )
-                            .label("not spawned yet")
-                            .hint(format!("move `- spawn: {}` before this step", roles[role.0].name)),
-                        );
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-
-    fn signal(&mut self, s: &Sp<String>) -> String {
+    pub(super) fn signal(&mut self, s: &Sp<String>) -> String {
         if sys::signal_from_name(s).is_none() {
             self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
                 did_you_mean(s, &signal_names()).unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
@@ -692,11 +580,11 @@ impl Builder<'_> {
         s.value().clone()
     }
 
-    fn object_ref(&mut self, objects: &[ObjectPlan], name: &Sp<String>, want: &[Kind], op: &str) -> Option<ObjectId> {
+    pub(super) fn object_ref(&mut self, objects: &[ObjectPlan], name: &Sp<String>, want: &[Kind], op: &str) -> Option<ObjectId> {
         self.object_at(objects, name.as_str(), name.loc(), want, op)
     }
 
-    fn object_at(&mut self, objects: &[ObjectPlan], name: &str, loc: Loc, want: &[Kind], op: &str) -> Option<ObjectId> {
+    pub(super) fn object_at(&mut self, objects: &[ObjectPlan], name: &str, loc: Loc, want: &[Kind], op: &str) -> Option<ObjectId> {
         let Some(i) = objects.iter().position(|o| o.name == name) else {
             self.err(
                 Diagnostic::new(loc, format!("unknown object `{name}`"))
@@ -718,7 +606,7 @@ impl Builder<'_> {
         Some(ObjectId(i))
     }
 
-    fn role_ref(&mut self, name: &Sp<String>) -> Option<RoleId> {
+    pub(super) fn role_ref(&mut self, name: &Sp<String>) -> Option<RoleId> {
         let r = self.doc.roles.get_index_of(name.as_str()).map(RoleId);
         if r.is_none() {
             self.err(
@@ -730,352 +618,7 @@ impl Builder<'_> {
         r
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn step(
-        &mut self,
-        me: RoleId,
-        me_name: &str,
-        index: usize,
-        step: &Sp<Step>,
-        objects: &[ObjectPlan],
-        events: &[String],
-        barriers: &[String],
-        spawned_by: &BTreeMap<String, RoleId>,
-    ) -> Option<StepPlan> {
-        let no_expect = None;
-        let (op, expect): (Option<Op>, &Option<Sp<m::Expect>>) = match step.value() {
-            Step::Ftok(a) => {
-                let file = match self.doc.files.get_index_of(a.file.as_str()) {
-                    Some(i) => FileRef::Declared(FileId(i)),
-                    None => FileRef::Missing(a.file.value().clone()),
-                };
-                (Some(Op::Ftok { file, proj: self.proj(&a.proj) }), &a.expect)
-            }
-            Step::Shmget(a) => {
-                let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
-                let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
-                let mode = a.mode.as_ref().map(|m| self.mode(m));
-                (
-                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
-                        object,
-                        create,
-                        excl,
-                        size: a.size,
-                        mode,
-                    }),
-                    &a.expect,
-                )
-            }
-            Step::Shmat(a) => {
-                let rnd = a.flags.iter().any(|f| **f == m::ShmatFlag::Rnd);
-                let at = a.at.as_ref().map_or(AttachAt::Kernel, |s| *s.value());
-                let lba = sys::shmlba() as u64;
-                let misaligned = match at {
-                    AttachAt::Address(addr) => addr % lba != 0,
-                    AttachAt::FreePlus(off) => off % lba != 0,
-                    _ => false,
-                };
-                let expects_einval = a.expect.as_ref().and_then(|e| e.errno.as_ref()).is_some_and(|e| e.as_str() == "EINVAL");
-                // A negative test may claim that a misaligned attach works.
-                let negative_here = self.doc.must_fail.as_ref().is_some_and(|mf| {
-                    mf.role.as_ref().is_some_and(|r| r.as_str() == me_name)
-                        && mf.step.as_ref().is_some_and(|s| *s.value() as usize == index + 1)
-                });
-                let wants_exact = a.expect.as_ref().and_then(|e| e.address.as_ref()).filter(|x| *x.value() == AddressExpect::Requested);
-                if let Some(x) = wants_exact.filter(|_| misaligned && rnd && !negative_here) {
-                    self.err(
-                        Diagnostic::new(x.loc(), "SHM_RND rounds this misaligned address down, so it cannot land where requested")
-                            .label("cannot hold")
-                            .hint("expect `address: requested_rounded_down`"),
-                    );
-                }
-                if misaligned && !rnd && !expects_einval && !negative_here {
-                    let loc = a.at.as_ref().map_or(step.loc(), Sp::loc);
-                    self.err(
-                        Diagnostic::new(loc, format!("attach address is not a multiple of SHMLBA ({lba})"))
-                            .label("misaligned")
-                            .hint("add `rnd` to `flags` to round it down (SHM_RND), or expect `errno: EINVAL`, or use an aligned address"),
-                    );
-                }
-                let op = self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmat").map(|object| Op::Shmat {
-                    object,
-                    at,
-                    rdonly: a.flags.iter().any(|f| **f == m::ShmatFlag::Rdonly),
-                    rnd,
-                    remap: a.flags.iter().any(|f| **f == m::ShmatFlag::Remap),
-                });
-                (op, &a.expect)
-            }
-            Step::Shmdt(a) => (
-                self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt { object, offset: a.offset }),
-                &a.expect,
-            ),
-            Step::Shmctl(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect)
-            }
-            Step::Mmap(a) => (self.object_ref(objects, &a.object, &[Kind::Mmap], "mmap").map(|object| Op::Mmap { object }), &a.expect),
-            Step::Munmap(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::Mmap], "munmap").map(|object| Op::Munmap { object }), &a.expect)
-            }
-            Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
-            Step::Close(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::Pipe], "close").map(|object| Op::Close { object, end: a.end }), &a.expect)
-            }
-            Step::Write(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
-                if let Some(o) = object {
-                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
-                    self.check_offset(objects, o, a.offset, a.data.len() as u64, a.to.loc(), faults);
-                }
-                (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset }), &a.expect)
-            }
-            Step::Read(a) => {
-                let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "read");
-                let len = a.len.or_else(|| a.expect.as_ref().and_then(|e| e.data.as_ref()).map(|d| d.len() as u64));
-                let Some(len) = len else {
-                    self.err(
-                        Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`")
-                            .label("this read")
-                            .hint("say how many bytes to read with `len: N` (for an end-of-file check, `len: 1`)"),
-                    );
-                    return None;
-                };
-                if let Some(o) = object {
-                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
-                    self.check_offset(objects, o, a.offset, len, a.from.loc(), faults);
-                    if a.all && objects[o.0].kind() != Kind::Pipe {
-                        self.err(
-                            Diagnostic::new(step.loc(), "`all` applies to pipes only")
-                                .label("memory read")
-                                .hint("a memory read always reads exactly `len` bytes; remove `all`"),
-                        );
-                    }
-                }
-                (object.map(|object| Op::Read { object, len, offset: a.offset, all: a.all }), &a.expect)
-            }
-            Step::Signal(e) => (events.iter().position(|n| n == e.value()).map(|i| Op::Signal { event: EventId(i) }), &no_expect),
-            Step::Wait(w) => {
-                let count = w.count.unwrap_or(1);
-                (events.iter().position(|n| n == w.event.value()).map(|i| Op::Wait { event: EventId(i), count }), &no_expect)
-            }
-            Step::Barrier(b) => (barriers.iter().position(|n| n == b.value()).map(|i| Op::Barrier { barrier: BarrierId(i) }), &no_expect),
-            Step::WaitBlocked(w) => {
-                let role = self.role_ref(&w.role);
-                if role == Some(me) {
-                    self.err(
-                        Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked")
-                            .label("this role")
-                            .hint("name another role"),
-                    );
-                }
-                if let Some(r) = role {
-                    let count = self.doc.roles.get_index(r.0).and_then(|(_, d)| d.count.as_ref().map(|c| *c.value())).unwrap_or(1);
-                    if w.instance >= count {
-                        self.err(
-                            Diagnostic::new(
-                                w.role.loc(),
-                                format!("role `{}` has {count} replica(s); instance {} does not exist", w.role.value(), w.instance),
-                            )
-                            .label("here")
-                            .hint("instances are numbered from 0"),
-                        );
-                    }
-                }
-                (role.map(|role| Op::WaitBlocked { role, instance: w.instance }), &no_expect)
-            }
-            Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
-            Step::WaitExit(r) => {
-                let role = self.role_ref(r);
-                if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {
-                    self.err(
-                        Diagnostic::new(r.loc(), format!("role `{me_name}` waits for `{}`, which it does not spawn", r.value()))
-                            .label("not a child of this role")
-                            .hint(format!(
-                                "only the parent can wait: add `- spawn: {}` before this step, or wait in the role that spawns it",
-                                r.value()
-                            )),
-                    );
-                }
-                (role.map(|role| Op::WaitExit { role }), &no_expect)
-            }
-            Step::Exit(c) => (Some(Op::Exit { code: self.exit_code(*c.value(), c.loc()) }), &no_expect),
-            Step::Crash(s) => (Some(Op::Crash { signal: self.signal(s) }), &no_expect),
-        };
-        let op = op?;
-        let expect = self.expect(&op, expect.as_ref(), objects);
-        Some(StepPlan { op, expect, loc: step.loc() })
-    }
-
-    fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
-        let size = match objects[o.0].spec {
-            ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } => size,
-            ObjectSpec::Pipe => {
-                if offset != 0 {
-                    self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
-                }
-                return;
-            }
-        };
-        // Past the last page is allowed only where a fault is the expectation.
-        if !faults && offset.saturating_add(len) > size.next_multiple_of(sys::page_size() as u64) {
-            self.err(
-                Diagnostic::new(
-                    loc,
-                    format!("bytes {offset}..{} lie outside `{}` ({size} bytes, mapped in whole pages)", offset + len, objects[o.0].name),
-                )
-                .label("out of range")
-                .hint(
-                    "shorten the data or the offset; to touch memory past the mapping on purpose, expect `killed_by: SIGSEGV` (or SIGBUS)",
-                ),
-            );
-        }
-    }
-
-    fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan]) -> ExpectPlan {
-        let on_pipe = match op {
-            Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
-            _ => false,
-        };
-        let Some(e) = e else { return ExpectPlan::default() };
-        let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
-        let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
-            this.err(
-                Diagnostic::new(loc, format!("`{field}` cannot be expected of `{}`", op.name()))
-                    .label("not observable here")
-                    .hint(format!("`{field}` applies to {ok_ops}")),
-            );
-        };
-        if let Some(errno) = &e.errno {
-            if sys::errno_from_name(errno).is_none() {
-                self.err(
-                    Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value())).label("here").hint(
-                        did_you_mean(errno, &sys::errno_names())
-                            .unwrap_or_else(|| "use a symbolic name from errno(3), such as EINVAL or ENOENT".to_owned()),
-                    ),
-                );
-            }
-            out.errno = Some(errno.value().clone());
-        }
-        if let Some(v) = &e.value {
-            out.value = Some(*v.value());
-        }
-        if let Some(d) = &e.data {
-            if !matches!(op, Op::Read { .. }) {
-                misplaced(self, "data", d.loc(), "`read`");
-            }
-            if let Op::Read { len, .. } = op {
-                if d.len() as u64 > *len {
-                    self.err(
-                        Diagnostic::new(d.loc(), format!("expected data is {} bytes but the read asks for {len}", d.len()))
-                            .label("too long")
-                            .hint("raise `len` or shorten the data"),
-                    );
-                }
-            }
-            out.data = Some(d.as_bytes().to_vec());
-        }
-        if let Some(eof) = &e.eof {
-            if !(on_pipe && matches!(op, Op::Read { .. })) {
-                misplaced(self, "eof", eof.loc(), "`read` from a pipe");
-            }
-            out.eof = Some(*eof.value());
-        }
-        if let Some(s) = &e.stat {
-            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat, .. }) {
-                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`");
-            }
-            self.stat_roles(s.value(), s.loc());
-            out.stat = Some(s.value().clone());
-        }
-        if let Some(a) = &e.address {
-            if !matches!(op, Op::Shmat { .. }) {
-                misplaced(self, "address", a.loc(), "`shmat`");
-            }
-            if let (Op::Shmat { at: AttachAt::Kernel, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) =
-                (op, a.value())
-            {
-                self.err(
-                    Diagnostic::new(a.loc(), "no address was requested")
-                        .label("here")
-                        .hint("give `at:` to the shmat, or expect `address: aligned`"),
-                );
-            }
-            out.address = Some(*a.value());
-        }
-        if let Some(k) = &e.killed_by {
-            out.killed_by = Some(self.signal(k));
-        }
-        if let Some(b) = &e.blocks {
-            if !*b.value() {
-                self.err(Diagnostic::new(b.loc(), "`blocks: false` cannot be checked").label("not falsifiable").hint(
-                    "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
-                ));
-            } else if !on_pipe {
-                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe (other blocking calls come with their kinds)");
-            }
-            out.blocks = *b.value();
-        }
-        // Pairs of expectations that cannot hold together, reported at the
-        // second one.
-        let at = |f: Option<Loc>| f;
-        let errno_loc = e.errno.as_ref().map(Sp::loc);
-        let killed_loc = e.killed_by.as_ref().map(Sp::loc);
-        let others: [(&str, Option<Loc>); 5] = [
-            ("data", at(e.data.as_ref().map(Sp::loc))),
-            ("eof", at(e.eof.as_ref().map(Sp::loc))),
-            ("stat", at(e.stat.as_ref().map(Sp::loc))),
-            ("address", at(e.address.as_ref().map(Sp::loc))),
-            ("value", at(e.value.as_ref().map(Sp::loc))),
-        ];
-        for (field, loc) in others {
-            let Some(loc) = loc else { continue };
-            if errno_loc.is_some() {
-                self.err(
-                    Diagnostic::new(loc, format!("`errno` and `{field}` contradict each other"))
-                        .label("cannot hold with `errno`")
-                        .hint(format!("a call that fails returns no {field}; keep one of the two")),
-                );
-            }
-            if killed_loc.is_some() && matches!(field, "data" | "value") {
-                self.err(
-                    Diagnostic::new(loc, format!("`killed_by` and `{field}` contradict each other"))
-                        .label("cannot hold with `killed_by`")
-                        .hint("a step that kills its role returns nothing; keep one of the two"),
-                );
-            }
-        }
-        if let (Some(k), Some(_)) = (killed_loc, errno_loc) {
-            self.err(
-                Diagnostic::new(k, "`errno` and `killed_by` contradict each other")
-                    .label("cannot hold with `errno`")
-                    .hint("a step that kills its role returns no errno; keep one of the two"),
-            );
-        }
-        if let (Some(eof), Some(d)) = (&e.eof, &e.data) {
-            if *eof.value() && !d.is_empty() {
-                self.err(
-                    Diagnostic::new(d.loc(), "`eof: true` and non-empty `data` contradict each other")
-                        .label("data at end of file")
-                        .hint("end of file means the read returns no bytes"),
-                );
-            }
-        }
-        out
-    }
-
-    fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
-        for r in [&s.cpid, &s.lpid].into_iter().flatten() {
-            if !self.doc.roles.contains_key(r.as_str()) {
-                self.err(
-                    Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))
-                        .label("in this stat")
-                        .hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))),
-                );
-            }
-        }
-    }
-
-    fn after(&mut self, objects: &[ObjectPlan]) -> AfterPlan {
+    pub(super) fn after(&mut self, objects: &[ObjectPlan]) -> AfterPlan {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         let persistent = [Kind::SysvShm];
@@ -1130,7 +673,7 @@ impl Builder<'_> {
         out
     }
 
-    fn must_fail(&mut self) -> Option<MustFailPlan> {
+    pub(super) fn must_fail(&mut self) -> Option<MustFailPlan> {
         let mf = self.doc.must_fail.as_ref()?;
         let at = match (&mf.role, &mf.step, &mf.check) {
             (Some(role), Some(step), None) => {
@@ -1164,7 +707,7 @@ impl Builder<'_> {
     }
 
     /// A scenario must state at least one expectation that can fail.
-    fn falsifiable(&mut self, plan: &Plan) {
+    pub(super) fn falsifiable(&mut self, plan: &Plan) {
         let any =
             plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. })))
                 || !plan.after.is_empty();

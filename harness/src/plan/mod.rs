@@ -2,7 +2,9 @@
 //! probes that decide, before anything runs, whether a plan is skipped.
 
 pub mod build;
+mod flow;
 pub mod probe;
+mod steps;
 pub mod types;
 
 pub use build::build;

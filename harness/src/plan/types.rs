@@ -205,6 +205,23 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the step makes an IPC system call under test, as opposed to
+    /// synchronising with other roles or starting, waiting for or ending
+    /// processes (which block in the harness, not in the call under test).
+    pub fn is_ipc_call(&self) -> bool {
+        !matches!(
+            self,
+            Op::Signal { .. }
+                | Op::Wait { .. }
+                | Op::Barrier { .. }
+                | Op::WaitBlocked { .. }
+                | Op::Spawn { .. }
+                | Op::WaitExit { .. }
+                | Op::Exit { .. }
+                | Op::Crash { .. }
+        )
+    }
+
     /// The name of the operation as written in YAML.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1,0 +1,359 @@
+//! Validation of one step: its operation's references and arguments, and
+//! the expectations next to it (which apply to which operation, which
+//! contradict each other).
+
+use std::collections::BTreeMap;
+
+use super::build::{Builder, did_you_mean, names};
+use super::types::*;
+use crate::scenario::diag::Diagnostic;
+use crate::scenario::model::{self as m, AttachAt, Step};
+use crate::scenario::span::{Loc, Sp};
+use crate::sys;
+
+impl Builder<'_> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn step(
+        &mut self,
+        me: RoleId,
+        me_name: &str,
+        index: usize,
+        step: &Sp<Step>,
+        objects: &[ObjectPlan],
+        events: &[String],
+        barriers: &[String],
+        spawned_by: &BTreeMap<String, RoleId>,
+    ) -> Option<StepPlan> {
+        let no_expect = None;
+        let (op, expect): (Option<Op>, &Option<Sp<m::Expect>>) = match step.value() {
+            Step::Ftok(a) => {
+                let file = match self.doc.files.get_index_of(a.file.as_str()) {
+                    Some(i) => FileRef::Declared(FileId(i)),
+                    None => FileRef::Missing(a.file.value().clone()),
+                };
+                (Some(Op::Ftok { file, proj: self.proj(&a.proj) }), &a.expect)
+            }
+            Step::Shmget(a) => {
+                let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
+                let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
+                        object,
+                        create,
+                        excl,
+                        size: a.size,
+                        mode,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Shmat(a) => {
+                let rnd = a.flags.iter().any(|f| **f == m::ShmatFlag::Rnd);
+                let at = a.at.as_ref().map_or(AttachAt::Kernel, |s| *s.value());
+                let lba = sys::shmlba() as u64;
+                let misaligned = match at {
+                    AttachAt::Address(addr) => addr % lba != 0,
+                    AttachAt::FreePlus(off) => off % lba != 0,
+                    _ => false,
+                };
+                let expects_einval = a.expect.as_ref().and_then(|e| e.errno.as_ref()).is_some_and(|e| e.as_str() == "EINVAL");
+                // A negative test may claim that a misaligned attach works.
+                let negative_here = self.doc.must_fail.as_ref().is_some_and(|mf| {
+                    mf.role.as_ref().is_some_and(|r| r.as_str() == me_name)
+                        && mf.step.as_ref().is_some_and(|s| *s.value() as usize == index + 1)
+                });
+                let wants_exact = a.expect.as_ref().and_then(|e| e.address.as_ref()).filter(|x| *x.value() == AddressExpect::Requested);
+                if let Some(x) = wants_exact.filter(|_| misaligned && rnd && !negative_here) {
+                    self.err(
+                        Diagnostic::new(x.loc(), "SHM_RND rounds this misaligned address down, so it cannot land where requested")
+                            .label("cannot hold")
+                            .hint("expect `address: requested_rounded_down`"),
+                    );
+                }
+                if misaligned && !rnd && !expects_einval && !negative_here {
+                    let loc = a.at.as_ref().map_or(step.loc(), Sp::loc);
+                    self.err(
+                        Diagnostic::new(loc, format!("attach address is not a multiple of SHMLBA ({lba})"))
+                            .label("misaligned")
+                            .hint("add `rnd` to `flags` to round it down (SHM_RND), or expect `errno: EINVAL`, or use an aligned address"),
+                    );
+                }
+                let op = self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmat").map(|object| Op::Shmat {
+                    object,
+                    at,
+                    rdonly: a.flags.iter().any(|f| **f == m::ShmatFlag::Rdonly),
+                    rnd,
+                    remap: a.flags.iter().any(|f| **f == m::ShmatFlag::Remap),
+                });
+                (op, &a.expect)
+            }
+            Step::Shmdt(a) => (
+                self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt { object, offset: a.offset }),
+                &a.expect,
+            ),
+            Step::Shmctl(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect)
+            }
+            Step::Mmap(a) => (self.object_ref(objects, &a.object, &[Kind::Mmap], "mmap").map(|object| Op::Mmap { object }), &a.expect),
+            Step::Munmap(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::Mmap], "munmap").map(|object| Op::Munmap { object }), &a.expect)
+            }
+            Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
+            Step::Close(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::Pipe], "close").map(|object| Op::Close { object, end: a.end }), &a.expect)
+            }
+            Step::Write(a) => {
+                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
+                if let Some(o) = object {
+                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
+                    self.check_offset(objects, o, a.offset, a.data.len() as u64, a.to.loc(), faults);
+                }
+                (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset }), &a.expect)
+            }
+            Step::Read(a) => {
+                let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "read");
+                let len = a.len.or_else(|| a.expect.as_ref().and_then(|e| e.data.as_ref()).map(|d| d.len() as u64));
+                let Some(len) = len else {
+                    self.err(
+                        Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`")
+                            .label("this read")
+                            .hint("say how many bytes to read with `len: N` (for an end-of-file check, `len: 1`)"),
+                    );
+                    return None;
+                };
+                if let Some(o) = object {
+                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
+                    self.check_offset(objects, o, a.offset, len, a.from.loc(), faults);
+                    if a.all && objects[o.0].kind() != Kind::Pipe {
+                        self.err(
+                            Diagnostic::new(step.loc(), "`all` applies to pipes only")
+                                .label("memory read")
+                                .hint("a memory read always reads exactly `len` bytes; remove `all`"),
+                        );
+                    }
+                }
+                (object.map(|object| Op::Read { object, len, offset: a.offset, all: a.all }), &a.expect)
+            }
+            Step::Signal(e) => (events.iter().position(|n| n == e.value()).map(|i| Op::Signal { event: EventId(i) }), &no_expect),
+            Step::Wait(w) => {
+                let count = w.count.unwrap_or(1);
+                (events.iter().position(|n| n == w.event.value()).map(|i| Op::Wait { event: EventId(i), count }), &no_expect)
+            }
+            Step::Barrier(b) => (barriers.iter().position(|n| n == b.value()).map(|i| Op::Barrier { barrier: BarrierId(i) }), &no_expect),
+            Step::WaitBlocked(w) => {
+                let role = self.role_ref(&w.role);
+                if role == Some(me) {
+                    self.err(
+                        Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked")
+                            .label("this role")
+                            .hint("name another role"),
+                    );
+                }
+                if let Some(r) = role {
+                    let count = self.doc.roles.get_index(r.0).and_then(|(_, d)| d.count.as_ref().map(|c| *c.value())).unwrap_or(1);
+                    if w.instance >= count {
+                        self.err(
+                            Diagnostic::new(
+                                w.role.loc(),
+                                format!("role `{}` has {count} replica(s); instance {} does not exist", w.role.value(), w.instance),
+                            )
+                            .label("here")
+                            .hint("instances are numbered from 0"),
+                        );
+                    }
+                }
+                (role.map(|role| Op::WaitBlocked { role, instance: w.instance }), &no_expect)
+            }
+            Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
+            Step::WaitExit(r) => {
+                let role = self.role_ref(r);
+                if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {
+                    self.err(
+                        Diagnostic::new(r.loc(), format!("role `{me_name}` waits for `{}`, which it does not spawn", r.value()))
+                            .label("not a child of this role")
+                            .hint(format!(
+                                "only the parent can wait: add `- spawn: {}` before this step, or wait in the role that spawns it",
+                                r.value()
+                            )),
+                    );
+                }
+                (role.map(|role| Op::WaitExit { role }), &no_expect)
+            }
+            Step::Exit(c) => (Some(Op::Exit { code: self.exit_code(*c.value(), c.loc()) }), &no_expect),
+            Step::Crash(s) => (Some(Op::Crash { signal: self.signal(s) }), &no_expect),
+        };
+        let op = op?;
+        let expect = self.expect(&op, expect.as_ref(), objects);
+        Some(StepPlan { op, expect, loc: step.loc() })
+    }
+
+    pub(super) fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
+        let size = match objects[o.0].spec {
+            ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } => size,
+            ObjectSpec::Pipe => {
+                if offset != 0 {
+                    self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
+                }
+                return;
+            }
+        };
+        // Past the last page is allowed only where a fault is the expectation.
+        if !faults && offset.saturating_add(len) > size.next_multiple_of(sys::page_size() as u64) {
+            self.err(
+                Diagnostic::new(
+                    loc,
+                    format!("bytes {offset}..{} lie outside `{}` ({size} bytes, mapped in whole pages)", offset + len, objects[o.0].name),
+                )
+                .label("out of range")
+                .hint(
+                    "shorten the data or the offset; to touch memory past the mapping on purpose, expect `killed_by: SIGSEGV` (or SIGBUS)",
+                ),
+            );
+        }
+    }
+
+    pub(super) fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan]) -> ExpectPlan {
+        let on_pipe = match op {
+            Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
+            _ => false,
+        };
+        let Some(e) = e else { return ExpectPlan::default() };
+        let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
+        let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
+            this.err(
+                Diagnostic::new(loc, format!("`{field}` cannot be expected of `{}`", op.name()))
+                    .label("not observable here")
+                    .hint(format!("`{field}` applies to {ok_ops}")),
+            );
+        };
+        if let Some(errno) = &e.errno {
+            if sys::errno_from_name(errno).is_none() {
+                self.err(
+                    Diagnostic::new(errno.loc(), format!("unknown errno `{}`", errno.value())).label("here").hint(
+                        did_you_mean(errno, &sys::errno_names())
+                            .unwrap_or_else(|| "use a symbolic name from errno(3), such as EINVAL or ENOENT".to_owned()),
+                    ),
+                );
+            }
+            out.errno = Some(errno.value().clone());
+        }
+        if let Some(v) = &e.value {
+            out.value = Some(*v.value());
+        }
+        if let Some(d) = &e.data {
+            if !matches!(op, Op::Read { .. }) {
+                misplaced(self, "data", d.loc(), "`read`");
+            }
+            if let Op::Read { len, .. } = op {
+                if d.len() as u64 > *len {
+                    self.err(
+                        Diagnostic::new(d.loc(), format!("expected data is {} bytes but the read asks for {len}", d.len()))
+                            .label("too long")
+                            .hint("raise `len` or shorten the data"),
+                    );
+                }
+            }
+            out.data = Some(d.as_bytes().to_vec());
+        }
+        if let Some(eof) = &e.eof {
+            if !(on_pipe && matches!(op, Op::Read { .. })) {
+                misplaced(self, "eof", eof.loc(), "`read` from a pipe");
+            }
+            out.eof = Some(*eof.value());
+        }
+        if let Some(s) = &e.stat {
+            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat, .. }) {
+                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`");
+            }
+            self.stat_roles(s.value(), s.loc());
+            out.stat = Some(s.value().clone());
+        }
+        if let Some(a) = &e.address {
+            if !matches!(op, Op::Shmat { .. }) {
+                misplaced(self, "address", a.loc(), "`shmat`");
+            }
+            if let (Op::Shmat { at: AttachAt::Kernel, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) =
+                (op, a.value())
+            {
+                self.err(
+                    Diagnostic::new(a.loc(), "no address was requested")
+                        .label("here")
+                        .hint("give `at:` to the shmat, or expect `address: aligned`"),
+                );
+            }
+            out.address = Some(*a.value());
+        }
+        if let Some(k) = &e.killed_by {
+            out.killed_by = Some(self.signal(k));
+        }
+        if let Some(b) = &e.blocks {
+            if !*b.value() {
+                self.err(Diagnostic::new(b.loc(), "`blocks: false` cannot be checked").label("not falsifiable").hint(
+                    "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
+                ));
+            } else if !on_pipe {
+                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe (other blocking calls come with their kinds)");
+            }
+            out.blocks = *b.value();
+        }
+        // Pairs of expectations that cannot hold together, reported at the
+        // second one.
+        let at = |f: Option<Loc>| f;
+        let errno_loc = e.errno.as_ref().map(Sp::loc);
+        let killed_loc = e.killed_by.as_ref().map(Sp::loc);
+        let others: [(&str, Option<Loc>); 5] = [
+            ("data", at(e.data.as_ref().map(Sp::loc))),
+            ("eof", at(e.eof.as_ref().map(Sp::loc))),
+            ("stat", at(e.stat.as_ref().map(Sp::loc))),
+            ("address", at(e.address.as_ref().map(Sp::loc))),
+            ("value", at(e.value.as_ref().map(Sp::loc))),
+        ];
+        for (field, loc) in others {
+            let Some(loc) = loc else { continue };
+            if errno_loc.is_some() {
+                self.err(
+                    Diagnostic::new(loc, format!("`errno` and `{field}` contradict each other"))
+                        .label("cannot hold with `errno`")
+                        .hint(format!("a call that fails returns no {field}; keep one of the two")),
+                );
+            }
+            if killed_loc.is_some() && matches!(field, "data" | "value") {
+                self.err(
+                    Diagnostic::new(loc, format!("`killed_by` and `{field}` contradict each other"))
+                        .label("cannot hold with `killed_by`")
+                        .hint("a step that kills its role returns nothing; keep one of the two"),
+                );
+            }
+        }
+        if let (Some(k), Some(_)) = (killed_loc, errno_loc) {
+            self.err(
+                Diagnostic::new(k, "`errno` and `killed_by` contradict each other")
+                    .label("cannot hold with `errno`")
+                    .hint("a step that kills its role returns no errno; keep one of the two"),
+            );
+        }
+        if let (Some(eof), Some(d)) = (&e.eof, &e.data) {
+            if *eof.value() && !d.is_empty() {
+                self.err(
+                    Diagnostic::new(d.loc(), "`eof: true` and non-empty `data` contradict each other")
+                        .label("data at end of file")
+                        .hint("end of file means the read returns no bytes"),
+                );
+            }
+        }
+        out
+    }
+
+    pub(super) fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
+        for r in [&s.cpid, &s.lpid].into_iter().flatten() {
+            if !self.doc.roles.contains_key(r.as_str()) {
+                self.err(
+                    Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))
+                        .label("in this stat")
+                        .hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))),
+                );
+            }
+        }
+    }
+}
