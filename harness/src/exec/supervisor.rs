@@ -522,8 +522,14 @@ impl Supervisor {
             }
         }
         for (pid, t) in std::mem::take(&mut self.ended) {
-            if let Some(i) = self.instances.iter_mut().find(|i| i.pid == pid) {
-                i.termination = Some(t);
+            match self.instances.iter_mut().find(|i| i.pid == pid) {
+                Some(i) => i.termination = Some(t),
+                // A role process that never reported could not start (it
+                // failed before connecting): the harness broke, not the kernel.
+                None if self.broken.is_none() && self.timeout.is_none() && self.stopped_early.is_none() => {
+                    self.broken = Some(format!("a role process (pid {pid}) ended with {t} before it could report to the supervisor"));
+                }
+                None => {}
             }
         }
         let plan = &self.ctx.plan;
