@@ -710,7 +710,10 @@ impl Builder<'_> {
     pub(super) fn falsifiable(&mut self, plan: &Plan) {
         let any =
             plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. })))
-                || !plan.after.is_empty();
+                || !plan.after.is_empty()
+                // A negative test names the check that must fail, even when
+                // it is a call's implicit "succeeds".
+                || plan.must_fail.is_some();
         if !any && !plan.roles.is_empty() {
             self.err(
                 Diagnostic::new(self.doc.description.loc(), "this scenario states no expectation that could fail")
