@@ -334,13 +334,14 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                 let role = plan.role(s.role);
                 match s.step.and_then(|i| role.steps.get(i).map(|st| (i, st))) {
                     Some((i, st)) => format!(
-                        "`{}`#{} at step {} ({}, line {}) in {}",
+                        "`{}`#{} at step {} ({}, {}:{}) blocked in {}",
                         role.name,
                         s.instance,
                         i + 1,
                         st.op.name(),
-                        st.loc.line,
-                        if s.wchan.is_empty() { "?" } else { &s.wchan }
+                        plan.path,
+                        st.loc,
+                        if s.wchan.is_empty() { "an unknown kernel function" } else { &s.wchan }
                     ),
                     None => format!("`{}`#{} between steps", role.name, s.instance),
                 }
