@@ -21,7 +21,7 @@ pub mod code {
     pub const FAILED: i32 = 1;
     /// The harness or the environment broke (and nothing failed).
     pub const BROKEN: i32 = 2;
-    /// A scenario file is invalid.
+    /// A scenario file or the command line is invalid.
     pub const INVALID: i32 = 3;
     /// The selection matched no scenario.
     pub const NOTHING_SELECTED: i32 = 4;
@@ -32,7 +32,7 @@ pub mod code {
     name = "ipc-harness",
     version,
     about = "Conformance and stress tests for Linux IPC, written as YAML scenarios",
-    after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input, 4 nothing selected."
+    after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input (a scenario file or the command line), 4 nothing selected."
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -266,6 +266,9 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
     let harness_killed = trace.timeout.is_some() || trace.stopped_early.is_some();
     for inst in &trace.instances {
         let role = plan.role(inst.role);
+        // This process was killed by the harness (watchdog or early stop),
+        // so how it ended says nothing about the kernel.
+        let killed_by_harness = harness_killed && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
         for rec in &inst.steps {
             let Some(sp) = role.steps.get(rec.step) else { continue };
             let at = Locator::Step { role: role.name.clone(), step: rec.step };
@@ -280,10 +283,10 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                 }
                 None => match (&sp.expect.killed_by, &inst.termination) {
                     (Some(sig), Some(Termination::Signaled(s))) if s == sig => {}
-                    (Some(sig), Some(t)) if !harness_killed => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
+                    (Some(sig), Some(t)) if !killed_by_harness => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
                     // The call itself killed the role (a fault, say) where it
                     // was expected to return: that is this step's failure.
-                    (None, Some(t @ Termination::Signaled(_))) if !harness_killed && sp.op.is_ipc_call() => {
+                    (None, Some(t @ Termination::Signaled(_))) if !killed_by_harness && sp.op.is_ipc_call() => {
                         fail(mismatch("fate", "the call returns", t.to_string()));
                     }
                     _ => {}
@@ -292,8 +295,13 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         }
         // How the role ended; not judged when the harness killed it or the
         // role stopped itself at an unmet expectation (reported above).
-        let killed_here =
-            inst.steps.last().is_some_and(|r| r.outcome.is_none() && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some()));
+        // A step's own fate explains a death by signal (reported above):
+        // either the step expected it, or its call killed the role.
+        let killed_here = inst.steps.last().is_some_and(|r| {
+            r.outcome.is_none()
+                && matches!(inst.termination, Some(Termination::Signaled(_)))
+                && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some() || s.op.is_ipc_call())
+        });
         if inst.aborted_at.is_none() && !killed_here {
             let ok = match (&role.exit, &inst.termination) {
                 (ExitPlan::Code(c), Some(Termination::Exited(e))) => c == e,
@@ -301,8 +309,7 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                 (_, None) => true,
                 _ => false,
             };
-            let by_harness = harness_killed && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
-            if !ok && !by_harness {
+            if !ok && !killed_by_harness {
                 let observed = inst.termination.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);
                 out.push(Failure {
                     at: Locator::Exit { role: role.name.clone() },

@@ -708,8 +708,7 @@ impl Builder<'_> {
 
     /// A scenario must state at least one expectation that can fail.
     pub(super) fn falsifiable(&mut self, plan: &Plan) {
-        let any =
-            plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. })))
+        let any = plan.roles.iter().any(|r| r.exit_explicit || r.steps.iter().any(|s| s.expect.explicit || matches!(s.op, Op::Crash { .. })))
                 || !plan.after.is_empty()
                 // A negative test names the check that must fail, even when
                 // it is a call's implicit "succeeds".

@@ -80,9 +80,14 @@ fn byte_span(source: &str, loc: Loc) -> std::ops::Range<usize> {
     let col_chars = loc.column.saturating_sub(1) as usize;
     let start_in_line = line.char_indices().nth(col_chars).map_or(line.len(), |(i, _)| i);
     let rest = &line[start_in_line..];
-    let len = token_len(rest).max(1);
-    let start = line_start + start_in_line;
-    start..(start + len).min(source.len()).max(start)
+    // At least one whole character, so the span never ends inside a
+    // multi-byte one (a no-break space, say); empty at the end of a line.
+    let len = match token_len(rest) {
+        0 => rest.chars().next().map_or(0, char::len_utf8),
+        n => n,
+    };
+    let start = (line_start + start_in_line).min(source.len());
+    start..start + len
 }
 
 /// Length of a YAML token: a quoted string, a key up to its colon, or a
@@ -112,5 +117,16 @@ mod tests {
         assert_eq!(&src[r], "bad");
         let r = byte_span(src, Loc { line: 3, column: 10 });
         assert_eq!(&src[r], "x");
+    }
+
+    #[test]
+    fn span_never_splits_a_character() {
+        let src = "timeout: \u{a0}\n\u{2000}\n";
+        for line in 1..=3 {
+            for column in 1..=12 {
+                let r = byte_span(src, Loc { line, column });
+                assert!(src.is_char_boundary(r.start) && src.is_char_boundary(r.end), "{line}:{column} gives {r:?}");
+            }
+        }
     }
 }

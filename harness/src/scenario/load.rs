@@ -156,7 +156,9 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<(String,
             continue;
         }
         let mut rest = line;
+        let mut quote = Quote::None;
         while let Some(i) = rest.find('$') {
+            quote.scan(&rest[..i]);
             out.push_str(&rest[..i]);
             let orig_start = col(&line[..line.len() - rest.len() + i]);
             let new_start = col(&out[out_start..]);
@@ -175,10 +177,21 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<(String,
                 rest = after;
                 continue;
             } else if let Some(v) = row.get(ident) {
-                match v {
-                    ParamValue::Int(n) => out.push_str(&n.to_string()),
-                    ParamValue::Bool(b) => out.push_str(&b.to_string()),
-                    ParamValue::Text(s) => out.push_str(s),
+                let value = match v {
+                    ParamValue::Int(n) => n.to_string(),
+                    ParamValue::Bool(b) => b.to_string(),
+                    ParamValue::Text(s) => s.clone(),
+                };
+                match quote.escape(&value) {
+                    Some(v) => out.push_str(&v),
+                    None => {
+                        diags.push(
+                            Diagnostic::new(Loc { line: lineno as u32 + 1, column: orig_start }, format!("the value of `${ident}` has a line break"))
+                                .label("substituted outside a double-quoted string")
+                                .hint(format!("write it as \"${ident}\" (in double quotes line breaks are escaped), or remove the line break from the value")),
+                        );
+                        out.push_str(&value.replace(['\n', '\r'], " "));
+                    }
                 }
                 let new_end = col(&out[out_start..]);
                 map.0[lineno].push(((new_start, new_end), (orig_start, orig_start + 1 + ident.chars().count() as u32)));
@@ -197,6 +210,61 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<(String,
         out.push_str(rest);
     }
     if diags.is_empty() { Ok((out, map)) } else { Err(diags) }
+}
+
+/// Which YAML quoted scalar a position is in, so that a substituted value
+/// keeps its bytes: YAML reads escapes in double quotes again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    None,
+    Single,
+    Double,
+}
+
+impl Quote {
+    /// Follow the quotes in `text`, which comes after the current position.
+    fn scan(&mut self, text: &str) {
+        let mut escaped = false;
+        // A quote opens a scalar only where a scalar can start (an
+        // apostrophe inside plain text does not).
+        let mut prev = ' ';
+        for c in text.chars() {
+            let at_start = matches!(prev, ' ' | '\t' | ':' | ',' | '[' | '{' | '-');
+            prev = c;
+            *self = match (*self, c) {
+                (Quote::None, '"') if at_start => Quote::Double,
+                (Quote::None, '\'') if at_start => Quote::Single,
+                (Quote::Double, '"') if !escaped => Quote::None,
+                (Quote::Single, '\'') => Quote::None,
+                (q, _) => q,
+            };
+            escaped = *self == Quote::Double && c == '\\' && !escaped;
+        }
+    }
+
+    /// The value as it must be written here, or `None` where a line break
+    /// cannot be written.
+    fn escape(self, v: &str) -> Option<String> {
+        match self {
+            Quote::Double => Some(
+                v.chars()
+                    .map(|c| match c {
+                        '\\' => "\\\\".to_owned(),
+                        '"' => "\\\"".to_owned(),
+                        '\n' => "\\n".to_owned(),
+                        '\r' => "\\r".to_owned(),
+                        '\t' => "\\t".to_owned(),
+                        '\0' => "\\0".to_owned(),
+                        c if c.is_control() => format!("\\x{:02x}", c as u32),
+                        c => c.to_string(),
+                    })
+                    .collect(),
+            ),
+            _ if v.contains(['\n', '\r']) => None,
+            Quote::Single => Some(v.replace('\'', "''")),
+            Quote::None => Some(v.to_owned()),
+        }
+    }
 }
 
 /// Turn a YAML or shape error into a diagnostic with a fix. serde's
@@ -317,6 +385,19 @@ mod tests {
         assert_eq!(err[0].loc, Loc { line: 1, column: 4 });
         assert_eq!(substitute("p: \"$5 and $\"\n", &row).ok().map(|t| t.0).as_deref(), Some("p: \"$5 and $\"\n"));
         assert_eq!(substitute("p: $$HOME $$size\n", &row).ok().map(|t| t.0).as_deref(), Some("p: $HOME $size\n"));
+    }
+
+    #[test]
+    fn values_keep_their_bytes_inside_quotes() {
+        let mut row = IndexMap::new();
+        row.insert("msg".to_owned(), ParamValue::Text("a\\b\n\"c\"".to_owned()));
+        let (text, _) = substitute("d: \"$msg\"\ns: '$msg'\n", &row).unwrap_or_default();
+        assert!(text.is_empty(), "a line break cannot go in single quotes: {text}");
+        let (text, _) = substitute("d: \"x $msg\"\n", &row).unwrap_or_default();
+        assert_eq!(text, "d: \"x a\\\\b\\n\\\"c\\\"\"\n");
+        row.insert("q".to_owned(), ParamValue::Text("it's".to_owned()));
+        let (text, _) = substitute("a: 'say $q'\nb: child's $q\n", &row).unwrap_or_default();
+        assert_eq!(text, "a: 'say it''s'\nb: child's it's\n");
     }
 
     #[test]
