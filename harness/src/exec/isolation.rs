@@ -24,26 +24,26 @@ pub enum Wanted {
     None,
 }
 
-/// Enter the best isolation allowed. Returns what was achieved.
-pub fn isolate(wanted: Wanted) -> Result<Isolation, String> {
+/// Enter the best isolation allowed. Returns what was achieved, and why
+/// namespaces were not, when they were not.
+pub fn isolate(wanted: Wanted) -> Result<(Isolation, Option<String>), String> {
     if wanted == Wanted::None {
-        return Ok(Isolation::RunUnique);
+        return Ok((Isolation::RunUnique, Some("namespaces not asked for (--isolation none)".to_owned())));
     }
     let root_err = match unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS) {
         Ok(()) => {
             private_mounts()?;
-            return Ok(Isolation::Namespaces);
+            return Ok((Isolation::Namespaces, None));
         }
         Err(e) => e,
     };
     match user_namespace() {
         Ok(()) => {
             private_mounts()?;
-            Ok(Isolation::UserNamespace)
+            Ok((Isolation::UserNamespace, Some(format!("unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}"))))
         }
         Err(user_err) if wanted == Wanted::Auto => {
-            let _ = (root_err, user_err);
-            Ok(Isolation::RunUnique)
+            Ok((Isolation::RunUnique, Some(format!("unshare(CLONE_NEWIPC|CLONE_NEWNS): {root_err}; in a user namespace: {user_err}"))))
         }
         Err(user_err) => Err(format!(
             "cannot create namespaces: unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}, and with a user namespace: {user_err}"

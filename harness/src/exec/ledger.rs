@@ -100,6 +100,9 @@ impl Ledger {
     /// Remove every object of this run, then scan again: what is still
     /// there was not removed (and is reported).
     pub fn clean(&self, present: &[Residue], pids: &[i32]) -> Vec<Residue> {
+        if present.is_empty() {
+            return Vec::new();
+        }
         for r in present {
             if let Some(l) = ipc::lifecycles().iter().find(|l| l.name() == r.kind) {
                 let _ = l.remove(r);

@@ -37,7 +37,7 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// binary, re-executed for every exec'd role.
 pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
     let start = Instant::now();
-    let isolation = match isolation::isolate(wanted) {
+    let (isolation, note) = match isolation::isolate(wanted) {
         Ok(i) => i,
         Err(e) => return Trace::early(Isolation::RunUnique, Some(e), None),
     };
@@ -56,13 +56,16 @@ pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
         Err(e) => return Trace::early(isolation, Some(e), None),
     };
     let run_result = sup.run();
-    sup.finish(run_result)
+    let mut trace = sup.finish(run_result);
+    trace.isolation_note = note;
+    trace
 }
 
 impl Trace {
     fn early(isolation: Isolation, broken: Option<String>, skipped: Option<String>) -> Trace {
         Trace {
             isolation,
+            isolation_note: None,
             duration_us: 0,
             instances: Vec::new(),
             timeout: None,
@@ -570,6 +573,7 @@ impl Supervisor {
         let _ = std::fs::remove_dir_all(&self.ctx.run_dir);
         Trace {
             isolation: self.isolation,
+            isolation_note: None,
             duration_us: self.now_us(),
             instances: self.instances,
             timeout: self.timeout,

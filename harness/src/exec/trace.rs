@@ -171,6 +171,9 @@ pub struct Stuck {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trace {
     pub isolation: Isolation,
+    /// Why the isolation is not the strongest, when it is not.
+    #[serde(default)]
+    pub isolation_note: Option<String>,
     pub duration_us: u64,
     pub instances: Vec<InstanceTrace>,
     pub timeout: Option<TimeoutReport>,

@@ -432,10 +432,9 @@ impl Builder<'_> {
             }
         }
         // Cycles would deadlock: follow parents and refuse loops.
-        for (name, role) in &self.doc.roles {
+        for name in self.doc.roles.keys() {
             let mut seen = BTreeSet::new();
             let mut cur = name.value().clone();
-            let _ = role;
             while let Some(p) = by.get(&cur) {
                 let pname = self.doc.roles.get_index(p.0).map(|(n, _)| n.value().clone()).unwrap_or_default();
                 if !seen.insert(pname.clone()) || pname == *name.value() {

@@ -299,15 +299,14 @@ impl Builder<'_> {
         }
         // Pairs of expectations that cannot hold together, reported at the
         // second one.
-        let at = |f: Option<Loc>| f;
         let errno_loc = e.errno.as_ref().map(Sp::loc);
         let killed_loc = e.killed_by.as_ref().map(Sp::loc);
         let others: [(&str, Option<Loc>); 5] = [
-            ("data", at(e.data.as_ref().map(Sp::loc))),
-            ("eof", at(e.eof.as_ref().map(Sp::loc))),
-            ("stat", at(e.stat.as_ref().map(Sp::loc))),
-            ("address", at(e.address.as_ref().map(Sp::loc))),
-            ("value", at(e.value.as_ref().map(Sp::loc))),
+            ("data", e.data.as_ref().map(Sp::loc)),
+            ("eof", e.eof.as_ref().map(Sp::loc)),
+            ("stat", e.stat.as_ref().map(Sp::loc)),
+            ("address", e.address.as_ref().map(Sp::loc)),
+            ("value", e.value.as_ref().map(Sp::loc)),
         ];
         for (field, loc) in others {
             let Some(loc) = loc else { continue };

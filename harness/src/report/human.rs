@@ -48,6 +48,9 @@ pub fn summary(run: &Run) -> String {
         let _ = writeln!(out, "root without: {}", env.capabilities_missing.join(", "));
     }
     let _ = writeln!(out, "isolation: {isolation}");
+    if let Some(note) = run.verdicts.iter().find_map(|v| v.trace.as_ref().and_then(|t| t.isolation_note.as_deref())) {
+        let _ = writeln!(out, "  ({note})");
+    }
     let _ = writeln!(out, "  {:<8}{:>6}", "pass", t.pass);
     let _ = writeln!(out, "  {:<8}{:>6}", "fail", t.fail);
     let _ = writeln!(out, "  {:<8}{:>6}", "skip", t.skip);

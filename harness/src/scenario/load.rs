@@ -273,8 +273,7 @@ fn yaml_error(e: &serde_saphyr::Error, text: &str) -> Diagnostic {
     let loc = e.location().map(Loc::from).unwrap_or_default();
     let rendered = e.without_snippet().to_string();
     let mut message = rendered.lines().next().unwrap_or("invalid scenario").trim_start_matches("error: ").to_owned();
-    if let Some((pre, msg)) = message.split_once(": ").filter(|(pre, _)| pre.starts_with("line ")) {
-        let _ = pre;
+    if let Some((_, msg)) = message.split_once(": ").filter(|(pre, _)| pre.starts_with("line ")) {
         message = msg.to_owned();
     }
     if let Some(i) = message.rfind(" at line ") {
