@@ -139,7 +139,58 @@ pub trait Lifecycle: Sync {
 
 /// Every kind with persistent objects. A new kind adds itself here.
 pub fn lifecycles() -> &'static [&'static dyn Lifecycle] {
-    &[&sysv_shm::SysvShmKind, &sysv_sem::SysvSemKind, &sysv_msg::SysvMsgKind, &posix_shm::PosixShmKind, &posix_mq::PosixMqKind]
+    &[&sysv_shm::SysvShmKind, &sysv_sem::SYSV_SEM, &sysv_msg::SYSV_MSG, &posix_shm::POSIX_SHM, &posix_mq::POSIX_MQ]
+}
+
+/// A System V table whose objects the supervisor can only list and remove
+/// (no creator pid in `/proc/sysvipc`, no stat needed yet).
+#[derive(Debug)]
+pub struct SysvTable {
+    pub name: &'static str,
+    /// The file under `/proc/sysvipc`.
+    pub table: &'static str,
+    pub rmid: fn(libc::c_int) -> Result<(), Errno>,
+}
+
+impl Lifecycle for SysvTable {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn present(&self) -> std::io::Result<Vec<Residue>> {
+        sysv_table(self.name, self.table, None)
+    }
+
+    fn remove(&self, r: &Residue) -> Result<(), Errno> {
+        let id = i32::try_from(r.id).map_err(|_| Errno::EINVAL)?;
+        // The id may have been reused: remove only if the key still matches.
+        if !self.present().map_err(|_| Errno::EIO)?.iter().any(|p| p.id == r.id && p.key == r.key) {
+            return Err(Errno::ESTALE);
+        }
+        (self.rmid)(id)
+    }
+}
+
+/// IPC objects that appear as files in a folder (`/dev/shm`, `/dev/mqueue`).
+#[derive(Debug)]
+pub struct Folder {
+    pub name: &'static str,
+    pub dir: &'static str,
+}
+
+impl Lifecycle for Folder {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn present(&self) -> std::io::Result<Vec<Residue>> {
+        folder_entries(self.name, self.dir)
+    }
+
+    fn remove(&self, r: &Residue) -> Result<(), Errno> {
+        let path = r.name.as_deref().ok_or(Errno::EINVAL)?;
+        std::fs::remove_file(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    }
 }
 
 pub fn lifecycle(kind: Kind) -> Option<&'static dyn Lifecycle> {

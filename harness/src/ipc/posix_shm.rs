@@ -1,26 +1,8 @@
 //! POSIX shared memory objects (`shm_open(3)`), which live as files in
-//! `/dev/shm`. Scenario operations come with their issue; the supervisor already
-//! finds and removes the ones a run leaves behind (in a shared `/dev/shm`,
-//! only names with the run's prefix).
+//! `/dev/shm`. Scenario operations come with their issue; the supervisor
+//! already finds and removes the ones a run leaves behind (in a shared
+//! `/dev/shm`, only names with the run's prefix).
 
-use super::Lifecycle;
-use crate::exec::trace::Residue;
-use crate::sys::Errno;
+use super::Folder;
 
-#[derive(Debug)]
-pub struct PosixShmKind;
-
-impl Lifecycle for PosixShmKind {
-    fn name(&self) -> &'static str {
-        "posix_shm"
-    }
-
-    fn present(&self) -> std::io::Result<Vec<Residue>> {
-        super::folder_entries(self.name(), "/dev/shm")
-    }
-
-    fn remove(&self, r: &Residue) -> Result<(), Errno> {
-        let path = r.name.as_deref().ok_or(Errno::EINVAL)?;
-        std::fs::remove_file(path).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
-    }
-}
+pub const POSIX_SHM: Folder = Folder { name: "posix_shm", dir: "/dev/shm" };
