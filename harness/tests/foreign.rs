@@ -135,6 +135,7 @@ fn foreign_objects_survive_every_kind_of_run() {
         eprintln!("skipped: this kernel has no SysV IPC");
         return;
     }
+    ftok_keys_in_use_are_never_handed_to_a_run();
     let before_segment = ForeignSegment::create(key_for(1), "before");
     let private = ForeignSegment::create(libc::IPC_PRIVATE, "private");
     let before_file = ForeignFile::create("before");
@@ -193,4 +194,24 @@ fn foreign_objects_survive_every_kind_of_run() {
         after.retain(|e| !e.starts_with(&format!("shm {} {}", seg.key, seg.id)) && *e != file.0.display().to_string());
     }
     assert_eq!(after, baseline, "the runs left objects in the kernel or removed foreign ones");
+}
+
+/// A scenario's ftok-derived key that another program already uses is not
+/// handed to the run: the file is made again until its key is free.
+fn ftok_keys_in_use_are_never_handed_to_a_run() {
+    use ipc_harness::exec::ledger::Ledger;
+    use ipc_harness::exec::trace::Isolation;
+    let dir = std::env::temp_dir().join(format!("ipc-harness-ftok-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let file = dir.join("hello.txt");
+    std::fs::write(&file, "").expect("a file to derive keys from");
+    let taken = sys::ftok(&file, b'R').expect("ftok of an existing file");
+    let foreign = ForeignSegment::create(taken, "ftok");
+    let mut ledger = Ledger::new(Isolation::RunUnique, "ipc-harness-test-".to_owned());
+    let key = ledger.reserve_ftok_key(&file, b'R').expect("a free ftok key");
+    assert_ne!(key, taken, "the run was handed a key a foreign segment uses");
+    assert_eq!(sys::ftok(&file, b'R').ok(), Some(key), "the file now derives the reserved key");
+    foreign.assert_intact();
+    drop(foreign);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -30,20 +30,43 @@ impl Ledger {
         &self.entries
     }
 
-    /// A SysV key no object in this IPC namespace uses now. In a shared
-    /// namespace it is also unlikely to be taken later (31 random bits).
-    pub fn fresh_key(&self, tag: &str, object: usize) -> i32 {
-        let in_use: Vec<i64> =
-            ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).filter(|r| r.key != 0).map(|r| r.key).collect();
+    /// A SysV key no object in this IPC namespace uses now, recorded as
+    /// this run's before any role starts. In a shared namespace it is also
+    /// unlikely to be taken later (31 random bits).
+    pub fn fresh_key(&mut self, tag: &str, object: usize) -> i32 {
+        let in_use = keys_in_use();
         let state = RandomState::new();
-        (0u32..)
+        let key = (0u32..)
             .map(|n| {
                 let h = state.hash_one((tag, object, n, std::process::id()));
                 // Positive, non-zero, and never IPC_PRIVATE.
                 ((h as u32) & 0x7fff_ffff).max(1) as i32
             })
             .find(|k| !in_use.contains(&i64::from(*k)))
-            .unwrap_or(1)
+            .unwrap_or(1);
+        self.keys.push(i64::from(key));
+        key
+    }
+
+    /// Make sure `ftok(path, proj)` gives a key nobody uses, so a run in
+    /// shared tables cannot pick up a foreign object by key: ftok keeps only
+    /// 16 bits of the inode, so while the key is taken the file is made
+    /// again (a new inode). The key is recorded as this run's.
+    pub fn reserve_ftok_key(&mut self, path: &std::path::Path, proj: u8) -> Result<i32, String> {
+        let in_use = keys_in_use();
+        for _ in 0..64 {
+            let key = crate::sys::ftok(path, proj).map_err(|e| format!("ftok({}): {e}", path.display()))?;
+            if !in_use.contains(&i64::from(key)) {
+                self.keys.push(i64::from(key));
+                return Ok(key);
+            }
+            let content = std::fs::read(path).map_err(|e| e.to_string())?;
+            let moved = path.with_extension("old");
+            std::fs::rename(path, &moved).map_err(|e| e.to_string())?;
+            std::fs::write(path, content).map_err(|e| e.to_string())?;
+            let _ = std::fs::remove_file(&moved);
+        }
+        Err(format!("every ftok key tried for {} is already in use", path.display()))
     }
 
     /// A role created or looked up an object. The entry is completed with
@@ -110,4 +133,9 @@ impl Ledger {
         }
         self.scan(pids)
     }
+}
+
+/// Every SysV key in use in this IPC namespace.
+fn keys_in_use() -> Vec<i64> {
+    ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).filter(|r| r.key != 0).map(|r| r.key).collect()
 }

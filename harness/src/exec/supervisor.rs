@@ -130,7 +130,12 @@ impl Supervisor {
             let p = run_dir.join("files").join(&f.name);
             std::fs::write(&p, &f.content).map_err(|e| format!("creating {}: {e}", p.display()))?;
         }
-        let ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
+        let mut ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
+        for o in &plan.objects {
+            if let ObjectSpec::SysvShm { key: KeyPlan::Ftok { file, proj }, .. } = &o.spec {
+                ledger.reserve_ftok_key(&run_dir.join("files").join(&plan.files[file.0].name), *proj)?;
+            }
+        }
         let keys = plan
             .objects
             .iter()
