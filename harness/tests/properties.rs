@@ -483,7 +483,7 @@ fn errno_names() -> Vec<String> {
 }
 
 fn judge(expect: &ExpectPlan, outcome: &Outcome) -> Result<(), check::Mismatch> {
-    check::step(expect, outcome, 4096, &|_| None)
+    check::step(expect, outcome, 0, 4096, &|_| None)
 }
 
 fn expect_errno(name: &str) -> ExpectPlan {

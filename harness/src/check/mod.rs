@@ -36,7 +36,13 @@ fn show_result(r: &Result<i64, String>) -> String {
 /// Compare one step outcome with its expectation. `pid_of` resolves a role
 /// name to the pid of its replica 0 when known; unknown pids are not judged
 /// here (the supervisor's verdict judges them with the full trace).
-pub fn step(expect: &ExpectPlan, outcome: &Outcome, shmlba: u64, pid_of: &dyn Fn(&str) -> Option<i32>) -> Result<(), Mismatch> {
+pub fn step(
+    expect: &ExpectPlan,
+    outcome: &Outcome,
+    instance: u32,
+    shmlba: u64,
+    pid_of: &dyn Fn(&str) -> Option<i32>,
+) -> Result<(), Mismatch> {
     if let Some(sig) = &expect.killed_by {
         return Err(mismatch(
             "fate",
@@ -57,9 +63,9 @@ pub fn step(expect: &ExpectPlan, outcome: &Outcome, shmlba: u64, pid_of: &dyn Fn
         }
     }
     let data = outcome.data.as_deref().unwrap_or_default();
-    if let Some(want) = &expect.data {
+    if let Some(want) = expect.data.as_deref().map(|d| crate::plan::for_instance(d, instance)) {
         if want.as_slice() != data {
-            return Err(mismatch("data", show_bytes(want), show_bytes(data)));
+            return Err(mismatch("data", show_bytes(&want), show_bytes(data)));
         }
     }
     if let Some(eof) = expect.eof {
@@ -275,7 +281,7 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
             let mut fail = |m: Mismatch| out.push(Failure { at: at.clone(), loc: sp.loc, check: sp.op.name().to_owned(), mismatch: m });
             match &rec.outcome {
                 Some(o) => {
-                    if let Err(m) = step(&sp.expect, o, shmlba, &pid_of) {
+                    if let Err(m) = step(&sp.expect, o, inst.instance, shmlba, &pid_of) {
                         fail(m);
                     } else if sp.expect.blocks && rec.blocked.is_none() {
                         fail(mismatch("blocking", "the call blocks until another role acts", "it completed without being seen blocked"));

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
-use crate::plan::{FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Start};
+use crate::plan::{FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Start, for_instance, offset_for};
 use crate::sys;
 
 /// Exit status of a role that stopped at an unmet expectation.
@@ -123,7 +123,7 @@ impl Interp<'_> {
             match flow {
                 Flow::Exit(code) => return Ok(code),
                 Flow::Outcome(o) => {
-                    let unmet = crate::check::step(&step.expect, &o, shmlba, &|_| None).is_err();
+                    let unmet = crate::check::step(&step.expect, &o, self.instance, shmlba, &|_| None).is_err();
                     self.chan.send(&Up::StepDone { step: i, outcome: o }).map_err(io)?;
                     if unmet {
                         self.chan.send(&Up::Abort { step: i }).map_err(io)?;
@@ -246,9 +246,12 @@ impl Interp<'_> {
                 l.close(*end)?;
                 Ok(Outcome::ok(0))
             }
-            Op::Write { object, data, offset } => Ok(Outcome::ok(self.objects[object.0].transfer().write(*offset, data)?)),
-            Op::Read { object, len, offset, all } => {
-                let data = self.objects[object.0].transfer().read(*offset, *len, *all)?;
+            Op::Write { object, data, offset, stride } => {
+                let data = for_instance(data, self.instance);
+                Ok(Outcome::ok(self.objects[object.0].transfer().write(offset_for(*offset, *stride, self.instance), &data)?))
+            }
+            Op::Read { object, len, offset, stride, all } => {
+                let data = self.objects[object.0].transfer().read(offset_for(*offset, *stride, self.instance), *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
             // Synchronisation and process steps are handled by `perform`.

@@ -24,6 +24,8 @@ impl Builder<'_> {
         barriers: &[String],
         spawned_by: &BTreeMap<String, RoleId>,
     ) -> Option<StepPlan> {
+        // Replicas of this role, for `$instance` and `stride`.
+        let replicas = self.doc.roles.get_index(me.0).and_then(|(_, d)| d.count.as_ref().map(|c| *c.value())).unwrap_or(1).max(1);
         let no_expect = None;
         let (op, expect): (Option<Op>, &Option<Sp<m::Expect>>) = match step.value() {
             Step::Ftok(a) => {
@@ -107,13 +109,24 @@ impl Builder<'_> {
                 let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
-                    self.check_offset(objects, o, a.offset, a.data.len() as u64, a.to.loc(), faults);
+                    let longest = longest(a.data.as_bytes(), replicas);
+                    self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), longest, a.to.loc(), faults);
                 }
-                (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset }), &a.expect)
+                (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
             }
             Step::Read(a) => {
                 let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "read");
-                let len = a.len.or_else(|| a.expect.as_ref().and_then(|e| e.data.as_ref()).map(|d| d.len() as u64));
+                let expected = a.expect.as_ref().and_then(|e| e.data.as_ref());
+                if let Some(d) =
+                    expected.filter(|d| a.len.is_none() && longest(d.as_bytes(), replicas) != for_instance(d.as_bytes(), 0).len() as u64)
+                {
+                    self.err(
+                        Diagnostic::new(d.loc(), "the replicas expect data of different lengths")
+                            .label("`$instance` has more digits in some replicas")
+                            .hint("give the read a `len`"),
+                    );
+                }
+                let len = a.len.or_else(|| expected.map(|d| for_instance(d.as_bytes(), 0).len() as u64));
                 let Some(len) = len else {
                     self.err(
                         Diagnostic::new(step.loc(), "a read needs `len` or an expected `data`")
@@ -124,7 +137,7 @@ impl Builder<'_> {
                 };
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
-                    self.check_offset(objects, o, a.offset, len, a.from.loc(), faults);
+                    self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), len, a.from.loc(), faults);
                     if a.all && objects[o.0].kind() != Kind::Pipe {
                         self.err(
                             Diagnostic::new(step.loc(), "`all` applies to pipes only")
@@ -133,7 +146,7 @@ impl Builder<'_> {
                         );
                     }
                 }
-                (object.map(|object| Op::Read { object, len, offset: a.offset, all: a.all }), &a.expect)
+                (object.map(|object| Op::Read { object, len, offset: a.offset, stride: a.stride, all: a.all }), &a.expect)
             }
             Step::Signal(e) => (events.iter().position(|n| n == e.value()).map(|i| Op::Signal { event: EventId(i) }), &no_expect),
             Step::Wait(w) => {
@@ -246,9 +259,10 @@ impl Builder<'_> {
                 misplaced(self, "data", d.loc(), "`read`");
             }
             if let Op::Read { len, .. } = op {
-                if d.len() as u64 > *len {
+                let n = for_instance(d.as_bytes(), 0).len();
+                if n as u64 > *len {
                     self.err(
-                        Diagnostic::new(d.loc(), format!("expected data is {} bytes but the read asks for {len}", d.len()))
+                        Diagnostic::new(d.loc(), format!("expected data is {n} bytes but the read asks for {len}"))
                             .label("too long")
                             .hint("raise `len` or shorten the data"),
                     );
@@ -355,4 +369,9 @@ impl Builder<'_> {
             }
         }
     }
+}
+
+/// The longest the bytes of a `data` template get over `replicas` replicas.
+fn longest(data: &[u8], replicas: u32) -> u64 {
+    (0..replicas).map(|i| for_instance(data, i).len() as u64).max().unwrap_or(0)
 }

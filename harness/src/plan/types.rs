@@ -192,8 +192,8 @@ pub enum Op {
     Munmap { object: ObjectId },
     Pipe { object: ObjectId },
     Close { object: ObjectId, end: PipeEnd },
-    Write { object: ObjectId, data: Vec<u8>, offset: u64 },
-    Read { object: ObjectId, len: u64, offset: u64, all: bool },
+    Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
+    Read { object: ObjectId, len: u64, offset: u64, stride: u64, all: bool },
     Signal { event: EventId },
     Wait { event: EventId, count: u32 },
     Barrier { barrier: BarrierId },
@@ -246,6 +246,26 @@ impl Op {
             Op::Crash { .. } => "crash",
         }
     }
+}
+
+/// Bytes of a `data` template for one replica: `$instance` becomes its
+/// number.
+pub fn for_instance(data: &[u8], instance: u32) -> Vec<u8> {
+    const TOKEN: &[u8] = b"$instance";
+    let mut out = Vec::with_capacity(data.len());
+    let mut rest = data;
+    while let Some(i) = rest.windows(TOKEN.len()).position(|w| w == TOKEN) {
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(instance.to_string().as_bytes());
+        rest = &rest[i + TOKEN.len()..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
+/// The byte offset a replica uses.
+pub fn offset_for(offset: u64, stride: u64, instance: u32) -> u64 {
+    offset + stride * u64::from(instance)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -316,5 +336,17 @@ impl std::fmt::Display for Locator {
                 write!(f, "{}", serde_json::to_value(c).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_templates_expand_per_replica() {
+        assert_eq!(for_instance(b"slot-$instance/$instance", 12), b"slot-12/12");
+        assert_eq!(for_instance(b"no token $inst", 3), b"no token $inst");
+        assert_eq!(offset_for(4, 8, 3), 28);
     }
 }

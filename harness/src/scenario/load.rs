@@ -176,6 +176,10 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<(String,
                 out.push('$');
                 rest = after;
                 continue;
+            } else if ident == RUN_TIME_INSTANCE {
+                // Replaced per replica when the step runs.
+                out.push('$');
+                out.push_str(ident);
             } else if let Some(v) = row.get(ident) {
                 let value = match v {
                     ParamValue::Int(n) => n.to_string(),
@@ -211,6 +215,10 @@ fn substitute(text: &str, row: &IndexMap<String, ParamValue>) -> Result<(String,
     }
     if diags.is_empty() { Ok((out, map)) } else { Err(diags) }
 }
+
+/// `$instance` is not a column: each replica of a role replaces it with its
+/// own number (from 0) when it runs a `read` or `write`.
+pub const RUN_TIME_INSTANCE: &str = "instance";
 
 /// Which YAML quoted scalar a position is in, so that a substituted value
 /// keeps its bytes: YAML reads escapes in double quotes again.

@@ -371,10 +371,15 @@ pub enum PipeEnd {
 #[serde(deny_unknown_fields)]
 pub struct WriteArgs {
     pub to: Sp<String>,
+    /// The bytes, as text; `$instance` is replaced by the replica's number.
     pub data: String,
     /// Byte offset into mapped memory (not allowed for pipes).
     #[serde(default)]
     pub offset: u64,
+    /// Added to `offset` once per replica number, so replicas of a role
+    /// use their own slots (`offset + stride * instance`).
+    #[serde(default)]
+    pub stride: u64,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -389,6 +394,9 @@ pub struct ReadArgs {
     pub len: Option<u64>,
     #[serde(default)]
     pub offset: u64,
+    /// Added to `offset` once per replica number (see `write`).
+    #[serde(default)]
+    pub stride: u64,
     /// Pipes: keep reading until `len` bytes or end of file.
     #[serde(default)]
     pub all: bool,
@@ -423,7 +431,7 @@ pub struct Expect {
     /// The call's return value (for example the byte count of a write).
     #[serde(default)]
     pub value: Option<Sp<i64>>,
-    /// The bytes read, as text.
+    /// The bytes read, as text; `$instance` is replaced by the replica's number.
     #[serde(default)]
     pub data: Option<Sp<String>>,
     /// A read returns end of file (0 bytes).
