@@ -201,6 +201,15 @@ impl Verdict {
     }
 }
 
+/// Whether a process ended as its role says it must.
+pub fn exit_matches(want: &ExitPlan, got: &Termination) -> bool {
+    match (want, got) {
+        (ExitPlan::Code(c), Termination::Exited(e)) => c == e,
+        (ExitPlan::KilledBy(s), Termination::Signaled(g)) => s == g,
+        _ => false,
+    }
+}
+
 /// Judge a run.
 pub fn judge(plan: &Plan, trace: Trace, shmlba: u64) -> Verdict {
     let mut v = Verdict {
@@ -308,13 +317,8 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                 && matches!(inst.termination, Some(Termination::Signaled(_)))
                 && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some() || s.op.is_ipc_call())
         });
-        if inst.aborted_at.is_none() && !killed_here {
-            let ok = match (&role.exit, &inst.termination) {
-                (ExitPlan::Code(c), Some(Termination::Exited(e))) => c == e,
-                (ExitPlan::KilledBy(s), Some(Termination::Signaled(g))) => s == g,
-                (_, None) => true,
-                _ => false,
-            };
+        if inst.aborted_at.is_none() && inst.error.is_none() && !killed_here {
+            let ok = inst.termination.as_ref().is_none_or(|t| exit_matches(&role.exit, t));
             if !ok && !killed_by_harness {
                 let observed = inst.termination.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);
                 out.push(Failure {

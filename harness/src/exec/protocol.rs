@@ -17,10 +17,15 @@ use crate::plan::{BarrierId, EventId, ObjectId, RoleId};
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Up {
+    /// The first message on a connection. `token` proves the sender is a
+    /// process of this run (it comes through the environment, which other
+    /// users cannot read), so nothing else can make the ledger claim an
+    /// object that is not the run's.
     Hello {
         role: RoleId,
         instance: u32,
         pid: i32,
+        token: String,
     },
     StepStart {
         step: usize,
@@ -63,6 +68,9 @@ pub enum Up {
         message: String,
     },
 }
+
+/// The environment variable that carries the run's token to its roles.
+pub const TOKEN_VAR: &str = "IPC_HARNESS_RUN_TOKEN";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -72,7 +72,7 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
 
 fn report_error(ctx: &RunContext, role: RoleId, instance: u32, message: &str) -> i32 {
     if let Ok(mut ch) = Channel::connect(&ctx.socket) {
-        let _ = ch.send(&Up::Hello { role, instance, pid: std::process::id() as i32 });
+        let _ = ch.send(&Up::Hello { role, instance, pid: std::process::id() as i32, token: token() });
         let _ = ch.send(&Up::Error { message: message.to_owned() });
     }
     ERROR_STATUS
@@ -114,7 +114,9 @@ fn io(e: std::io::Error) -> String {
 
 impl Interp<'_> {
     fn run(&mut self) -> Result<i32, String> {
-        self.chan.send(&Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32 }).map_err(io)?;
+        self.chan
+            .send(&Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32, token: token() })
+            .map_err(io)?;
         let plan = &self.ctx.plan;
         let shmlba = sys::shmlba() as u64;
         for (i, step) in plan.role(self.role).steps.iter().enumerate() {
@@ -268,11 +270,7 @@ impl Interp<'_> {
         for instance in 0..r.count {
             let pid = match r.start {
                 Start::Fork => match sys::fork().map_err(|e| format!("fork failed: {e}"))? {
-                    sys::Forked::Child => {
-                        // The child's own connection; the inherited one is the parent's.
-                        let objects = std::mem::take(&mut self.objects);
-                        sys::exit_now(run(self.ctx, role, instance, objects));
-                    }
+                    sys::Forked::Child => sys::exit_now(self.become_child(role, instance)),
                     sys::Forked::Parent(pid) => pid,
                 },
                 Start::Exec => {
@@ -296,6 +294,28 @@ impl Interp<'_> {
         Ok(Flow::Outcome(Outcome::ok(i64::from(first))))
     }
 
+    /// In a forked child: take the child role's identity, keep the objects
+    /// (they are inherited), and talk to the supervisor on a connection of
+    /// its own. The parent's connection is closed here, so that the
+    /// supervisor sees the parent's end when the parent ends.
+    fn become_child(&mut self, role: RoleId, instance: u32) -> i32 {
+        let chan = match Channel::connect(&self.ctx.socket) {
+            Ok(c) => c,
+            Err(_) => return ERROR_STATUS,
+        };
+        drop(std::mem::replace(&mut self.chan, chan));
+        self.role = role;
+        self.instance = instance;
+        self.children.clear();
+        match self.run() {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = self.chan.send(&Up::Error { message: e });
+                ERROR_STATUS
+            }
+        }
+    }
+
     fn reap(&mut self, pid: Pid) -> Result<(), String> {
         let termination = loop {
             match waitpid(pid, None) {
@@ -307,6 +327,11 @@ impl Interp<'_> {
         };
         self.chan.send(&Up::ChildExited { pid: pid.as_raw(), termination }).map_err(io)
     }
+}
+
+/// The run's token, inherited through the environment (exec) or memory (fork).
+fn token() -> String {
+    std::env::var(super::protocol::TOKEN_VAR).unwrap_or_default()
 }
 
 fn kind_error() -> StepError {

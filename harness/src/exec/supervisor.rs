@@ -83,6 +83,8 @@ impl Trace {
 struct Conn {
     stream: UnixStream,
     reader: BufReader<UnixStream>,
+    /// The start of a message whose end has not arrived yet.
+    partial: String,
     /// Index into `instances` once the role said hello.
     who: Option<usize>,
     open: bool,
@@ -110,6 +112,8 @@ struct Supervisor {
     pending: Vec<Pending>,
     ledger: Ledger,
     pgid: Option<Pid>,
+    /// Proof of membership that roles send in their hello.
+    token: String,
     stopped_early: Option<Locator>,
     timeout: Option<TimeoutReport>,
     broken: Option<String>,
@@ -174,6 +178,10 @@ impl Supervisor {
             pending: Vec::new(),
             ledger,
             pgid: None,
+            token: {
+                use std::hash::{BuildHasher, RandomState};
+                format!("{:016x}{:016x}", RandomState::new().hash_one(&tag), RandomState::new().hash_one(std::process::id()))
+            },
             stopped_early: None,
             timeout: None,
             broken: None,
@@ -225,7 +233,7 @@ impl Supervisor {
             .arg(instance.to_string())
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        cmd.process_group(self.pgid.map_or(0, Pid::as_raw));
+        cmd.process_group(self.pgid.map_or(0, Pid::as_raw)).env(super::protocol::TOKEN_VAR, &self.token);
         let child = cmd.spawn().map_err(|e| format!("starting role `{}`: {e}", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
         self.pgid.get_or_insert(pid);
@@ -280,7 +288,7 @@ impl Supervisor {
                 Ok((stream, _)) => {
                     let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
                     stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-                    self.conns.push(Conn { stream, reader, who: None, open: true });
+                    self.conns.push(Conn { stream, reader, partial: String::new(), who: None, open: true });
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => return Err(format!("accept: {e}")),
@@ -288,36 +296,35 @@ impl Supervisor {
         }
     }
 
-    /// Read every complete message available on a connection.
+    /// Read every complete message available on a connection, without
+    /// blocking: a message cut in two stays in `partial` until the rest comes.
     fn drain(&mut self, c: usize) -> Result<(), String> {
         if !self.conns[c].open {
             return Ok(());
         }
         self.conns[c].stream.set_nonblocking(true).map_err(|e| e.to_string())?;
         loop {
-            let mut line = String::new();
-            match self.conns[c].reader.read_line(&mut line) {
-                Ok(0) => {
-                    self.conns[c].open = false;
-                    break;
-                }
-                Ok(_) if line.ends_with('\n') => {
+            let conn = &mut self.conns[c];
+            match conn.reader.read_line(&mut conn.partial) {
+                Ok(_) if conn.partial.ends_with('\n') => {
+                    let line = std::mem::take(&mut conn.partial);
                     let msg: Up = serde_json::from_str(&line).map_err(|e| format!("bad message from a role: {e}: {line}"))?;
                     self.handle(c, msg);
                 }
+                // End of file (a cut-off last message is dropped: its sender died).
                 Ok(_) => {
-                    // A partial line: the rest follows; read it blocking.
-                    self.conns[c].stream.set_nonblocking(false).map_err(|e| e.to_string())?;
-                    let mut rest = String::new();
-                    let _ = self.conns[c].reader.read_line(&mut rest);
-                    line.push_str(&rest);
-                    self.conns[c].stream.set_nonblocking(true).map_err(|e| e.to_string())?;
-                    let msg: Up = serde_json::from_str(&line).map_err(|e| format!("bad message from a role: {e}: {line}"))?;
-                    self.handle(c, msg);
+                    conn.open = false;
+                    if let Some(idx) = conn.who.filter(|&i| self.instances[i].termination.is_some()) {
+                        self.on_end(idx);
+                    }
+                    break;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => {
-                    self.conns[c].open = false;
+                    conn.open = false;
+                    if let Some(idx) = conn.who.filter(|&i| self.instances[i].termination.is_some()) {
+                        self.on_end(idx);
+                    }
                     break;
                 }
                 Err(e) => return Err(format!("reading from a role: {e}")),
@@ -329,7 +336,12 @@ impl Supervisor {
     }
 
     fn handle(&mut self, c: usize, msg: Up) {
-        if let Up::Hello { role, instance, pid } = msg {
+        if let Up::Hello { role, instance, pid, token } = msg {
+            if token != self.token {
+                // Not one of ours: ignore everything on this connection.
+                self.conns[c].open = false;
+                return;
+            }
             let termination = self.ended.remove(&pid);
             self.instances.push(InstanceTrace { role, instance, pid, steps: Vec::new(), termination, aborted_at: None, error: None });
             self.conns[c].who = Some(self.instances.len() - 1);
@@ -465,21 +477,24 @@ impl Supervisor {
             self.ended.insert(pid, t);
             return;
         };
-        self.instances[idx].termination = Some(t.clone());
-        // A death nobody expected ends the run now rather than at the timeout.
+        self.instances[idx].termination = Some(t);
+        if !self.conns.iter().any(|c| c.who == Some(idx) && c.open) {
+            self.on_end(idx);
+        }
+    }
+
+    /// Once a process has ended and everything it sent has been read: a
+    /// death nobody expected ends the run now rather than at the timeout.
+    fn on_end(&mut self, idx: usize) {
         let inst = &self.instances[idx];
+        let Some(t) = inst.termination.clone() else { return };
         let role = self.ctx.plan.role(inst.role);
         let expected_here = inst
             .current_step()
             .and_then(|r| role.steps.get(r.step))
             .and_then(|s| s.expect.killed_by.as_ref())
             .is_some_and(|s| Termination::Signaled(s.clone()) == t);
-        let expected_exit = match (&role.exit, &t) {
-            (crate::plan::ExitPlan::Code(c), Termination::Exited(e)) => c == e,
-            (crate::plan::ExitPlan::KilledBy(s), Termination::Signaled(g)) => s == g,
-            _ => false,
-        };
-        if !expected_here && !expected_exit && inst.aborted_at.is_none() && inst.error.is_none() {
+        if !expected_here && !crate::check::exit_matches(&role.exit, &t) && inst.aborted_at.is_none() && inst.error.is_none() {
             let name = role.name.clone();
             self.stop_early(Locator::Exit { role: name });
         }
@@ -492,15 +507,17 @@ impl Supervisor {
         }
     }
 
+    /// Kill every role process. Roles never leave their process group, and
+    /// a group id cannot be reused while a member lives, so the group is
+    /// signalled only while this supervisor still has children.
     fn kill_all(&mut self) {
-        if let Some(g) = self.pgid {
+        // Any child, running or a zombie, keeps the group id in use.
+        let children = !matches!(
+            nix::sys::wait::waitid(nix::sys::wait::Id::All, WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT),
+            Err(nix::errno::Errno::ECHILD)
+        );
+        if let (Some(g), true) = (self.pgid, children) {
             let _ = killpg(g, Signal::SIGKILL);
-        }
-        // Processes that left the group (none should) are killed by pid.
-        for i in &self.instances {
-            if i.termination.is_none() {
-                let _ = nix::sys::signal::kill(Pid::from_raw(i.pid), Signal::SIGKILL);
-            }
         }
     }
 
@@ -525,8 +542,16 @@ impl Supervisor {
         if let Err(e) = run_result {
             self.broken = Some(e);
             self.kill_all();
+            // Bounded: processes killed with SIGKILL end at once, unless
+            // stuck in the kernel (state D), which the report then says.
+            let deadline = Instant::now() + Duration::from_secs(10);
             while let Ok(false) = self.reap() {
-                std::thread::yield_now();
+                if Instant::now() > deadline {
+                    self.broken =
+                        Some(format!("{}; some role processes did not end after SIGKILL", self.broken.take().unwrap_or_default()));
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
         for (pid, t) in std::mem::take(&mut self.ended) {
