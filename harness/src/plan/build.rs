@@ -48,6 +48,14 @@ pub(super) fn map_names<T>(map: &indexmap::IndexMap<Sp<String>, T>) -> Vec<Strin
 }
 
 impl Builder<'_> {
+    /// Whether `must_fail` names this step (0-based): a negative test may
+    /// state what validation would otherwise refuse as impossible.
+    pub(super) fn is_negative_step(&self, role: &str, index: usize) -> bool {
+        self.doc.must_fail.as_ref().is_some_and(|mf| {
+            mf.role.as_ref().is_some_and(|r| r.as_str() == role) && mf.step.as_ref().is_some_and(|s| *s.value() as usize == index + 1)
+        })
+    }
+
     pub(super) fn err(&mut self, d: Diagnostic) {
         self.diags.push(d);
     }
@@ -72,6 +80,7 @@ impl Builder<'_> {
             roles.push(self.role(RoleId(i), name, decl, &objects, &events, &barriers, &spawned_by));
         }
         self.use_order(&roles, &objects);
+        self.sync_order(&roles, &events, &objects);
         if doc.roles.is_empty() {
             self.err(
                 Diagnostic::new(Loc::default(), "the scenario has no roles").hint("add `roles:` with at least one role and its `steps`"),

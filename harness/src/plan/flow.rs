@@ -18,6 +18,10 @@ impl Builder<'_> {
             id: BTreeSet<usize>,
             attached: BTreeSet<usize>,
             mapped: BTreeSet<usize>,
+            /// Pipes whose read end, and whose write end, this role holds.
+            read_end: BTreeSet<usize>,
+            write_end: BTreeSet<usize>,
+            /// Pipes this role has created or inherited.
             piped: BTreeSet<usize>,
         }
         let mut at_start: Vec<Option<Held>> =
@@ -82,12 +86,30 @@ impl Builder<'_> {
                     }
                     Op::Pipe { object } if ok => {
                         held.piped.insert(object.0);
+                        held.read_end.insert(object.0);
+                        held.write_end.insert(object.0);
                     }
-                    Op::Close { object, .. } => need(&held.piped, *object, "pipe", self),
+                    Op::Close { object, end } => {
+                        need(&held.piped, *object, "pipe", self);
+                        let ends = if *end == PipeEnd::Read { &mut held.read_end } else { &mut held.write_end };
+                        if held.piped.contains(&object.0) && !ends.remove(&object.0) {
+                            self.closed_end(step.loc, &objects[object.0].name, *end, &roles[r].name);
+                        }
+                    }
                     Op::Read { object, .. } | Op::Write { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap => need(&held.mapped, *object, "mmap", self),
-                        Kind::Pipe => need(&held.piped, *object, "pipe", self),
+                        Kind::Pipe => {
+                            need(&held.piped, *object, "pipe", self);
+                            let (end, ends) = if matches!(step.op, Op::Read { .. }) {
+                                (PipeEnd::Read, &held.read_end)
+                            } else {
+                                (PipeEnd::Write, &held.write_end)
+                            };
+                            if held.piped.contains(&object.0) && !ends.contains(&object.0) {
+                                self.closed_end(step.loc, &objects[object.0].name, end, &roles[r].name);
+                            }
+                        }
                     },
                     Op::Spawn { role } => {
                         spawned.insert(role.0);
@@ -106,6 +128,61 @@ impl Builder<'_> {
                             .label("not spawned yet")
                             .hint(format!("move `- spawn: {}` before this step", roles[role.0].name)),
                         );
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn closed_end(&mut self, loc: Loc, object: &str, end: PipeEnd, role: &str) {
+        let end = if end == PipeEnd::Read { "read" } else { "write" };
+        self.err(
+            Diagnostic::new(loc, format!("the {end} end of `{object}` is already closed in role `{role}`"))
+                .label("closed earlier")
+                .hint(format!("remove the earlier `close` of the {end} end, or this step")),
+        );
+    }
+
+    /// Synchronisation that cannot order anything: a later wait for a count
+    /// the role has already waited for, and `blocks: true` with no role
+    /// waiting until this one is blocked (the waker could act first, and a
+    /// correct kernel would then be reported as failing).
+    pub(super) fn sync_order(&mut self, roles: &[RolePlan], events: &[String], objects: &[ObjectPlan]) {
+        for (r, role) in roles.iter().enumerate() {
+            let mut waited: Vec<(EventId, u32)> = Vec::new();
+            for (index, step) in role.steps.iter().enumerate() {
+                match &step.op {
+                    Op::Wait { event, count } => {
+                        if let Some((_, before)) = waited.iter().find(|(e, c)| e == event && c >= count) {
+                            self.err(
+                                Diagnostic::new(
+                                    step.loc,
+                                    format!("this wait for `{}` is already satisfied by an earlier one (count {before})", events[event.0]),
+                                )
+                                .label("returns at once")
+                                .hint(format!("event counts only grow: wait for `count: {}` to wait for the next signal", before + 1)),
+                            );
+                        }
+                        waited.push((*event, *count));
+                    }
+                    // A negative test may claim a call blocks that cannot.
+                    Op::Read { object, .. } | Op::Write { object, .. }
+                        if step.expect.blocks && objects[object.0].kind() == Kind::Pipe && !self.is_negative_step(&role.name, index) =>
+                    {
+                        let watched = roles.iter().enumerate().any(|(o, other)| {
+                            o != r && other.steps.iter().any(|s| matches!(s.op, Op::WaitBlocked { role: w, .. } if w.0 == r))
+                        });
+                        if !watched {
+                            self.err(
+                                Diagnostic::new(step.loc, format!("no role waits until `{}` is blocked", role.name))
+                                    .label("`blocks: true` needs a partner")
+                                    .hint(format!(
+                                        "add `- wait_blocked: {{ role: {} }}` to the role that wakes it, before it acts",
+                                        role.name
+                                    )),
+                            );
+                        }
                     }
                     _ => {}
                 }

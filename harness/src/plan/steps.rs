@@ -11,6 +11,9 @@ use crate::scenario::model::{self as m, AttachAt, Step};
 use crate::scenario::span::{Loc, Sp};
 use crate::sys;
 
+/// The largest read a step may ask of a pipe (the buffer is allocated).
+const MAX_PIPE_READ: u64 = 16 << 20;
+
 impl Builder<'_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn step(
@@ -61,10 +64,7 @@ impl Builder<'_> {
                 };
                 let expects_einval = a.expect.as_ref().and_then(|e| e.errno.as_ref()).is_some_and(|e| e.as_str() == "EINVAL");
                 // A negative test may claim that a misaligned attach works.
-                let negative_here = self.doc.must_fail.as_ref().is_some_and(|mf| {
-                    mf.role.as_ref().is_some_and(|r| r.as_str() == me_name)
-                        && mf.step.as_ref().is_some_and(|s| *s.value() as usize == index + 1)
-                });
+                let negative_here = self.is_negative_step(me_name, index);
                 let wants_exact = a.expect.as_ref().and_then(|e| e.address.as_ref()).filter(|x| *x.value() == AddressExpect::Requested);
                 if let Some(x) = wants_exact.filter(|_| misaligned && rnd && !negative_here) {
                     self.err(
@@ -138,6 +138,13 @@ impl Builder<'_> {
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), len, a.from.loc(), faults);
+                    if objects[o.0].kind() == Kind::Pipe && len > MAX_PIPE_READ {
+                        self.err(
+                            Diagnostic::new(step.loc(), format!("a read of {len} bytes is larger than any pipe holds"))
+                                .label("too large")
+                                .hint(format!("read at most {MAX_PIPE_READ} bytes per step (a pipe holds at most `fs.pipe-max-size`, 1 MiB by default)")),
+                        );
+                    }
                     if a.all && objects[o.0].kind() != Kind::Pipe {
                         self.err(
                             Diagnostic::new(step.loc(), "`all` applies to pipes only")
@@ -151,6 +158,13 @@ impl Builder<'_> {
             Step::Signal(e) => (events.iter().position(|n| n == e.value()).map(|i| Op::Signal { event: EventId(i) }), &no_expect),
             Step::Wait(w) => {
                 let count = w.count.unwrap_or(1);
+                if count == 0 {
+                    self.err(
+                        Diagnostic::new(w.event.loc(), "a wait for 0 signals returns at once")
+                            .label("orders nothing")
+                            .hint("wait for `count: 1` or more"),
+                    );
+                }
                 (events.iter().position(|n| n == w.event.value()).map(|i| Op::Wait { event: EventId(i), count }), &no_expect)
             }
             Step::Barrier(b) => (barriers.iter().position(|n| n == b.value()).map(|i| Op::Barrier { barrier: BarrierId(i) }), &no_expect),
@@ -194,7 +208,18 @@ impl Builder<'_> {
                 (role.map(|role| Op::WaitExit { role }), &no_expect)
             }
             Step::Exit(c) => (Some(Op::Exit { code: self.exit_code(*c.value(), c.loc()) }), &no_expect),
-            Step::Crash(s) => (Some(Op::Crash { signal: self.signal(s) }), &no_expect),
+            Step::Crash(s) => {
+                let signal = self.signal(s);
+                // signal(7): these are ignored or stop the process by default.
+                if ["SIGCHLD", "SIGCONT", "SIGURG", "SIGWINCH", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU"].contains(&signal.as_str()) {
+                    self.err(
+                        Diagnostic::new(s.loc(), format!("{signal} does not end a process by default"))
+                            .label("ignored or stopping by default")
+                            .hint("crash with a signal whose default action terminates, such as SIGABRT, SIGSEGV, SIGKILL or SIGTERM"),
+                    );
+                }
+                (Some(Op::Crash { signal }), &no_expect)
+            }
         };
         let op = op?;
         let expect = self.expect(&op, expect.as_ref(), objects);
@@ -360,12 +385,18 @@ impl Builder<'_> {
 
     pub(super) fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
         for r in [&s.cpid, &s.lpid].into_iter().flatten() {
-            if !self.doc.roles.contains_key(r.as_str()) {
-                self.err(
+            match self.doc.roles.get(r.as_str()) {
+                None => self.err(
                     Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))
                         .label("in this stat")
                         .hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))),
-                );
+                ),
+                Some(d) if d.count.as_ref().is_some_and(|c| *c.value() > 1) => self.err(
+                    Diagnostic::new(loc, format!("role `{r}` has replicas, so its pid is not one pid"))
+                        .label("in this stat")
+                        .hint("name a role with a single process"),
+                ),
+                Some(_) => {}
             }
         }
     }
