@@ -10,12 +10,21 @@ pub fn read(pid: i32, file: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/{file}")).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
-/// The process sleeps in the kernel: `/proc/PID/stat` state S or D.
-pub fn blocked_now(pid: i32) -> Option<Blocked> {
+/// The process has exited (a zombie not yet reaped, or gone).
+pub fn has_exited(pid: i32) -> bool {
+    state(pid).is_none_or(|s| s == 'Z' || s == 'X')
+}
+
+fn state(pid: i32) -> Option<char> {
     let mut stat = String::new();
     std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read_to_string(&mut stat).ok()?;
     // The state follows the command name, which may itself hold spaces or ')'.
-    let state = stat.rsplit_once(')')?.1.trim_start().chars().next()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// The process sleeps in the kernel: `/proc/PID/stat` state S or D.
+pub fn blocked_now(pid: i32) -> Option<Blocked> {
+    let state = state(pid)?;
     if state != 'S' && state != 'D' {
         return None;
     }

@@ -33,11 +33,31 @@ pub struct RunContext {
     pub run_dir: PathBuf,
     pub socket: String,
     pub exe: PathBuf,
+    /// The supervisor's pid: roles it starts die with it.
+    pub supervisor: i32,
 }
 
 impl RunContext {
     pub fn context_path(run_dir: &Path) -> PathBuf {
         run_dir.join("context.json")
+    }
+
+    /// Where every role's standard error goes (read into the trace), so no
+    /// role holds the runner's pipes open.
+    pub fn stderr_path(run_dir: &Path) -> PathBuf {
+        run_dir.join("roles.stderr")
+    }
+
+    /// The command that starts one replica of a role as a fresh image.
+    pub fn role_command(&self, role: RoleId, instance: u32) -> Command {
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("__role")
+            .arg(Self::context_path(&self.run_dir))
+            .arg(role.0.to_string())
+            .arg(instance.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        cmd
     }
     pub fn file_path(&self, name: &str) -> PathBuf {
         self.run_dir.join("files").join(name)
@@ -61,8 +81,14 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
         return ERROR_STATUS;
     }
     let objects = ctx.plan.objects.iter().map(|o| Live::new(&o.spec)).collect();
+    // A role the supervisor started dies with the supervisor, so a killed
+    // supervisor leaves no role running (roles started by roles keep the
+    // semantics of their parent's exit).
+    if ctx.plan.role(role).spawned_by.is_none() && !sys::die_with_parent(ctx.supervisor) {
+        return ERROR_STATUS;
+    }
     if let Some(c) = ctx.plan.role(role).credentials {
-        let res = if c.drop_capabilities && c.uid == 0 { sys::drop_all_capabilities() } else { sys::set_credentials(c.uid, c.gid) };
+        let res = sys::set_credentials(c.uid, c.gid).and_then(|()| if c.drop_capabilities { sys::drop_all_capabilities() } else { Ok(()) });
         if let Err(e) = res {
             return report_error(&ctx, role, instance, &format!("cannot take credentials uid {} gid {}: {e}", c.uid, c.gid));
         }
@@ -274,15 +300,8 @@ impl Interp<'_> {
                     sys::Forked::Parent(pid) => pid,
                 },
                 Start::Exec => {
-                    let child = Command::new(&self.ctx.exe)
-                        .arg("__role")
-                        .arg(RunContext::context_path(&self.ctx.run_dir))
-                        .arg(role.0.to_string())
-                        .arg(instance.to_string())
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .spawn()
-                        .map_err(|e| format!("cannot start role `{}`: {e}", r.name))?;
+                    let child =
+                        self.ctx.role_command(role, instance).spawn().map_err(|e| format!("cannot start role `{}`: {e}", r.name))?;
                     Pid::from_raw(child.id() as i32)
                 }
             };

@@ -73,21 +73,44 @@ fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
             .as_mut()
             .map_or(Ok(0), |s| s.read_to_end(&mut out))
             .and_then(|_| stderr.as_mut().map_or(Ok(0), |s| s.read_to_end(&mut err)));
-        let _ = tx.send(read.map(|_| (out, err)));
-        let _ = child.wait();
+        // Without a trace the supervisor died: say how (it has exited, so
+        // the wait is immediate); with one, reap it after handing over.
+        if out.is_empty() {
+            let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+            let _ = tx.send(read.map(|_| (out, err, Some(status))));
+        } else {
+            let _ = tx.send(read.map(|_| (out, err, None)));
+            let _ = child.wait();
+        }
     });
     let limit = Duration::from_millis(plan.timeout_ms) + SUPERVISOR_GRACE;
-    let (stdout, stderr) = match rx.recv_timeout(limit) {
+    let (stdout, stderr, status) = match rx.recv_timeout(limit) {
         Ok(r) => r.map_err(|e| format!("reading from the supervisor: {e}"))?,
         Err(_) => {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
+            remove_run_dirs(pid);
             return Err(format!("the supervisor did not finish within {} s", limit.as_secs()));
         }
     };
     if stdout.is_empty() {
-        return Err(format!("the supervisor wrote no trace: {}", String::from_utf8_lossy(&stderr).trim()));
+        remove_run_dirs(pid);
+        let status = status.unwrap_or_default();
+        return Err(format!("the supervisor (pid {pid}) wrote no trace ({status}) {}", String::from_utf8_lossy(&stderr).trim())
+            .trim_end()
+            .to_owned());
     }
     serde_json::from_slice(&stdout).map_err(|e| format!("unreadable trace from the supervisor: {e}"))
+}
+
+/// A supervisor that died cannot remove its run folder; its roles died with
+/// it. (Objects it created in shared tables are left: see the README.)
+fn remove_run_dirs(supervisor: u32) {
+    let prefix = format!("ipc-harness-{supervisor}-");
+    for e in std::fs::read_dir(std::env::temp_dir()).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Run every plan with `opts.jobs` workers. `on_verdict` sees each verdict

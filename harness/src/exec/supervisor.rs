@@ -12,7 +12,6 @@ use std::os::fd::AsFd;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -66,6 +65,7 @@ impl Trace {
         Trace {
             isolation,
             isolation_note: None,
+            role_stderr: None,
             duration_us: 0,
             instances: Vec::new(),
             timeout: None,
@@ -159,7 +159,7 @@ impl Supervisor {
         mask.thread_block().map_err(|e| e.to_string())?;
         let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(|e| e.to_string())?;
         nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("becoming a subreaper: {e}"))?;
-        let ctx = RunContext { keys, run_dir, socket, exe, plan };
+        let ctx = RunContext { keys, run_dir, socket, exe, plan, supervisor: std::process::id() as i32 };
         let json = serde_json::to_vec(&ctx).map_err(|e| e.to_string())?;
         std::fs::write(RunContext::context_path(&ctx.run_dir), json).map_err(|e| e.to_string())?;
         let timeout = Duration::from_millis(ctx.plan.timeout_ms);
@@ -226,14 +226,13 @@ impl Supervisor {
     }
 
     fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), String> {
-        let mut cmd = Command::new(&self.ctx.exe);
-        cmd.arg("__role")
-            .arg(RunContext::context_path(&self.ctx.run_dir))
-            .arg(role.0.to_string())
-            .arg(instance.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
-        cmd.process_group(self.pgid.map_or(0, Pid::as_raw)).env(super::protocol::TOKEN_VAR, &self.token);
+        let mut cmd = self.ctx.role_command(role, instance);
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(RunContext::stderr_path(&self.ctx.run_dir))
+            .map_err(|e| e.to_string())?;
+        cmd.stderr(stderr).process_group(self.pgid.map_or(0, Pid::as_raw)).env(super::protocol::TOKEN_VAR, &self.token);
         let child = cmd.spawn().map_err(|e| format!("starting role `{}`: {e}", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
         self.pgid.get_or_insert(pid);
@@ -419,6 +418,7 @@ impl Supervisor {
     /// message it sent before sleeping; if the step is still unfinished
     /// then, the role is asleep inside that step's call.
     fn probe_blocked(&mut self) -> Result<(), String> {
+        self.fail_waits_for_ended_roles();
         let mut targets: Vec<usize> = (0..self.instances.len()).filter(|&i| self.watch_step(&self.instances[i]).is_some()).collect();
         for p in &self.pending {
             if let Pending::Blocked { role, instance, .. } = p {
@@ -455,6 +455,43 @@ impl Supervisor {
             }
         }
         Ok(())
+    }
+
+    /// A `wait_blocked` whose target has ended (and whose last messages
+    /// have been read) can never be answered: the target did not block.
+    /// That is the waiting step's failure, reported now, not at the timeout.
+    fn fail_waits_for_ended_roles(&mut self) {
+        // Ended: reaped, or a zombie its (blocked) parent has not reaped yet.
+        let ended = |t: &InstanceTrace, conns: &[Conn], idx: usize| {
+            (t.termination.is_some() || procfs::has_exited(t.pid)) && !conns.iter().any(|c| c.who == Some(idx) && c.open)
+        };
+        let mut failed = Vec::new();
+        self.pending.retain(|p| {
+            let Pending::Blocked { conn, role, instance } = p else { return true };
+            let gone =
+                self.instances.iter().enumerate().any(|(i, t)| t.role == *role && t.instance == *instance && ended(t, &self.conns, i));
+            if gone {
+                failed.push((*conn, *role, *instance));
+            }
+            !gone
+        });
+        for (conn, role, instance) in failed {
+            let Some(waiter) = self.conns[conn].who else { continue };
+            let now = self.now_us();
+            let target = self.ctx.plan.role(role).name.clone();
+            let waiter_role = self.ctx.plan.role(self.instances[waiter].role).name.clone();
+            if let Some(rec) = self.instances[waiter].steps.last_mut().filter(|r| r.outcome.is_none()) {
+                rec.finished_us = Some(now);
+                rec.outcome = Some(Outcome {
+                    result: Err(format!("`{target}`#{instance} ended without being seen blocked")),
+                    data: None,
+                    stat: None,
+                    address: None,
+                });
+                let at = Locator::Step { role: waiter_role, step: rec.step };
+                self.stop_early(at);
+            }
+        }
     }
 
     /// Reap every exited process. Returns true once no process is left.
@@ -525,7 +562,7 @@ impl Supervisor {
         let stuck = self
             .instances
             .iter()
-            .filter(|i| i.termination.is_none())
+            .filter(|i| i.termination.is_none() && !procfs::has_exited(i.pid))
             .map(|i| Stuck {
                 role: i.role,
                 instance: i.instance,
@@ -600,10 +637,15 @@ impl Supervisor {
             Vec::new()
         };
         let left_after_cleanup = self.ledger.clean(&present, &pids);
+        let role_stderr = std::fs::read(RunContext::stderr_path(&self.ctx.run_dir))
+            .ok()
+            .filter(|b| !b.is_empty())
+            .map(|b| String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned());
         let _ = std::fs::remove_dir_all(&self.ctx.run_dir);
         Trace {
             isolation: self.isolation,
             isolation_note: None,
+            role_stderr,
             duration_us: self.now_us(),
             instances: self.instances,
             timeout: self.timeout,

@@ -174,6 +174,10 @@ pub struct Trace {
     /// Why the isolation is not the strongest, when it is not.
     #[serde(default)]
     pub isolation_note: Option<String>,
+    /// What role processes wrote to standard error (the first 4 KiB), which
+    /// only a harness bug or a crash makes non-empty.
+    #[serde(default)]
+    pub role_stderr: Option<String>,
     pub duration_us: u64,
     pub instances: Vec<InstanceTrace>,
     pub timeout: Option<TimeoutReport>,

@@ -75,6 +75,12 @@ pub fn details(out: &mut String, v: &Verdict, plan: Option<&Plan>) {
         let _ = writeln!(out, "      observed: {}", f.mismatch.observed);
     }
     let (Some(plan), Some(trace)) = (plan, &v.trace) else { return };
+    if let Some(e) = &trace.role_stderr {
+        let _ = writeln!(out, "  role standard error:");
+        for l in e.lines() {
+            let _ = writeln!(out, "    | {l}");
+        }
+    }
     let _ = writeln!(out, "  timeline:");
     for inst in &trace.instances {
         timeline(out, plan, inst);

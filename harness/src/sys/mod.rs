@@ -268,11 +268,17 @@ pub fn drop_all_capabilities() -> Result<(), Errno> {
     if ret == -1 { Err(Errno::last()) } else { Ok(()) }
 }
 
-/// Set the no-new-privileges bit, then become the given user and group.
+/// Become the given user and group (supplementary groups: only `gid`).
 pub fn set_credentials(uid: u32, gid: u32) -> Result<(), Errno> {
     nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(gid)])?;
     nix::unistd::setresgid(gid.into(), gid.into(), gid.into())?;
     nix::unistd::setresuid(uid.into(), uid.into(), uid.into())
+}
+
+/// Ask for SIGKILL when the parent dies, then make sure the parent is still
+/// `parent` (it may have died before the request). False if it is gone.
+pub fn die_with_parent(parent: i32) -> bool {
+    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_ok() && nix::unistd::getppid().as_raw() == parent
 }
 
 /// The effective capability set of this process, as a bit mask, read from
