@@ -100,13 +100,14 @@ impl Builder<'_> {
         let after = self.after(&objects);
         let must_fail = self.must_fail();
         if let (Some(MustFailPlan { at: Locator::Step { role, step }, .. }), Some(mf)) = (&must_fail, &doc.must_fail) {
-            // An IPC call without `expect` must succeed, which can fail; a
-            // synchronisation or process step without one cannot.
+            // An IPC call without `expect` must succeed, which can fail, and
+            // a `wait_blocked` fails when its target ends unblocked; other
+            // synchronisation and process steps cannot fail.
             let silent = roles
                 .iter()
                 .find(|r| r.name == *role)
                 .and_then(|r| r.steps.get(*step))
-                .is_some_and(|s| !s.expect.explicit && !s.op.is_ipc_call() && !matches!(s.op, Op::Crash { .. }));
+                .is_some_and(|s| !s.expect.explicit && !s.op.is_ipc_call() && !matches!(s.op, Op::Crash { .. } | Op::WaitBlocked { .. }));
             if silent {
                 let loc = mf.step.as_ref().map_or(mf.loc(), Sp::loc);
                 self.err(
