@@ -40,15 +40,8 @@ pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
         Ok(i) => i,
         Err(e) => return Trace::early(Isolation::RunUnique, Some(e), None),
     };
-    if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
-        return Trace::early(isolation, None, Some("needs a private IPC namespace, which this environment does not allow".to_owned()));
-    }
-    if plan.requires.credentials && isolation == Isolation::UserNamespace {
-        return Trace::early(
-            isolation,
-            None,
-            Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned()),
-        );
+    if let Some(reason) = crate::plan::probe::unmet_with(&plan, isolation) {
+        return Trace::early(isolation, None, Some(reason));
     }
     let mut sup = match Supervisor::new(plan, exe, isolation, start) {
         Ok(s) => s,
@@ -127,6 +120,20 @@ impl Supervisor {
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
         );
         let run_dir = std::env::temp_dir().join(format!("ipc-harness-{tag}"));
+        Self::prepare(plan, exe, isolation, start, tag, run_dir.clone()).inspect_err(|_| {
+            let _ = std::fs::remove_dir_all(&run_dir);
+        })
+    }
+
+    /// Everything `new` does once it has chosen the run folder.
+    fn prepare(
+        plan: Plan,
+        exe: PathBuf,
+        isolation: Isolation,
+        start: Instant,
+        tag: String,
+        run_dir: PathBuf,
+    ) -> Result<Supervisor, String> {
         std::fs::create_dir_all(run_dir.join("files")).map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
         set_mode(&run_dir, 0o755)?;
         set_mode(&run_dir.join("files"), 0o755)?;
@@ -252,7 +259,12 @@ impl Supervisor {
     }
 
     fn poll_once(&mut self, wait: Duration) -> Result<(), String> {
-        let ready: Vec<(usize, bool)> = {
+        enum Source {
+            Listener,
+            Children,
+            Conn(usize),
+        }
+        let ready: Vec<(Source, bool)> = {
             let mut fds = vec![PollFd::new(self.listener.as_fd(), PollFlags::POLLIN), PollFd::new(self.sigchld.as_fd(), PollFlags::POLLIN)];
             let open: Vec<usize> = (0..self.conns.len()).filter(|&c| self.conns[c].open).collect();
             for &c in &open {
@@ -264,8 +276,8 @@ impl Supervisor {
                 Err(e) => return Err(format!("poll: {e}")),
             }
             let hit = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
-            let mut v = vec![(usize::MAX, hit(&fds[0])), (usize::MAX - 1, hit(&fds[1]))];
-            v.extend(open.iter().zip(&fds[2..]).map(|(&c, f)| (c, hit(f))));
+            let mut v = vec![(Source::Listener, hit(&fds[0])), (Source::Children, hit(&fds[1]))];
+            v.extend(open.iter().zip(&fds[2..]).map(|(&c, f)| (Source::Conn(c), hit(f))));
             v
         };
         for (who, is_ready) in ready {
@@ -273,9 +285,10 @@ impl Supervisor {
                 continue;
             }
             match who {
-                usize::MAX => self.accept()?,
-                w if w == usize::MAX - 1 => while let Ok(Some(_)) = self.sigchld.read_signal() {},
-                c => self.drain(c)?,
+                Source::Listener => self.accept()?,
+                // Reaping happens in the main loop; only empty the queue.
+                Source::Children => while let Ok(Some(_)) = self.sigchld.read_signal() {},
+                Source::Conn(c) => self.drain(c)?,
             }
         }
         Ok(())

@@ -103,11 +103,10 @@ impl Builder<'_> {
             // An IPC call without `expect` must succeed, which can fail, and
             // a `wait_blocked` fails when its target ends unblocked; other
             // synchronisation and process steps cannot fail.
-            let silent = roles
-                .iter()
-                .find(|r| r.name == *role)
-                .and_then(|r| r.steps.get(*step))
-                .is_some_and(|s| !s.expect.explicit && !s.op.is_ipc_call() && !matches!(s.op, Op::Crash { .. } | Op::WaitBlocked { .. }));
+            let silent =
+                roles.iter().find(|r| r.name == *role).and_then(|r| r.steps.get(*step)).is_some_and(|s| {
+                    !s.expect.explicit && !s.op.is_ipc_call() && !matches!(s.op, Op::Crash { .. } | Op::WaitBlocked { .. })
+                });
             if silent {
                 let loc = mf.step.as_ref().map_or(mf.loc(), Sp::loc);
                 self.err(
@@ -630,6 +629,7 @@ impl Builder<'_> {
     pub(super) fn after(&mut self, objects: &[ObjectPlan]) -> AfterPlan {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
+        // Kinds with a name in the kernel, which can outlive every process.
         let persistent = [Kind::SysvShm];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
@@ -648,14 +648,15 @@ impl Builder<'_> {
                 }
             }
         }
-        let persistent = [Kind::SysvShm, Kind::Mmap, Kind::Pipe];
+        // (Reported above; resolve any kind now to avoid follow-up errors.)
+        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe];
         for n in &a.exists {
-            if let Some(o) = self.object_ref(objects, n, &persistent, "after.exists") {
+            if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));
             }
         }
         for n in &a.gone {
-            if let Some(o) = self.object_ref(objects, n, &persistent, "after.gone") {
+            if let Some(o) = self.object_ref(objects, n, &any_kind, "after.gone") {
                 if out.exists.iter().any(|(e, _)| *e == o) {
                     self.err(
                         Diagnostic::new(n.loc(), format!("`{}` cannot both exist and be gone", n.value()))
@@ -674,7 +675,7 @@ impl Builder<'_> {
                         .hint("keep either the stat or `gone`"),
                 );
             }
-            if let Some(o) = self.object_at(objects, name, name.loc(), &persistent, "after.stat") {
+            if let Some(o) = self.object_at(objects, name, name.loc(), &any_kind, "after.stat") {
                 self.stat_roles(s.value(), s.loc());
                 out.stat.push((o, s.value().clone(), s.loc()));
             }

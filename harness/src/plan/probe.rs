@@ -93,6 +93,19 @@ pub fn limit_path(name: &str) -> Option<PathBuf> {
     LIMITS.contains(&name).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
 }
 
+/// Why a plan cannot run with this isolation, if it cannot. Decided before
+/// the run from the probed isolation, and again by the supervisor with the
+/// isolation it actually got.
+pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
+    if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
+        return Some("needs a private IPC namespace, which this environment does not allow".to_owned());
+    }
+    if plan.requires.credentials && isolation == Isolation::UserNamespace {
+        return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
+    }
+    None
+}
+
 /// What the running kernel and process offer, probed once per run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
@@ -190,11 +203,8 @@ impl Environment {
         if r.credentials && !(self.has_capability("CAP_SETUID") && self.has_capability("CAP_SETGID")) {
             return Some("a role runs with other credentials, which needs CAP_SETUID and CAP_SETGID".to_owned());
         }
-        if r.private_ipc_namespace && self.isolation == Some(Isolation::RunUnique) {
-            return Some("needs a private IPC namespace, which this environment does not allow".to_owned());
-        }
-        if r.credentials && self.isolation == Some(Isolation::UserNamespace) {
-            return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
+        if let Some(reason) = self.isolation.and_then(|i| unmet_with(plan, i)) {
+            return Some(reason);
         }
         if let (Some(want), Some(have)) = (r.kernel, self.kernel()) {
             if have < want {

@@ -68,9 +68,6 @@ impl Plan {
     pub fn root_roles(&self) -> impl Iterator<Item = RoleId> + '_ {
         self.roles.iter().enumerate().filter(|(_, r)| r.spawned_by.is_none()).map(|(i, _)| RoleId(i))
     }
-    pub fn instance_count(&self) -> usize {
-        self.roles.iter().map(|r| r.count as usize).sum()
-    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

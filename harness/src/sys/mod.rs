@@ -54,10 +54,12 @@ pub fn shmget(key: Key, size: usize, flags: libc::c_int) -> Result<libc::c_int, 
 /// Attach a segment; `addr` 0 lets the kernel choose. Returns the address.
 pub fn shmat(id: libc::c_int, addr: usize, flags: libc::c_int) -> Result<usize, Errno> {
     // SAFETY: shmat validates the address itself; on success the kernel owns
-    // the new mapping and we only keep its address as an integer. A fixed
-    // address may replace an existing mapping only with SHM_REMAP, which the
-    // scenario asked for explicitly and which never covers Rust-owned memory
-    // because fixed addresses are reserved by the harness first.
+    // the new mapping and we only keep its address as an integer. Without
+    // SHM_REMAP the kernel refuses a range that overlaps any mapping, so no
+    // Rust-owned memory can be replaced. With SHM_REMAP (asked for explicitly
+    // by a scenario) a literal address could cover the role's own memory;
+    // the role then faults, which its parent observes as a crash: the role
+    // process is the only thing at risk, never the supervisor.
     let p = unsafe { libc::shmat(id, addr as *const libc::c_void, flags) };
     if p as isize == -1 { Err(Errno::last()) } else { Ok(p as usize) }
 }
@@ -208,7 +210,9 @@ pub fn reset_signal_dispositions() -> Result<(), Errno> {
             continue;
         }
         // SAFETY: installing SIG_DFL cannot violate memory safety; there is
-        // no handler code. Numbers without a Signal variant use libc.
+        // no handler code. Numbers without a Signal variant use libc. A
+        // failure leaves that one signal as it was; SIGPIPE, the one that
+        // matters, is a valid number and cannot fail.
         match nix::sys::signal::Signal::try_from(sig) {
             Ok(s) => {
                 let _ = unsafe { nix::sys::signal::sigaction(s, &dfl) };
