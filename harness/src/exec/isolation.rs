@@ -11,6 +11,7 @@ use std::path::Path;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 
+use super::error::Error;
 use super::trace::Isolation;
 
 /// What the user asked for.
@@ -26,28 +27,28 @@ pub enum Wanted {
 
 /// Enter the best isolation allowed. Returns what was achieved, and why
 /// namespaces were not, when they were not.
-pub fn isolate(wanted: Wanted) -> Result<(Isolation, Option<String>), String> {
+pub fn isolate(wanted: Wanted) -> Result<(Isolation, Option<String>), Error> {
     if wanted == Wanted::None {
         return Ok((Isolation::RunUnique, Some("namespaces not asked for (--isolation none)".to_owned())));
     }
     let root_err = match unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS) {
         Ok(()) => {
-            private_mounts()?;
+            private_mounts().map_err(Error::Isolation)?;
             return Ok((Isolation::Namespaces, None));
         }
         Err(e) => e,
     };
     match user_namespace() {
         Ok(()) => {
-            private_mounts()?;
+            private_mounts().map_err(Error::Isolation)?;
             Ok((Isolation::UserNamespace, Some(format!("unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}"))))
         }
         Err(user_err) if wanted == Wanted::Auto => {
             Ok((Isolation::RunUnique, Some(format!("unshare(CLONE_NEWIPC|CLONE_NEWNS): {root_err}; in a user namespace: {user_err}"))))
         }
-        Err(user_err) => Err(format!(
+        Err(user_err) => Err(Error::Isolation(format!(
             "cannot create namespaces: unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}, and with a user namespace: {user_err}"
-        )),
+        ))),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::hash::{BuildHasher, RandomState};
 
+use super::error::{Context, Error};
 use super::trace::{Isolation, Residue};
 use crate::ipc::{self, Scope};
 use crate::plan::{ObjectId, Plan};
@@ -52,21 +53,24 @@ impl Ledger {
     /// shared tables cannot pick up a foreign object by key: ftok keeps only
     /// 16 bits of the inode, so while the key is taken the file is made
     /// again (a new inode). The key is recorded as this run's.
-    pub fn reserve_ftok_key(&mut self, path: &std::path::Path, proj: u8) -> Result<i32, String> {
+    pub fn reserve_ftok_key(&mut self, path: &std::path::Path, proj: u8) -> Result<i32, Error> {
         let in_use = keys_in_use();
+        let remake = |path: &std::path::Path| -> std::io::Result<()> {
+            let content = std::fs::read(path)?;
+            let moved = path.with_extension("old");
+            std::fs::rename(path, &moved)?;
+            std::fs::write(path, content)?;
+            std::fs::remove_file(&moved)
+        };
         for _ in 0..64 {
-            let key = crate::sys::ftok(path, proj).map_err(|e| format!("ftok({}): {e}", path.display()))?;
+            let key = crate::sys::ftok(path, proj).context(format!("ftok({})", path.display()))?;
             if !in_use.contains(&i64::from(key)) {
                 self.keys.push(i64::from(key));
                 return Ok(key);
             }
-            let content = std::fs::read(path).map_err(|e| e.to_string())?;
-            let moved = path.with_extension("old");
-            std::fs::rename(path, &moved).map_err(|e| e.to_string())?;
-            std::fs::write(path, content).map_err(|e| e.to_string())?;
-            let _ = std::fs::remove_file(&moved);
+            remake(path).context(format!("making {} again", path.display()))?;
         }
-        Err(format!("every ftok key tried for {} is already in use", path.display()))
+        Err(Error::Isolation(format!("every ftok key tried for {} is already in use", path.display())))
     }
 
     /// A role created or looked up an object. The entry is completed with

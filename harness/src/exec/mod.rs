@@ -2,6 +2,7 @@
 //! their protocol, isolation, the ledger of created objects, the trace they
 //! record, and the runner that drives many plans in parallel.
 
+pub mod error;
 pub mod isolation;
 pub mod ledger;
 mod procfs;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use super::error::{Context, Error};
 use super::isolation::Wanted;
 use super::trace::Trace;
 use crate::check::{self, Verdict};
@@ -34,7 +35,7 @@ pub fn run_one(plan: &Plan, env: &Environment, opts: &RunOptions) -> Verdict {
     let started = std::time::Instant::now();
     let mut v = match supervise(plan, opts) {
         Ok(trace) => check::judge(plan, trace, crate::sys::shmlba() as u64),
-        Err(e) => Verdict::broken(plan, e),
+        Err(e) => Verdict::broken(plan, e.to_string()),
     };
     // The whole cost of a run: supervisor start, isolation, roles, checks,
     // leak scan and cleanup.
@@ -42,7 +43,7 @@ pub fn run_one(plan: &Plan, env: &Environment, opts: &RunOptions) -> Verdict {
     v
 }
 
-fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
+fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, Error> {
     let isolation = match opts.isolation {
         Wanted::Auto => "auto",
         Wanted::Namespaces => "namespaces",
@@ -54,10 +55,10 @@ fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start the supervisor {}: {e}", opts.exe.display()))?;
-    let input = serde_json::to_vec(plan).map_err(|e| e.to_string())?;
+        .context(format!("cannot start the supervisor {}", opts.exe.display()))?;
+    let input = serde_json::to_vec(plan).map_err(|e| Error::Protocol(e.to_string()))?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(&input).map_err(|e| format!("sending the plan to the supervisor: {e}"))?;
+        stdin.write_all(&input).context("sending the plan to the supervisor")?;
     }
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
@@ -85,21 +86,22 @@ fn supervise(plan: &Plan, opts: &RunOptions) -> Result<Trace, String> {
     });
     let limit = Duration::from_millis(plan.timeout_ms) + SUPERVISOR_GRACE;
     let (stdout, stderr, status) = match rx.recv_timeout(limit) {
-        Ok(r) => r.map_err(|e| format!("reading from the supervisor: {e}"))?,
+        Ok(r) => r.context("reading from the supervisor")?,
         Err(_) => {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
             remove_run_dirs(pid);
-            return Err(format!("the supervisor did not finish within {} s", limit.as_secs()));
+            return Err(Error::Supervisor(format!("the supervisor did not finish within {} s", limit.as_secs())));
         }
     };
     if stdout.is_empty() {
         remove_run_dirs(pid);
         let status = status.unwrap_or_default();
-        return Err(format!("the supervisor (pid {pid}) wrote no trace ({status}) {}", String::from_utf8_lossy(&stderr).trim())
-            .trim_end()
-            .to_owned());
+        let said = String::from_utf8_lossy(&stderr);
+        return Err(Error::Supervisor(
+            format!("the supervisor (pid {pid}) wrote no trace ({status}) {}", said.trim()).trim_end().to_owned(),
+        ));
     }
-    serde_json::from_slice(&stdout).map_err(|e| format!("unreadable trace from the supervisor: {e}"))
+    serde_json::from_slice(&stdout).map_err(|e| Error::Protocol(format!("unreadable trace from the supervisor: {e}")))
 }
 
 /// A supervisor that died cannot remove its run folder; its roles died with

@@ -20,6 +20,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::error::{Context, Error};
 use super::isolation::{self, Wanted};
 use super::ledger::Ledger;
 use super::procfs;
@@ -38,14 +39,14 @@ pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
     let start = Instant::now();
     let (isolation, note) = match isolation::isolate(wanted) {
         Ok(i) => i,
-        Err(e) => return Trace::early(Isolation::RunUnique, Some(e), None),
+        Err(e) => return Trace::early(Isolation::RunUnique, Some(e.to_string()), None),
     };
     if let Some(reason) = crate::plan::probe::unmet_with(&plan, isolation) {
         return Trace::early(isolation, None, Some(reason));
     }
     let mut sup = match Supervisor::new(plan, exe, isolation, start) {
         Ok(s) => s,
-        Err(e) => return Trace::early(isolation, Some(e), None),
+        Err(e) => return Trace::early(isolation, Some(e.to_string()), None),
     };
     let run_result = sup.run();
     let mut trace = sup.finish(run_result);
@@ -113,7 +114,7 @@ struct Supervisor {
 }
 
 impl Supervisor {
-    fn new(plan: Plan, exe: PathBuf, isolation: Isolation, start: Instant) -> Result<Supervisor, String> {
+    fn new(plan: Plan, exe: PathBuf, isolation: Isolation, start: Instant) -> Result<Supervisor, Error> {
         let tag = format!(
             "{}-{}",
             std::process::id(),
@@ -126,20 +127,13 @@ impl Supervisor {
     }
 
     /// Everything `new` does once it has chosen the run folder.
-    fn prepare(
-        plan: Plan,
-        exe: PathBuf,
-        isolation: Isolation,
-        start: Instant,
-        tag: String,
-        run_dir: PathBuf,
-    ) -> Result<Supervisor, String> {
-        std::fs::create_dir_all(run_dir.join("files")).map_err(|e| format!("creating {}: {e}", run_dir.display()))?;
+    fn prepare(plan: Plan, exe: PathBuf, isolation: Isolation, start: Instant, tag: String, run_dir: PathBuf) -> Result<Supervisor, Error> {
+        std::fs::create_dir_all(run_dir.join("files")).context(format!("creating {}", run_dir.display()))?;
         set_mode(&run_dir, 0o755)?;
         set_mode(&run_dir.join("files"), 0o755)?;
         for f in &plan.files {
             let p = run_dir.join("files").join(&f.name);
-            std::fs::write(&p, &f.content).map_err(|e| format!("creating {}: {e}", p.display()))?;
+            std::fs::write(&p, &f.content).context(format!("creating {}", p.display()))?;
         }
         let mut ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
         for o in &plan.objects {
@@ -158,17 +152,18 @@ impl Supervisor {
             .collect();
         let socket = format!("ipc-harness/{tag}");
         use std::os::linux::net::SocketAddrExt;
-        let addr = std::os::unix::net::SocketAddr::from_abstract_name(socket.as_bytes()).map_err(|e| e.to_string())?;
-        let listener = UnixListener::bind_addr(&addr).map_err(|e| format!("binding the supervisor socket: {e}"))?;
-        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(socket.as_bytes()).context("naming the supervisor socket")?;
+        let listener = UnixListener::bind_addr(&addr).context("binding the supervisor socket")?;
+        listener.set_nonblocking(true).context("configuring the supervisor socket")?;
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGCHLD);
-        mask.thread_block().map_err(|e| e.to_string())?;
-        let sigchld = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).map_err(|e| e.to_string())?;
-        nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("becoming a subreaper: {e}"))?;
+        mask.thread_block().context("blocking SIGCHLD")?;
+        let sigchld =
+            SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("creating a signalfd for SIGCHLD")?;
+        nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
         let ctx = RunContext { keys, run_dir, socket, exe, plan, supervisor: std::process::id() as i32 };
-        let json = serde_json::to_vec(&ctx).map_err(|e| e.to_string())?;
-        std::fs::write(RunContext::context_path(&ctx.run_dir), json).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec(&ctx).map_err(|e| Error::Protocol(e.to_string()))?;
+        std::fs::write(RunContext::context_path(&ctx.run_dir), json).context("writing the run context")?;
         let timeout = Duration::from_millis(ctx.plan.timeout_ms);
         Ok(Supervisor {
             events: vec![0; ctx.plan.events.len()],
@@ -199,7 +194,7 @@ impl Supervisor {
         self.start.elapsed().as_micros() as u64
     }
 
-    fn run(&mut self) -> Result<(), String> {
+    fn run(&mut self) -> Result<(), Error> {
         let roots: Vec<RoleId> = self.ctx.plan.root_roles().collect();
         for role in roots {
             for instance in 0..self.ctx.plan.role(role).count {
@@ -232,15 +227,15 @@ impl Supervisor {
         Ok(())
     }
 
-    fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), String> {
+    fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), Error> {
         let mut cmd = self.ctx.role_command(role, instance);
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(RunContext::stderr_path(&self.ctx.run_dir))
-            .map_err(|e| e.to_string())?;
+            .context("opening the roles' standard error file")?;
         cmd.stderr(stderr).process_group(self.pgid.map_or(0, Pid::as_raw)).env(super::protocol::TOKEN_VAR, &self.token);
-        let child = cmd.spawn().map_err(|e| format!("starting role `{}`: {e}", self.ctx.plan.role(role).name))?;
+        let child = cmd.spawn().context(format!("starting role `{}`", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
         self.pgid.get_or_insert(pid);
         Ok(())
@@ -258,7 +253,7 @@ impl Supervisor {
         (step.expect.blocks && rec.blocked.is_none() && i.termination.is_none()).then_some(rec.step)
     }
 
-    fn poll_once(&mut self, wait: Duration) -> Result<(), String> {
+    fn poll_once(&mut self, wait: Duration) -> Result<(), Error> {
         enum Source {
             Listener,
             Children,
@@ -273,7 +268,7 @@ impl Supervisor {
             let ms = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
             match poll(&mut fds, PollTimeout::from(ms)) {
                 Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("poll: {e}")),
+                Err(e) => return Err(Error::Sys { context: "poll".to_owned(), source: e }),
             }
             let hit = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
             let mut v = vec![(Source::Listener, hit(&fds[0])), (Source::Children, hit(&fds[1]))];
@@ -294,33 +289,33 @@ impl Supervisor {
         Ok(())
     }
 
-    fn accept(&mut self) -> Result<(), String> {
+    fn accept(&mut self) -> Result<(), Error> {
         loop {
             match self.listener.accept() {
                 Ok((stream, _)) => {
-                    let reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
-                    stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+                    let reader = BufReader::new(stream.try_clone().context("accepting a role")?);
+                    stream.set_nonblocking(false).context("accepting a role")?;
                     self.conns.push(Conn { stream, reader, partial: String::new(), who: None, open: true });
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(format!("accept: {e}")),
+                Err(e) => return Err(Error::Io { context: "accept".to_owned(), source: e }),
             }
         }
     }
 
     /// Read every complete message available on a connection, without
     /// blocking: a message cut in two stays in `partial` until the rest comes.
-    fn drain(&mut self, c: usize) -> Result<(), String> {
+    fn drain(&mut self, c: usize) -> Result<(), Error> {
         if !self.conns[c].open {
             return Ok(());
         }
-        self.conns[c].stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+        self.conns[c].stream.set_nonblocking(true).context("reading from a role")?;
         loop {
             let conn = &mut self.conns[c];
             match conn.reader.read_line(&mut conn.partial) {
                 Ok(_) if conn.partial.ends_with('\n') => {
                     let line = std::mem::take(&mut conn.partial);
-                    let msg: Up = serde_json::from_str(&line).map_err(|e| format!("bad message from a role: {e}: {line}"))?;
+                    let msg: Up = serde_json::from_str(&line).map_err(|e| Error::Protocol(format!("{e}: {line}")))?;
                     self.handle(c, msg);
                 }
                 // End of file (a cut-off last message is dropped: its sender died).
@@ -339,7 +334,7 @@ impl Supervisor {
                     }
                     break;
                 }
-                Err(e) => return Err(format!("reading from a role: {e}")),
+                Err(e) => return Err(Error::Io { context: "reading from a role".to_owned(), source: e }),
             }
         }
         let _ = self.conns[c].stream.set_nonblocking(false);
@@ -430,7 +425,7 @@ impl Supervisor {
     /// once `/proc` shows it asleep, draining its connection brings every
     /// message it sent before sleeping; if the step is still unfinished
     /// then, the role is asleep inside that step's call.
-    fn probe_blocked(&mut self) -> Result<(), String> {
+    fn probe_blocked(&mut self) -> Result<(), Error> {
         self.fail_waits_for_ended_roles();
         let mut targets: Vec<usize> = (0..self.instances.len()).filter(|&i| self.watch_step(&self.instances[i]).is_some()).collect();
         for p in &self.pending {
@@ -508,7 +503,7 @@ impl Supervisor {
     }
 
     /// Reap every exited process. Returns true once no process is left.
-    fn reap(&mut self) -> Result<bool, String> {
+    fn reap(&mut self) -> Result<bool, Error> {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => self.record_end(pid.as_raw(), Termination::Exited(code)),
@@ -517,7 +512,7 @@ impl Supervisor {
                 Ok(_) => {}
                 Err(nix::errno::Errno::ECHILD) => return Ok(true),
                 Err(nix::errno::Errno::EINTR) => {}
-                Err(e) => return Err(format!("waitpid: {e}")),
+                Err(e) => return Err(Error::Sys { context: "waitpid".to_owned(), source: e }),
             }
         }
     }
@@ -588,9 +583,9 @@ impl Supervisor {
     }
 
     /// Post-conditions, leak scan, cleanup, and the trace.
-    fn finish(mut self, run_result: Result<(), String>) -> Trace {
+    fn finish(mut self, run_result: Result<(), Error>) -> Trace {
         if let Err(e) = run_result {
-            self.broken = Some(e);
+            self.broken = Some(e.to_string());
             self.kill_all();
             // Bounded: processes killed with SIGKILL end at once, unless
             // stuck in the kernel (state D), which the report then says.
@@ -673,9 +668,9 @@ impl Supervisor {
     }
 }
 
-fn set_mode(p: &std::path::Path, mode: u32) -> Result<(), String> {
+fn set_mode(p: &std::path::Path, mode: u32) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", p.display()))
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).context(format!("chmod {}", p.display()))
 }
 
 /// Entry point of `ipc-harness __supervise`: the plan on stdin, the trace on
