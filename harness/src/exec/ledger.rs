@@ -20,11 +20,13 @@ pub struct Ledger {
     keys: Vec<i64>,
     /// Which key each object was given or reported.
     object_keys: Vec<(String, i64)>,
+    /// Which POSIX name (without the leading `/`) each object was given.
+    object_names: Vec<(String, String)>,
 }
 
 impl Ledger {
     pub fn new(isolation: Isolation, prefix: String) -> Ledger {
-        Ledger { isolation, prefix, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new() }
+        Ledger { isolation, prefix, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new(), object_names: Vec::new() }
     }
 
     pub fn entries(&self) -> &[Residue] {
@@ -47,6 +49,14 @@ impl Ledger {
             .unwrap_or(1);
         self.keys.push(i64::from(key));
         key
+    }
+
+    /// The run-unique POSIX name of an object (`/ipc-harness-<run>-<object>`),
+    /// recorded before any role starts.
+    pub fn posix_name(&mut self, object: &str) -> String {
+        let name = format!("{}{object}", self.prefix);
+        self.object_names.push((object.to_owned(), name.clone()));
+        format!("/{name}")
     }
 
     /// Make sure `ftok(path, proj)` gives a key nobody uses, so a run in
@@ -117,7 +127,11 @@ impl Ledger {
                 let known = self.entries.iter().find(|e| e.kind == r.kind && e.id == r.id);
                 r.object = known
                     .and_then(|e| e.object.clone())
-                    .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()));
+                    .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()))
+                    .or_else(|| {
+                        let file = r.name.as_deref()?.rsplit('/').next()?;
+                        self.object_names.iter().find(|(_, n)| n == file).map(|(o, _)| o.clone())
+                    });
                 out.push(r);
             }
         }

@@ -30,6 +30,8 @@ pub struct RunContext {
     /// The run-unique SysV key of each object (`None` for IPC_PRIVATE,
     /// ftok-derived keys and kinds without keys).
     pub keys: Vec<Option<i32>>,
+    /// The run-unique POSIX name of each `posix_shm` object.
+    pub names: Vec<Option<String>>,
     pub run_dir: PathBuf,
     pub socket: String,
     pub exe: PathBuf,
@@ -206,6 +208,10 @@ impl Interp<'_> {
         Ok(Outcome::ok(0))
     }
 
+    fn posix_name(&self, o: ObjectId) -> Result<String, StepError> {
+        self.ctx.names.get(o.0).cloned().flatten().ok_or_else(kind_error)
+    }
+
     fn name(&self, o: ObjectId) -> &str {
         &self.ctx.plan.object(o).name
     }
@@ -255,13 +261,19 @@ impl Interp<'_> {
                 Ok(Outcome { stat, ..Outcome::ok(0) })
             }
             Op::Mmap { object } => {
-                let Live::Mmap(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.map()?;
+                match &mut self.objects[object.0] {
+                    Live::Mmap(l) => l.map().map(drop)?,
+                    Live::PosixShm(l) => l.map()?,
+                    _ => return Err(kind_error()),
+                }
                 Ok(Outcome::ok(0))
             }
             Op::Munmap { object } => {
-                let Live::Mmap(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.unmap()?;
+                match &mut self.objects[object.0] {
+                    Live::Mmap(l) => l.unmap()?,
+                    Live::PosixShm(l) => l.unmap()?,
+                    _ => return Err(kind_error()),
+                }
                 Ok(Outcome::ok(0))
             }
             Op::Pipe { object } => {
@@ -270,8 +282,32 @@ impl Interp<'_> {
                 Ok(Outcome::ok(0))
             }
             Op::Close { object, end } => {
-                let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.close(*end)?;
+                match (&mut self.objects[object.0], end) {
+                    (Live::Pipe(l), Some(end)) => l.close(*end)?,
+                    (Live::PosixShm(l), None) => l.close()?,
+                    _ => return Err(kind_error()),
+                }
+                Ok(Outcome::ok(0))
+            }
+            Op::ShmOpen { object, create, excl, rdonly, trunc, mode } => {
+                let name = self.posix_name(*object)?;
+                let ObjectSpec::PosixShm { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.open(&name, *create, *excl, *rdonly, *trunc, mode.unwrap_or(decl_mode))?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Ftruncate { object, size } => {
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let size = size.unwrap_or(l.size);
+                l.ftruncate(size)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Fstat { object } => {
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                Ok(Outcome::ok(l.fstat()?))
+            }
+            Op::ShmUnlink { object } => {
+                crate::ipc::posix_shm::unlink(&self.posix_name(*object)?)?;
                 Ok(Outcome::ok(0))
             }
             Op::Write { object, data, offset, stride } => {

@@ -141,6 +141,14 @@ impl Supervisor {
                 ledger.reserve_ftok_key(&run_dir.join("files").join(&plan.files[file.0].name), *proj)?;
             }
         }
+        let names = plan
+            .objects
+            .iter()
+            .map(|o| match &o.spec {
+                ObjectSpec::PosixShm { .. } => Some(ledger.posix_name(&o.name)),
+                _ => None,
+            })
+            .collect();
         let keys = plan
             .objects
             .iter()
@@ -161,7 +169,7 @@ impl Supervisor {
         let sigchld =
             SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC).context("creating a signalfd for SIGCHLD")?;
         nix::sys::prctl::set_child_subreaper(true).context("becoming a subreaper")?;
-        let ctx = RunContext { keys, run_dir, socket, exe, plan, supervisor: std::process::id() as i32 };
+        let ctx = RunContext { keys, names, run_dir, socket, exe, plan, supervisor: std::process::id() as i32 };
         let json = serde_json::to_vec(&ctx).map_err(|e| Error::Protocol(e.to_string()))?;
         std::fs::write(RunContext::context_path(&ctx.run_dir), json).context("writing the run context")?;
         let timeout = Duration::from_millis(ctx.plan.timeout_ms);

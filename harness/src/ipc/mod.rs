@@ -23,6 +23,7 @@ pub enum Live {
     SysvShm(sysv_shm::Live),
     Mmap(mmap::Live),
     Pipe(pipe::Live),
+    PosixShm(posix_shm::Live),
 }
 
 impl Live {
@@ -31,6 +32,7 @@ impl Live {
             ObjectSpec::SysvShm { size, .. } => Live::SysvShm(sysv_shm::Live::new(*size)),
             ObjectSpec::Mmap { size, shared } => Live::Mmap(mmap::Live::new(*size, *shared)),
             ObjectSpec::Pipe => Live::Pipe(pipe::Live::default()),
+            ObjectSpec::PosixShm { size, .. } => Live::PosixShm(posix_shm::Live::new(*size)),
         }
     }
 
@@ -39,6 +41,7 @@ impl Live {
             Live::SysvShm(l) => l,
             Live::Mmap(l) => l,
             Live::Pipe(l) => l,
+            Live::PosixShm(l) => l,
         }
     }
 }

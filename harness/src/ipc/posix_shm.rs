@@ -1,8 +1,95 @@
 //! POSIX shared memory objects (`shm_open(3)`), which live as files in
-//! `/dev/shm`. Scenario operations come with their issue; the supervisor
-//! already finds and removes the ones a run leaves behind (in a shared
+//! `/dev/shm`: opened by name, sized with `ftruncate`, mapped MAP_SHARED,
+//! and removed by `shm_unlink` (existing mappings stay valid). The name is
+//! made per run, so a run never opens another program's object. The
+//! supervisor finds and removes the ones a run leaves behind (in a shared
 //! `/dev/shm`, only names with the run's prefix).
 
-use super::Folder;
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+
+use super::{Folder, Mapping, StepError, Transfer};
+use crate::sys;
 
 pub const POSIX_SHM: Folder = Folder { name: "posix_shm", dir: "/dev/shm" };
+
+/// An object as one process knows it.
+#[derive(Debug)]
+pub struct Live {
+    pub size: u64,
+    pub fd: Option<OwnedFd>,
+    /// Whether the descriptor was opened read-only.
+    pub rdonly: bool,
+    pub mapping: Option<Mapping>,
+}
+
+impl Live {
+    pub fn new(size: u64) -> Self {
+        Live { size, fd: None, rdonly: false, mapping: None }
+    }
+
+    fn fd(&self) -> Result<&OwnedFd, StepError> {
+        self.fd.as_ref().ok_or_else(|| StepError::Misuse("the object is not open in this process: run `shm_open` first".to_owned()))
+    }
+
+    pub fn open(&mut self, name: &str, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: u32) -> Result<(), StepError> {
+        let mut flags = if rdonly { OFlag::O_RDONLY } else { OFlag::O_RDWR };
+        flags.set(OFlag::O_CREAT, create);
+        flags.set(OFlag::O_EXCL, excl);
+        flags.set(OFlag::O_TRUNC, trunc);
+        let fd = nix::sys::mman::shm_open(name, flags, Mode::from_bits_truncate(mode))?;
+        self.fd = Some(fd);
+        self.rdonly = rdonly;
+        Ok(())
+    }
+
+    pub fn ftruncate(&mut self, size: u64) -> Result<(), StepError> {
+        nix::unistd::ftruncate(self.fd()?, i64::try_from(size).map_err(|_| sys::Errno::EINVAL)?)?;
+        Ok(())
+    }
+
+    /// `st_size` of the open object.
+    pub fn fstat(&self) -> Result<i64, StepError> {
+        Ok(nix::sys::stat::fstat(self.fd()?)?.st_size)
+    }
+
+    /// Map the object's declared size, shared, writable unless opened
+    /// read-only.
+    pub fn map(&mut self) -> Result<(), StepError> {
+        let len = usize::try_from(self.size).map_err(|_| sys::Errno::EINVAL)?;
+        let addr = sys::mmap_fd(self.fd()?, len, !self.rdonly)?;
+        self.mapping = Some(Mapping { addr, len });
+        Ok(())
+    }
+
+    pub fn unmap(&mut self) -> Result<(), StepError> {
+        let m = self.mapped()?;
+        sys::munmap(m.addr, m.len)?;
+        self.mapping = None;
+        Ok(())
+    }
+
+    pub fn close(&mut self) -> Result<(), StepError> {
+        self.fd.take().map(drop).ok_or_else(|| StepError::Misuse("the object is not open in this process".to_owned()))
+    }
+
+    fn mapped(&self) -> Result<Mapping, StepError> {
+        self.mapping.ok_or_else(|| StepError::Misuse("the object is not mapped in this process: run `mmap` first".to_owned()))
+    }
+}
+
+pub fn unlink(name: &str) -> Result<(), StepError> {
+    nix::sys::mman::shm_unlink(name)?;
+    Ok(())
+}
+
+impl Transfer for Live {
+    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Ok(self.mapped()?.read(offset, len))
+    }
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
+        Ok(self.mapped()?.write(offset, data))
+    }
+}

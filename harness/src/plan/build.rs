@@ -232,12 +232,14 @@ impl Builder<'_> {
                 m::ObjectKind::SysvShm => "sysv_shm",
                 m::ObjectKind::Mmap => "mmap",
                 m::ObjectKind::Pipe => "pipe",
+                m::ObjectKind::PosixShm => "posix_shm",
             };
             // Fields the kind does not take.
             let allowed: &[&str] = match kind {
                 m::ObjectKind::SysvShm => &["size", "key", "mode"],
                 m::ObjectKind::Mmap => &["size", "sharing"],
                 m::ObjectKind::Pipe => &[],
+                m::ObjectKind::PosixShm => &["size", "mode"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -307,6 +309,7 @@ impl Builder<'_> {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
                 }
                 m::ObjectKind::Pipe => ObjectSpec::Pipe,
+                m::ObjectKind::PosixShm => ObjectSpec::PosixShm { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
@@ -630,7 +633,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm];
+        let persistent = [Kind::SysvShm, Kind::PosixShm];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -649,7 +652,7 @@ impl Builder<'_> {
             }
         }
         // (Reported above; resolve any kind now to avoid follow-up errors.)
-        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe];
+        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));
@@ -675,7 +678,7 @@ impl Builder<'_> {
                         .hint("keep either the stat or `gone`"),
                 );
             }
-            if let Some(o) = self.object_at(objects, name, name.loc(), &any_kind, "after.stat") {
+            if let Some(o) = self.object_at(objects, name, name.loc(), &[Kind::SysvShm], "after.stat") {
                 self.stat_roles(s.value(), s.loc());
                 out.stat.push((o, s.value().clone(), s.loc()));
             }

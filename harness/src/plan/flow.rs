@@ -23,6 +23,8 @@ impl Builder<'_> {
             write_end: BTreeSet<usize>,
             /// Pipes this role has created or inherited.
             piped: BTreeSet<usize>,
+            /// POSIX objects this role has open.
+            opened: BTreeSet<usize>,
         }
         let mut at_start: Vec<Option<Held>> =
             roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
@@ -89,16 +91,30 @@ impl Builder<'_> {
                         held.read_end.insert(object.0);
                         held.write_end.insert(object.0);
                     }
-                    Op::Close { object, end } => {
+                    Op::Close { object, end: None } => {
+                        need(&held.opened, *object, "shm_open", self);
+                        held.opened.remove(&object.0);
+                    }
+                    Op::Close { object, end: Some(end) } => {
                         need(&held.piped, *object, "pipe", self);
                         let ends = if *end == PipeEnd::Read { &mut held.read_end } else { &mut held.write_end };
                         if held.piped.contains(&object.0) && !ends.remove(&object.0) {
                             self.closed_end(step.loc, &objects[object.0].name, *end, &roles[r].name);
                         }
                     }
+                    Op::ShmOpen { object, .. } if ok => {
+                        held.opened.insert(object.0);
+                    }
+                    Op::Ftruncate { object, .. } | Op::Fstat { object } => need(&held.opened, *object, "shm_open", self),
+                    Op::Mmap { object } if objects[object.0].kind() == Kind::PosixShm => {
+                        need(&held.opened, *object, "shm_open", self);
+                        if ok {
+                            held.mapped.insert(object.0);
+                        }
+                    }
                     Op::Read { object, .. } | Op::Write { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
-                        Kind::Mmap => need(&held.mapped, *object, "mmap", self),
+                        Kind::Mmap | Kind::PosixShm => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {

@@ -97,16 +97,56 @@ impl Builder<'_> {
             Step::Shmctl(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect)
             }
-            Step::Mmap(a) => (self.object_ref(objects, &a.object, &[Kind::Mmap], "mmap").map(|object| Op::Mmap { object }), &a.expect),
-            Step::Munmap(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::Mmap], "munmap").map(|object| Op::Munmap { object }), &a.expect)
+            Step::Mmap(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm], "mmap").map(|object| Op::Mmap { object }), &a.expect)
             }
+            Step::ShmOpen(a) => {
+                let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                let op = self.object_ref(objects, &a.object, &[Kind::PosixShm], "shm_open").map(|object| Op::ShmOpen {
+                    object,
+                    create: has(m::ShmOpenFlag::Create),
+                    excl: has(m::ShmOpenFlag::Excl),
+                    rdonly: has(m::ShmOpenFlag::Rdonly),
+                    trunc: has(m::ShmOpenFlag::Trunc),
+                    mode,
+                });
+                (op, &a.expect)
+            }
+            Step::Ftruncate(a) => (
+                self.object_ref(objects, &a.object, &[Kind::PosixShm], "ftruncate").map(|object| Op::Ftruncate { object, size: a.size }),
+                &a.expect,
+            ),
+            Step::Fstat(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::PosixShm], "fstat").map(|object| Op::Fstat { object }), &a.expect)
+            }
+            Step::ShmUnlink(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::PosixShm], "shm_unlink").map(|object| Op::ShmUnlink { object }), &a.expect)
+            }
+            Step::Munmap(a) => (
+                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm], "munmap").map(|object| Op::Munmap { object }),
+                &a.expect,
+            ),
             Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
             Step::Close(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::Pipe], "close").map(|object| Op::Close { object, end: a.end }), &a.expect)
+                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm], "close");
+                match (object.map(|o| objects[o.0].kind()), a.end) {
+                    (Some(Kind::Pipe), None) => self.err(
+                        Diagnostic::new(a.object.loc(), "closing a pipe needs `end`")
+                            .label("which end?")
+                            .hint("add `end: read` or `end: write`"),
+                    ),
+                    (Some(Kind::PosixShm), Some(_)) => self.err(
+                        Diagnostic::new(a.object.loc(), "a posix_shm object has one descriptor, no ends")
+                            .label("not a pipe")
+                            .hint("remove `end`"),
+                    ),
+                    _ => {}
+                }
+                (object.map(|object| Op::Close { object, end: a.end }), &a.expect)
             }
             Step::Write(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "write");
+                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "write");
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     let longest = longest(a.data.as_bytes(), replicas);
@@ -115,7 +155,7 @@ impl Builder<'_> {
                 (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
             }
             Step::Read(a) => {
-                let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe], "read");
+                let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "read");
                 let expected = a.expect.as_ref().and_then(|e| e.data.as_ref());
                 if let Some(d) =
                     expected.filter(|d| a.len.is_none() && longest(d.as_bytes(), replicas) != for_instance(d.as_bytes(), 0).len() as u64)
@@ -228,7 +268,7 @@ impl Builder<'_> {
 
     pub(super) fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
         let size = match objects[o.0].spec {
-            ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } => size,
+            ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } | ObjectSpec::PosixShm { size, .. } => size,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));

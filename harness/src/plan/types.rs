@@ -24,6 +24,7 @@ pub enum Kind {
     SysvShm,
     Mmap,
     Pipe,
+    PosixShm,
 }
 
 impl Kind {
@@ -32,6 +33,7 @@ impl Kind {
             Kind::SysvShm => "sysv_shm",
             Kind::Mmap => "mmap",
             Kind::Pipe => "pipe",
+            Kind::PosixShm => "posix_shm",
         }
     }
 }
@@ -103,15 +105,28 @@ impl ObjectPlan {
             ObjectSpec::SysvShm { .. } => Kind::SysvShm,
             ObjectSpec::Mmap { .. } => Kind::Mmap,
             ObjectSpec::Pipe => Kind::Pipe,
+            ObjectSpec::PosixShm { .. } => Kind::PosixShm,
         }
     }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ObjectSpec {
-    SysvShm { size: u64, key: KeyPlan, mode: u32 },
-    Mmap { size: u64, shared: bool },
+    SysvShm {
+        size: u64,
+        key: KeyPlan,
+        mode: u32,
+    },
+    Mmap {
+        size: u64,
+        shared: bool,
+    },
     Pipe,
+    /// The POSIX name is made per run (`RunContext::names`).
+    PosixShm {
+        size: u64,
+        mode: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,7 +203,11 @@ pub enum Op {
     Mmap { object: ObjectId },
     Munmap { object: ObjectId },
     Pipe { object: ObjectId },
-    Close { object: ObjectId, end: PipeEnd },
+    Close { object: ObjectId, end: Option<PipeEnd> },
+    ShmOpen { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
+    Ftruncate { object: ObjectId, size: Option<u64> },
+    Fstat { object: ObjectId },
+    ShmUnlink { object: ObjectId },
     Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
     Read { object: ObjectId, len: u64, offset: u64, stride: u64, all: bool },
     Signal { event: EventId },
@@ -231,6 +250,10 @@ impl Op {
             Op::Munmap { .. } => "munmap",
             Op::Pipe { .. } => "pipe",
             Op::Close { .. } => "close",
+            Op::ShmOpen { .. } => "shm_open",
+            Op::Ftruncate { .. } => "ftruncate",
+            Op::Fstat { .. } => "fstat",
+            Op::ShmUnlink { .. } => "shm_unlink",
             Op::Write { .. } => "write",
             Op::Read { .. } => "read",
             Op::Signal { .. } => "signal",

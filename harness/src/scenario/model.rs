@@ -103,15 +103,15 @@ pub struct FileDecl {
 #[serde(deny_unknown_fields)]
 pub struct ObjectDecl {
     pub kind: Sp<ObjectKind>,
-    /// Size in bytes (`sysv_shm`, `mmap`).
+    /// Size in bytes (`sysv_shm`, `mmap`, `posix_shm`).
     #[serde(default)]
     pub size: Option<Sp<u64>>,
     /// `sysv_shm`: how the key is chosen: `generated` (a run-unique key, the
     /// default), `private` (IPC_PRIVATE), or `{ ftok: { file, proj } }`.
     #[serde(default)]
     pub key: Option<Sp<KeySpec>>,
-    /// `sysv_shm`: permission bits used when a role creates it, in octal
-    /// (`0o600`, the default).
+    /// `sysv_shm`, `posix_shm`: permission bits used when a role creates
+    /// it, in octal (`0o600`, the default).
     #[serde(default)]
     pub mode: Option<Sp<u32>>,
     /// `mmap`: `shared` (MAP_SHARED, the default) or `private` (MAP_PRIVATE).
@@ -128,6 +128,8 @@ pub enum ObjectKind {
     Mmap,
     /// An anonymous pipe (`pipe(2)`): a read end and a write end.
     Pipe,
+    /// A POSIX shared memory object (`shm_open(3)`), named per run.
+    PosixShm,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -221,6 +223,14 @@ pub enum Step {
     Munmap(ObjectArgs),
     /// `pipe(2)` for a `pipe` object.
     Pipe(ObjectArgs),
+    /// `shm_open(3)` of a `posix_shm` object (its name is made per run).
+    ShmOpen(ShmOpenArgs),
+    /// `ftruncate(2)` of an open `posix_shm` object.
+    Ftruncate(FtruncateArgs),
+    /// `fstat(2)` of an open `posix_shm` object: the value is `st_size`.
+    Fstat(ObjectArgs),
+    /// `shm_unlink(3)`: remove the name; existing mappings stay valid.
+    ShmUnlink(ObjectArgs),
     /// `close(2)` one end of a pipe.
     Close(CloseArgs),
     /// Write bytes: into mapped memory at an offset, or `write(2)` to a pipe.
@@ -353,9 +363,46 @@ pub enum ShmctlCmd {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct ShmOpenArgs {
+    pub object: Sp<String>,
+    /// `create` (O_CREAT), `excl` (O_EXCL), `rdonly` (O_RDONLY instead of
+    /// O_RDWR), `trunc` (O_TRUNC).
+    #[serde(default)]
+    pub flags: Vec<Sp<ShmOpenFlag>>,
+    /// Permission bits for O_CREAT, in octal (default: the object's `mode`).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShmOpenFlag {
+    Create,
+    Excl,
+    Rdonly,
+    Trunc,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FtruncateArgs {
+    pub object: Sp<String>,
+    /// The new size (default: the object's `size`).
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CloseArgs {
     pub object: Sp<String>,
-    pub end: PipeEnd,
+    /// For a pipe: which end. A `posix_shm` object has one descriptor.
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

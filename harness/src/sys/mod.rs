@@ -135,6 +135,17 @@ pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
+/// Map `len` bytes of a file (or shared memory object) MAP_SHARED, read-only
+/// or read-write, at a kernel-chosen address.
+pub fn mmap_fd(fd: &std::os::fd::OwnedFd, len: usize, writable: bool) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+    // SAFETY: a new mapping at a kernel-chosen address cannot alias Rust
+    // memory; the descriptor is valid for the call (borrowed).
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+    if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+}
+
 /// Reserve `len` bytes of address space with no access, so that fixed
 /// attaches can be placed inside a range nothing else uses.
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
