@@ -77,6 +77,23 @@ pub fn step(
     if let (Some(want), Some(got)) = (&expect.stat, &outcome.stat) {
         stat(want, got, pid_of)?;
     }
+    if let (Some(want), Some((got, sysctl))) = (&expect.info, outcome.info.as_deref()) {
+        if want.agrees_with_sysctl == Some(true) {
+            for (name, reported, file) in
+                [("shmmax", got.shmmax, sysctl[0]), ("shmall", got.shmall, sysctl[1]), ("shmmni", got.shmmni, sysctl[2])]
+            {
+                if reported != file {
+                    return Err(mismatch(name, format!("{file} (/proc/sys/kernel/{name})"), format!("{reported} (IPC_INFO)")));
+                }
+            }
+        }
+        if let Some(m) = want.shmmin.filter(|m| *m != got.shmmin) {
+            return Err(mismatch("shmmin", m.to_string(), got.shmmin.to_string()));
+        }
+        if let Some(u) = want.used_ids.filter(|u| *u != got.used_ids) {
+            return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
+        }
+    }
     if let (Some(want), Some((addr, requested))) = (expect.address, outcome.address) {
         let ok = match want {
             AddressExpect::Requested => addr == requested,
@@ -117,6 +134,13 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
         if d != has {
             let show = |b: bool| if b { "SHM_DEST set" } else { "SHM_DEST clear" };
             return Err(mismatch("SHM_DEST", show(d), show(has)));
+        }
+    }
+    if let Some(l) = want.locked {
+        let has = got.mode & 0o2000 != 0;
+        if l != has {
+            let show = |b: bool| if b { "SHM_LOCKED set" } else { "SHM_LOCKED clear" };
+            return Err(mismatch("SHM_LOCKED", show(l), show(has)));
         }
     }
     for (field, role, pid) in [("shm_cpid", &want.cpid, got.cpid), ("shm_lpid", &want.lpid, got.lpid)] {

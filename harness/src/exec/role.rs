@@ -227,7 +227,7 @@ impl Interp<'_> {
                 };
                 Ok(Outcome::ok(i64::from(sys::ftok(&path, *proj)?)))
             }
-            Op::Shmget { object, create, excl, size, mode: shmflg_mode } => {
+            Op::Shmget { object, create, excl, hugetlb, size, mode: shmflg_mode } => {
                 let ObjectSpec::SysvShm { size: decl_size, key, mode } = &plan.object(*object).spec else { return Err(kind_error()) };
                 let key = match key {
                     KeyPlan::Private => libc::IPC_PRIVATE,
@@ -235,7 +235,7 @@ impl Interp<'_> {
                     KeyPlan::Ftok { file, proj } => sys::ftok(&self.ctx.file_path(&plan.files[file.0].name), *proj)?,
                 };
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                let id = l.shmget(key, size.unwrap_or(*decl_size), *create, *excl, shmflg_mode.unwrap_or(*mode))?;
+                let id = l.shmget(key, size.unwrap_or(*decl_size), *create, *excl, *hugetlb, shmflg_mode.unwrap_or(*mode))?;
                 // The ledger learns of the segment before anything uses it.
                 self.chan
                     .send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) })
@@ -254,11 +254,15 @@ impl Interp<'_> {
                 l.shmdt(&name, *offset)?;
                 Ok(Outcome::ok(0))
             }
-            Op::Shmctl { object, cmd } => {
+            Op::Shmctl { object, cmd, set } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                let stat = l.shmctl(&name, *cmd)?;
-                Ok(Outcome { stat, ..Outcome::ok(0) })
+                l.shmctl(&name, *cmd, *set)
+            }
+            Op::Sysctl { name, value } => {
+                let path = crate::plan::probe::limit_path(name).ok_or_else(kind_error)?;
+                std::fs::write(&path, value).map_err(|e| StepError::Errno(sys::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+                Ok(Outcome::ok(0))
             }
             Op::Mmap { object } => {
                 match &mut self.objects[object.0] {

@@ -498,12 +498,8 @@ impl Supervisor {
             let waiter_role = self.ctx.plan.role(self.instances[waiter].role).name.clone();
             if let Some(rec) = self.instances[waiter].steps.last_mut().filter(|r| r.outcome.is_none()) {
                 rec.finished_us = Some(now);
-                rec.outcome = Some(Outcome {
-                    result: Err(format!("`{target}`#{instance} ended without being seen blocked")),
-                    data: None,
-                    stat: None,
-                    address: None,
-                });
+                rec.outcome =
+                    Some(Outcome { result: Err(format!("`{target}`#{instance} ended without being seen blocked")), ..Outcome::ok(0) });
                 let at = Locator::Step { role: waiter_role, step: rec.step };
                 self.stop_early(at);
             }

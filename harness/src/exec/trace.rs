@@ -15,18 +15,21 @@ pub struct Outcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Vec<u8>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stat: Option<ShmStat>,
+    pub stat: Option<Box<ShmStat>>,
     /// Attach address and the address that was requested (0 for none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<(u64, u64)>,
+    /// IPC_INFO / SHM_INFO, with the sysctls read at the same moment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub info: Option<Box<(crate::sys::ShmInfo, [u64; 3])>>,
 }
 
 impl Outcome {
     pub fn ok(v: i64) -> Self {
-        Outcome { result: Ok(v), data: None, stat: None, address: None }
+        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None }
     }
     pub fn err(e: crate::sys::Errno) -> Self {
-        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None }
+        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None, info: None }
     }
 }
 

@@ -2,8 +2,9 @@
 //! supervisor's view of segments through `/proc/sysvipc/shm`.
 
 use super::{Lifecycle, Mapping, StepError, Transfer};
+use crate::exec::trace::Outcome;
 use crate::exec::trace::Residue;
-use crate::plan::{AttachAt, Kind, ShmctlCmd};
+use crate::plan::{AttachAt, Kind, ShmSet, ShmctlCmd};
 use crate::sys::{self, Errno, ShmStat};
 
 /// A segment as one process knows it.
@@ -26,8 +27,11 @@ impl Live {
         })
     }
 
-    pub fn shmget(&mut self, key: sys::Key, size: u64, create: bool, excl: bool, mode: u32) -> Result<i32, StepError> {
+    pub fn shmget(&mut self, key: sys::Key, size: u64, create: bool, excl: bool, hugetlb: bool, mode: u32) -> Result<i32, StepError> {
         let mut flags = mode as libc::c_int;
+        if hugetlb {
+            flags |= sys::shm_consts::SHM_HUGETLB;
+        }
         if create {
             flags |= libc::IPC_CREAT;
         }
@@ -72,13 +76,27 @@ impl Live {
         Ok(())
     }
 
-    pub fn shmctl(&mut self, name: &str, cmd: ShmctlCmd) -> Result<Option<ShmStat>, StepError> {
-        let id = self.id(name)?;
+    pub fn shmctl(&mut self, name: &str, cmd: ShmctlCmd, set: Option<ShmSet>) -> Result<Outcome, StepError> {
+        // IPC_INFO is about the namespace, not one segment.
+        let id = if cmd == ShmctlCmd::IpcInfo { 0 } else { self.id(name)? };
         match cmd {
-            ShmctlCmd::IpcStat => Ok(Some(sys::shmctl_stat(id)?)),
-            ShmctlCmd::IpcRmid => {
-                sys::shmctl_rmid(id)?;
-                Ok(None)
+            ShmctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::shmctl_stat(id)?)), ..Outcome::ok(0) }),
+            ShmctlCmd::IpcRmid => sys::shmctl_rmid(id).map(|()| Outcome::ok(0)).map_err(Into::into),
+            ShmctlCmd::IpcSet => {
+                let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
+                sys::shmctl_set(id, s.uid, s.gid, s.mode).map(|()| Outcome::ok(0)).map_err(Into::into)
+            }
+            ShmctlCmd::ShmLock => sys::shmctl_lock(id, true).map(|()| Outcome::ok(0)).map_err(Into::into),
+            ShmctlCmd::ShmUnlock => sys::shmctl_lock(id, false).map(|()| Outcome::ok(0)).map_err(Into::into),
+            ShmctlCmd::IpcInfo => {
+                let info = sys::shmctl_info()?;
+                let read = |n: &str| {
+                    std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
+                };
+                Ok(Outcome {
+                    info: Some(Box::new((info, [read("shmmax"), read("shmall"), read("shmmni")]))),
+                    ..Outcome::ok(info.highest_index)
+                })
             }
         }
     }

@@ -72,7 +72,7 @@ impl Builder<'_> {
                             held.attached.insert(object.0);
                         }
                     }
-                    Op::Shmctl { object, .. } => need(&held.id, *object, "shmget", self),
+                    Op::Shmctl { object, cmd, .. } if *cmd != ShmctlCmd::IpcInfo => need(&held.id, *object, "shmget", self),
                     Op::Shmdt { object, offset } => {
                         need(&held.attached, *object, "shmat", self);
                         if ok && *offset == 0 {

@@ -89,6 +89,24 @@ pub const LIMITS: &[&str] = &[
     "fs.pipe-max-size",
 ];
 
+/// The limits that belong to an IPC namespace (ipc_namespaces(7)), which a
+/// scenario with its own namespace may change.
+pub const IPC_NAMESPACED: &[&str] = &[
+    "kernel.shmmax",
+    "kernel.shmall",
+    "kernel.shmmni",
+    "kernel.shm_rmid_forced",
+    "kernel.msgmax",
+    "kernel.msgmnb",
+    "kernel.msgmni",
+    "kernel.sem",
+    "fs.mqueue.msg_max",
+    "fs.mqueue.msgsize_max",
+    "fs.mqueue.msg_default",
+    "fs.mqueue.msgsize_default",
+    "fs.mqueue.queues_max",
+];
+
 pub fn limit_path(name: &str) -> Option<PathBuf> {
     LIMITS.contains(&name).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
 }
@@ -98,7 +116,7 @@ pub fn limit_path(name: &str) -> Option<PathBuf> {
 /// isolation it actually got.
 pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
     if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
-        return Some("needs a private IPC namespace, which this environment does not allow".to_owned());
+        return Some("needs a private IPC namespace, and this run shares the host's IPC tables".to_owned());
     }
     if plan.requires.credentials && isolation == Isolation::UserNamespace {
         return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());

@@ -41,12 +41,14 @@ impl Builder<'_> {
             Step::Shmget(a) => {
                 let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
                 let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
+                let hugetlb = a.flags.iter().any(|f| **f == m::ShmgetFlag::Hugetlb);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
                         object,
                         create,
                         excl,
+                        hugetlb,
                         size: a.size,
                         mode,
                     }),
@@ -95,7 +97,43 @@ impl Builder<'_> {
                 &a.expect,
             ),
             Step::Shmctl(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd }), &a.expect)
+                match (a.cmd, &a.set) {
+                    (m::ShmctlCmd::IpcSet, None) => self.err(
+                        Diagnostic::new(a.object.loc(), "`ipc_set` needs `set: { uid, gid, mode }`")
+                            .label("nothing to set")
+                            .hint("say the new owner and permission bits"),
+                    ),
+                    (cmd, Some(s)) if cmd != m::ShmctlCmd::IpcSet => self.err(
+                        Diagnostic::new(s.loc(), "`set` applies to `cmd: ipc_set` only").label("ignored otherwise").hint("remove `set`"),
+                    ),
+                    (_, Some(s)) if s.mode > 0o777 => self.err(
+                        Diagnostic::new(s.loc(), format!("mode {:#o} has bits beyond 0o777", s.mode))
+                            .label("here")
+                            .hint("give permission bits only"),
+                    ),
+                    _ => {}
+                }
+                let set = a.set.as_ref().map(|s| *s.value());
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd, set }),
+                    &a.expect,
+                )
+            }
+            Step::Sysctl(a) => {
+                if !crate::plan::probe::IPC_NAMESPACED.contains(&a.name.as_str()) {
+                    self.err(
+                        Diagnostic::new(a.name.loc(), format!("`{}` is not a sysctl of the IPC namespace", a.name.value()))
+                            .label("could change the host")
+                            .hint(format!("scenarios may write only: {}", crate::plan::probe::IPC_NAMESPACED.join(", "))),
+                    );
+                } else if !self.doc.requires.private_ipc_namespace {
+                    self.err(
+                        Diagnostic::new(a.name.loc(), "writing a sysctl needs the scenario's own IPC namespace")
+                            .label("would change the host's limit")
+                            .hint("add `requires: { private_ipc_namespace: true }` (without one the scenario is skipped)"),
+                    );
+                }
+                (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.value().clone() }), &a.expect)
             }
             Step::Mmap(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm], "mmap").map(|object| Op::Mmap { object }), &a.expect)
@@ -362,6 +400,12 @@ impl Builder<'_> {
                 );
             }
             out.address = Some(*a.value());
+        }
+        if let Some(i) = &e.info {
+            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcInfo, .. }) {
+                misplaced(self, "info", i.loc(), "`shmctl` with `cmd: ipc_info`");
+            }
+            out.info = Some(i.value().clone());
         }
         if let Some(k) = &e.killed_by {
             out.killed_by = Some(self.signal(k));

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::scenario::model::{AddressExpect, AttachAt, MustFailCheck, PipeEnd, ShmctlCmd, StatExpect};
+pub use crate::scenario::model::{AddressExpect, AttachAt, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect};
 pub use crate::scenario::span::Loc;
 
 macro_rules! id {
@@ -196,10 +196,11 @@ pub struct StepPlan {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Ftok { file: FileRef, proj: u8 },
-    Shmget { object: ObjectId, create: bool, excl: bool, size: Option<u64>, mode: Option<u32> },
+    Shmget { object: ObjectId, create: bool, excl: bool, hugetlb: bool, size: Option<u64>, mode: Option<u32> },
     Shmat { object: ObjectId, at: AttachAt, rdonly: bool, rnd: bool, remap: bool },
     Shmdt { object: ObjectId, offset: u64 },
-    Shmctl { object: ObjectId, cmd: ShmctlCmd },
+    Shmctl { object: ObjectId, cmd: ShmctlCmd, set: Option<ShmSet> },
+    Sysctl { name: String, value: String },
     Mmap { object: ObjectId },
     Munmap { object: ObjectId },
     Pipe { object: ObjectId },
@@ -246,6 +247,7 @@ impl Op {
             Op::Shmat { .. } => "shmat",
             Op::Shmdt { .. } => "shmdt",
             Op::Shmctl { .. } => "shmctl",
+            Op::Sysctl { .. } => "sysctl",
             Op::Mmap { .. } => "mmap",
             Op::Munmap { .. } => "munmap",
             Op::Pipe { .. } => "pipe",
@@ -304,6 +306,7 @@ pub struct ExpectPlan {
     pub eof: Option<bool>,
     pub stat: Option<StatExpect>,
     pub address: Option<AddressExpect>,
+    pub info: Option<InfoExpect>,
     pub killed_by: Option<String>,
     pub blocks: bool,
     /// Whether the user wrote any expectation (for the falsifiability rule).

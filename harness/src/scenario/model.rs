@@ -223,6 +223,10 @@ pub enum Step {
     Munmap(ObjectArgs),
     /// `pipe(2)` for a `pipe` object.
     Pipe(ObjectArgs),
+    /// Write an IPC sysctl of this scenario's private IPC namespace, e.g.
+    /// `{ name: kernel.shmmni, value: "1" }` (needs
+    /// `requires: { private_ipc_namespace: true }`: the host's is never touched).
+    Sysctl(SysctlArgs),
     /// `shm_open(3)` of a `posix_shm` object (its name is made per run).
     ShmOpen(ShmOpenArgs),
     /// `ftruncate(2)` of an open `posix_shm` object.
@@ -298,6 +302,8 @@ pub struct ShmgetArgs {
 pub enum ShmgetFlag {
     Create,
     Excl,
+    /// SHM_HUGETLB: back the segment with huge pages.
+    Hugetlb,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -350,6 +356,9 @@ pub struct ShmdtArgs {
 pub struct ShmctlArgs {
     pub object: Sp<String>,
     pub cmd: ShmctlCmd,
+    /// For `ipc_set`: the new owner and permission bits.
+    #[serde(default)]
+    pub set: Option<Sp<ShmSet>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -359,6 +368,31 @@ pub struct ShmctlArgs {
 pub enum ShmctlCmd {
     IpcStat,
     IpcRmid,
+    /// Change owner and mode (`set:`).
+    IpcSet,
+    /// SHM_LOCK / SHM_UNLOCK: keep the pages in memory, or stop keeping them.
+    ShmLock,
+    ShmUnlock,
+    /// IPC_INFO and SHM_INFO: system-wide limits and usage (`expect: { info }`).
+    IpcInfo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShmSet {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits, in octal.
+    pub mode: u32,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SysctlArgs {
+    pub name: Sp<String>,
+    pub value: Sp<String>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -490,6 +524,9 @@ pub struct Expect {
     /// Where an attach landed.
     #[serde(default)]
     pub address: Option<Sp<AddressExpect>>,
+    /// What `shmctl ipc_info` reports.
+    #[serde(default)]
+    pub info: Option<Sp<InfoExpect>>,
     /// The step kills its role with this signal, e.g. `SIGSEGV`.
     #[serde(default)]
     pub killed_by: Option<Sp<String>>,
@@ -512,6 +549,9 @@ pub struct StatExpect {
     /// SHM_DEST is set: removal requested, waiting for the last detach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dest: Option<bool>,
+    /// SHM_LOCKED is set (by SHM_LOCK).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked: Option<bool>,
     /// The creator's pid equals the pid of this role (replica 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpid: Option<String>,
@@ -522,6 +562,22 @@ pub struct StatExpect {
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
+}
+
+/// Expected IPC_INFO / SHM_INFO values; only the ones given are compared.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InfoExpect {
+    /// shmmax, shmall and shmmni equal /proc/sys/kernel/{shmmax,shmall,shmmni}
+    /// read at the same moment (in this IPC namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agrees_with_sysctl: Option<bool>,
+    /// SHMMIN, which Linux fixes at 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shmmin: Option<u64>,
+    /// Segments in use in this IPC namespace (SHM_INFO used_ids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_ids: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

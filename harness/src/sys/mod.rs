@@ -111,6 +111,94 @@ pub fn shmctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
     })
 }
 
+/// `shmctl` commands and flags from <linux/ipc.h> and <linux/shm.h>
+/// (not all are exported by the libc crate).
+pub mod shm_consts {
+    pub const IPC_SET: libc::c_int = 1;
+    pub const IPC_INFO: libc::c_int = 3;
+    pub const SHM_LOCK: libc::c_int = 11;
+    pub const SHM_UNLOCK: libc::c_int = 12;
+    pub const SHM_INFO: libc::c_int = 14;
+    pub const SHM_HUGETLB: libc::c_int = 0o4000;
+}
+
+/// IPC_SET: change owner uid, gid and permission bits.
+pub fn shmctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+    // SAFETY: shmid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: `ds` is a valid, writable shmid_ds for the call.
+    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
+    ds.shm_perm.uid = uid;
+    ds.shm_perm.gid = gid;
+    ds.shm_perm.mode = mode as _;
+    // SAFETY: IPC_SET reads the shmid_ds we filled from IPC_STAT.
+    check(unsafe { libc::shmctl(id, shm_consts::IPC_SET, &mut ds) }).map(drop)
+}
+
+/// SHM_LOCK or SHM_UNLOCK.
+pub fn shmctl_lock(id: libc::c_int, lock: bool) -> Result<(), Errno> {
+    let cmd = if lock { shm_consts::SHM_LOCK } else { shm_consts::SHM_UNLOCK };
+    // SAFETY: SHM_LOCK and SHM_UNLOCK ignore the buffer; null is allowed.
+    check(unsafe { libc::shmctl(id, cmd, std::ptr::null_mut()) }).map(drop)
+}
+
+/// What IPC_INFO and SHM_INFO report, and the sysctls they should agree
+/// with, read at the same moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShmInfo {
+    /// IPC_INFO's return value: the highest used index.
+    pub highest_index: i64,
+    pub shmmax: u64,
+    pub shmmin: u64,
+    pub shmmni: u64,
+    pub shmall: u64,
+    /// SHM_INFO: segments in use, and pages allocated.
+    pub used_ids: i64,
+    pub shm_tot: u64,
+}
+
+/// IPC_INFO then SHM_INFO.
+pub fn shmctl_info() -> Result<ShmInfo, Errno> {
+    // The kernel's struct shminfo64 and struct shm_info on 64-bit Linux.
+    #[repr(C)]
+    #[derive(Default)]
+    struct Limits {
+        shmmax: libc::c_ulong,
+        shmmin: libc::c_ulong,
+        shmmni: libc::c_ulong,
+        shmseg: libc::c_ulong,
+        shmall: libc::c_ulong,
+        unused: [libc::c_ulong; 4],
+    }
+    #[repr(C)]
+    #[derive(Default)]
+    struct Usage {
+        used_ids: libc::c_int,
+        shm_tot: libc::c_ulong,
+        shm_rss: libc::c_ulong,
+        shm_swp: libc::c_ulong,
+        swap_attempts: libc::c_ulong,
+        swap_successes: libc::c_ulong,
+    }
+    let mut limits = Limits::default();
+    // SAFETY: IPC_INFO writes a struct shminfo, which `Limits` lays out
+    // (and is larger than shmid_ds needs to be for the cast); it lives for
+    // the call.
+    let highest = check(unsafe { libc::shmctl(0, shm_consts::IPC_INFO, (&mut limits as *mut Limits).cast()) })?;
+    let mut usage = Usage::default();
+    // SAFETY: SHM_INFO writes a struct shm_info, laid out by `Usage`.
+    check(unsafe { libc::shmctl(0, shm_consts::SHM_INFO, (&mut usage as *mut Usage).cast()) })?;
+    Ok(ShmInfo {
+        highest_index: i64::from(highest),
+        shmmax: limits.shmmax,
+        shmmin: limits.shmmin,
+        shmmni: limits.shmmni,
+        shmall: limits.shmall,
+        used_ids: i64::from(usage.used_ids),
+        shm_tot: usage.shm_tot,
+    })
+}
+
 pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
     // SAFETY: IPC_RMID ignores the buffer argument; null is allowed.
     check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
