@@ -71,6 +71,9 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
     if sys::reset_signal_dispositions().is_err() {
         return ERROR_STATUS;
     }
+    // Modes in scenarios are exact: the caller's umask must not change
+    // what shm_open (or later mkfifo, mq_open) creates.
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let ctx = match std::fs::read(context)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice::<RunContext>(&b).map_err(|e| e.to_string()))
