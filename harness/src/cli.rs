@@ -127,7 +127,7 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         }
         Command::Supervise { isolation } => exec::supervisor::main(isolation),
         Command::Role { context, role, instance } => exec::role::main(&context, role, instance),
-        Command::ProbeIsolation => match exec::isolation::isolate(Wanted::Auto) {
+        Command::ProbeIsolation => match exec::isolation::isolate(Wanted::Auto, None) {
             Ok((i, _)) => {
                 let _ = writeln!(out, "{}", serde_json::to_string(&i).unwrap_or_default());
                 code::OK

@@ -27,20 +27,20 @@ pub enum Wanted {
 
 /// Enter the best isolation allowed. Returns what was achieved, and why
 /// namespaces were not, when they were not.
-pub fn isolate(wanted: Wanted) -> Result<(Isolation, Option<String>), Error> {
+pub fn isolate(wanted: Wanted, dev_shm_size: Option<u64>) -> Result<(Isolation, Option<String>), Error> {
     if wanted == Wanted::None {
         return Ok((Isolation::RunUnique, Some("namespaces not asked for (--isolation none)".to_owned())));
     }
     let root_err = match unshare(CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWNS) {
         Ok(()) => {
-            private_mounts().map_err(Error::Isolation)?;
+            private_mounts(dev_shm_size).map_err(Error::Isolation)?;
             return Ok((Isolation::Namespaces, None));
         }
         Err(e) => e,
     };
     match user_namespace() {
         Ok(()) => {
-            private_mounts().map_err(Error::Isolation)?;
+            private_mounts(dev_shm_size).map_err(Error::Isolation)?;
             Ok((Isolation::UserNamespace, Some(format!("unshare(CLONE_NEWIPC|CLONE_NEWNS) failed with {root_err}"))))
         }
         Err(user_err) if wanted == Wanted::Auto => {
@@ -65,11 +65,15 @@ fn user_namespace() -> Result<(), String> {
 
 /// Make every mount private to this namespace, then give it its own
 /// `/dev/shm` and `/dev/mqueue`, so POSIX objects are isolated too.
-fn private_mounts() -> Result<(), String> {
+fn private_mounts(dev_shm_size: Option<u64>) -> Result<(), String> {
+    let options = match dev_shm_size {
+        Some(n) => format!("mode=1777,size={n}"),
+        None => "mode=1777".to_owned(),
+    };
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(|e| format!("making mounts private: {e}"))?;
     if Path::new("/dev/shm").is_dir() {
-        mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some("mode=1777"))
+        mount(Some("tmpfs"), "/dev/shm", Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(options.as_str()))
             .map_err(|e| format!("mounting a private /dev/shm: {e}"))?;
     }
     if Path::new("/dev/mqueue").is_dir() {

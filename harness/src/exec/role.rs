@@ -309,6 +309,12 @@ impl Interp<'_> {
                 l.ftruncate(size)?;
                 Ok(Outcome::ok(0))
             }
+            Op::Fallocate { object, size } => {
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let size = size.unwrap_or(l.size);
+                l.fallocate(size)?;
+                Ok(Outcome::ok(0))
+            }
             Op::Fstat { object } => {
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 Ok(Outcome::ok(l.fstat()?))
@@ -320,6 +326,10 @@ impl Interp<'_> {
             Op::Write { object, data, offset, stride } => {
                 let data = for_instance(data, self.instance);
                 Ok(Outcome::ok(self.objects[object.0].transfer().write(offset_for(*offset, *stride, self.instance), &data)?))
+            }
+            Op::Fill { object, len, offset, byte } => {
+                let data = vec![*byte; usize::try_from(*len).map_err(|_| StepError::Misuse("fill too large".to_owned()))?];
+                Ok(Outcome::ok(self.objects[object.0].transfer().write(*offset, &data)?))
             }
             Op::Read { object, len, offset, stride, all } => {
                 let data = self.objects[object.0].transfer().read(offset_for(*offset, *stride, self.instance), *len, *all)?;

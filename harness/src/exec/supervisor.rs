@@ -37,7 +37,7 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// binary, re-executed for every exec'd role.
 pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
     let start = Instant::now();
-    let (isolation, note) = match isolation::isolate(wanted) {
+    let (isolation, note) = match isolation::isolate(wanted, plan.requires.dev_shm_size) {
         Ok(i) => i,
         Err(e) => return Trace::early(Isolation::RunUnique, Some(e.to_string()), None),
     };

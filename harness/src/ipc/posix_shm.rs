@@ -50,6 +50,14 @@ impl Live {
         Ok(())
     }
 
+    /// Allocate the object's pages now (`posix_fallocate` returns the
+    /// error number itself rather than setting errno).
+    pub fn fallocate(&mut self, size: u64) -> Result<(), StepError> {
+        let len = i64::try_from(size).map_err(|_| sys::Errno::EINVAL)?;
+        nix::fcntl::posix_fallocate(self.fd()?, 0, len)?;
+        Ok(())
+    }
+
     /// `st_size` of the open object.
     pub fn fstat(&self) -> Result<i64, StepError> {
         Ok(nix::sys::stat::fstat(self.fd()?)?.st_size)

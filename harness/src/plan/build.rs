@@ -168,7 +168,19 @@ impl Builder<'_> {
 
     pub(super) fn requires(&mut self) -> Requirements {
         let r = &self.doc.requires;
-        let mut out = Requirements { root: r.root, private_ipc_namespace: r.private_ipc_namespace, ..Requirements::default() };
+        let mut out = Requirements {
+            root: r.root,
+            private_ipc_namespace: r.private_ipc_namespace,
+            dev_shm_size: r.dev_shm_size.as_ref().map(|s| *s.value()),
+            ..Requirements::default()
+        };
+        if let Some(s) = r.dev_shm_size.as_ref().filter(|s| *s.value() < sys::page_size() as u64) {
+            self.err(
+                Diagnostic::new(s.loc(), "a /dev/shm smaller than a page holds nothing")
+                    .label("too small")
+                    .hint("give at least one page (4096 bytes)"),
+            );
+        }
         for c in &r.capabilities {
             if crate::plan::probe::capability_bit(c).is_none() {
                 self.err(

@@ -105,14 +105,16 @@ impl Builder<'_> {
                     Op::ShmOpen { object, .. } if ok => {
                         held.opened.insert(object.0);
                     }
-                    Op::Ftruncate { object, .. } | Op::Fstat { object } => need(&held.opened, *object, "shm_open", self),
+                    Op::Ftruncate { object, .. } | Op::Fallocate { object, .. } | Op::Fstat { object } => {
+                        need(&held.opened, *object, "shm_open", self);
+                    }
                     Op::Mmap { object } if objects[object.0].kind() == Kind::PosixShm => {
                         need(&held.opened, *object, "shm_open", self);
                         if ok {
                             held.mapped.insert(object.0);
                         }
                     }
-                    Op::Read { object, .. } | Op::Write { object, .. } => match objects[object.0].kind() {
+                    Op::Read { object, .. } | Op::Write { object, .. } | Op::Fill { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {

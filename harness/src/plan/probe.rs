@@ -118,6 +118,9 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
     if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
         return Some("needs a private IPC namespace, and this run shares the host's IPC tables".to_owned());
     }
+    if plan.requires.dev_shm_size.is_some() && isolation == Isolation::RunUnique {
+        return Some("needs a private /dev/shm of its own size, and this run shares the host's".to_owned());
+    }
     if plan.requires.credentials && isolation == Isolation::UserNamespace {
         return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
     }

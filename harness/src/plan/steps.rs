@@ -155,6 +155,10 @@ impl Builder<'_> {
                 self.object_ref(objects, &a.object, &[Kind::PosixShm], "ftruncate").map(|object| Op::Ftruncate { object, size: a.size }),
                 &a.expect,
             ),
+            Step::Fallocate(a) => (
+                self.object_ref(objects, &a.object, &[Kind::PosixShm], "fallocate").map(|object| Op::Fallocate { object, size: a.size }),
+                &a.expect,
+            ),
             Step::Fstat(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::PosixShm], "fstat").map(|object| Op::Fstat { object }), &a.expect)
             }
@@ -191,6 +195,21 @@ impl Builder<'_> {
                     self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), longest, a.to.loc(), faults);
                 }
                 (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
+            }
+            Step::Fill(a) => {
+                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "fill");
+                if let Some(o) = object {
+                    let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
+                    self.check_offset(objects, o, a.offset, a.len, a.to.loc(), faults);
+                }
+                if a.len > MAX_PIPE_READ {
+                    self.err(
+                        Diagnostic::new(a.to.loc(), format!("a fill of {} bytes is too large", a.len))
+                            .label("too large")
+                            .hint(format!("fill at most {MAX_PIPE_READ} bytes per step")),
+                    );
+                }
+                (object.map(|object| Op::Fill { object, len: a.len, offset: a.offset, byte: a.byte.unwrap_or(b'Z') }), &a.expect)
             }
             Step::Read(a) => {
                 let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "read");

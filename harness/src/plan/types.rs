@@ -81,6 +81,8 @@ pub struct Requirements {
     pub features: Vec<String>,
     pub limits: Vec<(String, u64)>,
     pub private_ipc_namespace: bool,
+    /// The private `/dev/shm` must have exactly this size.
+    pub dev_shm_size: Option<u64>,
     /// Some role changes credentials, which needs CAP_SETUID and CAP_SETGID
     /// and a uid map that holds the target ids.
     pub credentials: bool,
@@ -207,9 +209,11 @@ pub enum Op {
     Close { object: ObjectId, end: Option<PipeEnd> },
     ShmOpen { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
     Ftruncate { object: ObjectId, size: Option<u64> },
+    Fallocate { object: ObjectId, size: Option<u64> },
     Fstat { object: ObjectId },
     ShmUnlink { object: ObjectId },
     Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
+    Fill { object: ObjectId, len: u64, offset: u64, byte: u8 },
     Read { object: ObjectId, len: u64, offset: u64, stride: u64, all: bool },
     Signal { event: EventId },
     Wait { event: EventId, count: u32 },
@@ -254,9 +258,11 @@ impl Op {
             Op::Close { .. } => "close",
             Op::ShmOpen { .. } => "shm_open",
             Op::Ftruncate { .. } => "ftruncate",
+            Op::Fallocate { .. } => "fallocate",
             Op::Fstat { .. } => "fstat",
             Op::ShmUnlink { .. } => "shm_unlink",
             Op::Write { .. } => "write",
+            Op::Fill { .. } => "fill",
             Op::Read { .. } => "read",
             Op::Signal { .. } => "signal",
             Op::Wait { .. } => "wait",

@@ -87,6 +87,11 @@ pub struct Requires {
     /// lowers a limit); without one it is skipped.
     #[serde(default)]
     pub private_ipc_namespace: bool,
+    /// Run with a private `/dev/shm` of exactly this many bytes (a tmpfs
+    /// `size=`), to reach its capacity without touching the host's; without
+    /// a private mount namespace the scenario is skipped.
+    #[serde(default)]
+    pub dev_shm_size: Option<Sp<u64>>,
 }
 
 /// A file created before the run, empty unless `content` is given.
@@ -235,12 +240,18 @@ pub enum Step {
     Fstat(ObjectArgs),
     /// `shm_unlink(3)`: remove the name; existing mappings stay valid.
     ShmUnlink(ObjectArgs),
+    /// `posix_fallocate(3)` of an open `posix_shm` object: allocate its
+    /// pages now (ENOSPC when the file system is full) instead of at first
+    /// touch (SIGBUS).
+    Fallocate(FtruncateArgs),
     /// `close(2)` one end of a pipe.
     Close(CloseArgs),
     /// Write bytes: into mapped memory at an offset, or `write(2)` to a pipe.
     Write(WriteArgs),
     /// Read bytes: from mapped memory, or `read(2)` from a pipe.
     Read(ReadArgs),
+    /// Write `len` copies of one byte (touching every page of a range).
+    Fill(FillArgs),
     /// Raise a named event (a counter that only grows).
     Signal(Sp<String>),
     /// Continue once a named event was raised (at least `count` times).
@@ -461,6 +472,20 @@ pub struct WriteArgs {
     /// use their own slots (`offset + stride * instance`).
     #[serde(default)]
     pub stride: u64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FillArgs {
+    pub to: Sp<String>,
+    pub len: u64,
+    #[serde(default)]
+    pub offset: u64,
+    /// The byte value (default 0x5a, `Z`).
+    #[serde(default)]
+    pub byte: Option<u8>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
