@@ -61,6 +61,11 @@ impl RunContext {
             .stdout(Stdio::null());
         cmd
     }
+    /// Where a `file` object lives: the run folder, so its name is unique.
+    pub fn object_file(&self, object: &str) -> PathBuf {
+        self.run_dir.join("objects").join(object)
+    }
+
     pub fn file_path(&self, name: &str) -> PathBuf {
         self.run_dir.join("files").join(name)
     }
@@ -318,6 +323,25 @@ impl Interp<'_> {
             Op::Fstat { object } => {
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 Ok(Outcome::ok(l.fstat()?))
+            }
+            Op::Open { object, create, excl, rdonly, trunc, mode } => {
+                let path = self.ctx.object_file(&plan.object(*object).name);
+                let ObjectSpec::File { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.open_file(&path, *create, *excl, *rdonly, *trunc, mode.unwrap_or(decl_mode))?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Unlink { object } => {
+                let path = self.ctx.object_file(&plan.object(*object).name);
+                nix::unistd::unlink(&path)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Msync { object, flags } => {
+                let m = self.objects[object.0]
+                    .mapping()
+                    .ok_or_else(|| StepError::Misuse("the object is not mapped in this process".to_owned()))?;
+                sys::msync(m.addr, m.len, *flags)?;
+                Ok(Outcome::ok(0))
             }
             Op::ShmUnlink { object } => {
                 crate::ipc::posix_shm::unlink(&self.posix_name(*object)?)?;

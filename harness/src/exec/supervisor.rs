@@ -131,6 +131,11 @@ impl Supervisor {
         std::fs::create_dir_all(run_dir.join("files")).context(format!("creating {}", run_dir.display()))?;
         set_mode(&run_dir, 0o755)?;
         set_mode(&run_dir.join("files"), 0o755)?;
+        // `file` objects live here; roles with other credentials may create
+        // them, so the folder is open to everyone (the run folder is private
+        // to the run by its unique name).
+        std::fs::create_dir_all(run_dir.join("objects")).context("creating the objects folder")?;
+        set_mode(&run_dir.join("objects"), 0o1777)?;
         for f in &plan.files {
             let p = run_dir.join("files").join(&f.name);
             std::fs::write(&p, &f.content).context(format!("creating {}", p.display()))?;

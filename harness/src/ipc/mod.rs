@@ -32,7 +32,18 @@ impl Live {
             ObjectSpec::SysvShm { size, .. } => Live::SysvShm(sysv_shm::Live::new(*size)),
             ObjectSpec::Mmap { size, shared } => Live::Mmap(mmap::Live::new(*size, *shared)),
             ObjectSpec::Pipe => Live::Pipe(pipe::Live::default()),
-            ObjectSpec::PosixShm { size, .. } => Live::PosixShm(posix_shm::Live::new(*size)),
+            // A file is used exactly like a POSIX object once open.
+            ObjectSpec::PosixShm { size, .. } | ObjectSpec::File { size, .. } => Live::PosixShm(posix_shm::Live::new(*size)),
+        }
+    }
+
+    /// This process's mapping of the object, if it has one.
+    pub fn mapping(&self) -> Option<Mapping> {
+        match self {
+            Live::SysvShm(l) => l.attach,
+            Live::Mmap(l) => l.mapping,
+            Live::PosixShm(l) => l.mapping,
+            Live::Pipe(_) => None,
         }
     }
 

@@ -45,6 +45,27 @@ impl Live {
         Ok(())
     }
 
+    /// `open(2)` of a regular file (the `file` kind).
+    pub fn open_file(
+        &mut self,
+        path: &std::path::Path,
+        create: bool,
+        excl: bool,
+        rdonly: bool,
+        trunc: bool,
+        mode: u32,
+    ) -> Result<(), StepError> {
+        let mut flags = if rdonly { OFlag::O_RDONLY } else { OFlag::O_RDWR };
+        flags.set(OFlag::O_CREAT, create);
+        flags.set(OFlag::O_EXCL, excl);
+        flags.set(OFlag::O_TRUNC, trunc);
+        flags.insert(OFlag::O_CLOEXEC);
+        let fd = nix::fcntl::open(path, flags, Mode::from_bits_truncate(mode))?;
+        self.fd = Some(fd);
+        self.rdonly = rdonly;
+        Ok(())
+    }
+
     pub fn ftruncate(&mut self, size: u64) -> Result<(), StepError> {
         nix::unistd::ftruncate(self.fd()?, i64::try_from(size).map_err(|_| sys::Errno::EINVAL)?)?;
         Ok(())

@@ -245,13 +245,14 @@ impl Builder<'_> {
                 m::ObjectKind::Mmap => "mmap",
                 m::ObjectKind::Pipe => "pipe",
                 m::ObjectKind::PosixShm => "posix_shm",
+                m::ObjectKind::File => "file",
             };
             // Fields the kind does not take.
             let allowed: &[&str] = match kind {
                 m::ObjectKind::SysvShm => &["size", "key", "mode"],
                 m::ObjectKind::Mmap => &["size", "sharing"],
                 m::ObjectKind::Pipe => &[],
-                m::ObjectKind::PosixShm => &["size", "mode"],
+                m::ObjectKind::PosixShm | m::ObjectKind::File => &["size", "mode"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -322,6 +323,7 @@ impl Builder<'_> {
                 }
                 m::ObjectKind::Pipe => ObjectSpec::Pipe,
                 m::ObjectKind::PosixShm => ObjectSpec::PosixShm { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
+                m::ObjectKind::File => ObjectSpec::File { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }

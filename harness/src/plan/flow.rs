@@ -92,7 +92,7 @@ impl Builder<'_> {
                         held.write_end.insert(object.0);
                     }
                     Op::Close { object, end: None } => {
-                        need(&held.opened, *object, "shm_open", self);
+                        need(&held.opened, *object, "open", self);
                         held.opened.remove(&object.0);
                     }
                     Op::Close { object, end: Some(end) } => {
@@ -102,13 +102,14 @@ impl Builder<'_> {
                             self.closed_end(step.loc, &objects[object.0].name, *end, &roles[r].name);
                         }
                     }
-                    Op::ShmOpen { object, .. } if ok => {
+                    Op::ShmOpen { object, .. } | Op::Open { object, .. } if ok => {
                         held.opened.insert(object.0);
                     }
+                    Op::Msync { object, .. } => need(&held.mapped, *object, "mmap", self),
                     Op::Ftruncate { object, .. } | Op::Fallocate { object, .. } | Op::Fstat { object } => {
                         need(&held.opened, *object, "shm_open", self);
                     }
-                    Op::Mmap { object } if objects[object.0].kind() == Kind::PosixShm => {
+                    Op::Mmap { object } if matches!(objects[object.0].kind(), Kind::PosixShm | Kind::File) => {
                         need(&held.opened, *object, "shm_open", self);
                         if ok {
                             held.mapped.insert(object.0);
@@ -116,7 +117,7 @@ impl Builder<'_> {
                     }
                     Op::Read { object, .. } | Op::Write { object, .. } | Op::Fill { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
-                        Kind::Mmap | Kind::PosixShm => need(&held.mapped, *object, "mmap", self),
+                        Kind::Mmap | Kind::PosixShm | Kind::File => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {

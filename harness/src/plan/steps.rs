@@ -135,9 +135,10 @@ impl Builder<'_> {
                 }
                 (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.value().clone() }), &a.expect)
             }
-            Step::Mmap(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm], "mmap").map(|object| Op::Mmap { object }), &a.expect)
-            }
+            Step::Mmap(a) => (
+                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File], "mmap").map(|object| Op::Mmap { object }),
+                &a.expect,
+            ),
             Step::ShmOpen(a) => {
                 let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
@@ -152,33 +153,69 @@ impl Builder<'_> {
                 (op, &a.expect)
             }
             Step::Ftruncate(a) => (
-                self.object_ref(objects, &a.object, &[Kind::PosixShm], "ftruncate").map(|object| Op::Ftruncate { object, size: a.size }),
+                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "ftruncate")
+                    .map(|object| Op::Ftruncate { object, size: a.size }),
                 &a.expect,
             ),
+            Step::Open(a) => {
+                let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                let op = self.object_ref(objects, &a.object, &[Kind::File], "open").map(|object| Op::Open {
+                    object,
+                    create: has(m::ShmOpenFlag::Create),
+                    excl: has(m::ShmOpenFlag::Excl),
+                    rdonly: has(m::ShmOpenFlag::Rdonly),
+                    trunc: has(m::ShmOpenFlag::Trunc),
+                    mode,
+                });
+                (op, &a.expect)
+            }
+            Step::Unlink(a) => {
+                (self.object_ref(objects, &a.object, &[Kind::File], "unlink").map(|object| Op::Unlink { object }), &a.expect)
+            }
+            Step::Msync(a) => {
+                let mut flags = 0;
+                for f in &a.flags {
+                    flags |= match **f {
+                        m::MsyncFlag::Sync => libc::MS_SYNC,
+                        m::MsyncFlag::Async => libc::MS_ASYNC,
+                        m::MsyncFlag::Invalidate => libc::MS_INVALIDATE,
+                    };
+                }
+                if a.flags.is_empty() {
+                    flags = libc::MS_SYNC;
+                }
+                let op = self
+                    .object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::SysvShm], "msync")
+                    .map(|object| Op::Msync { object, flags });
+                (op, &a.expect)
+            }
             Step::Fallocate(a) => (
-                self.object_ref(objects, &a.object, &[Kind::PosixShm], "fallocate").map(|object| Op::Fallocate { object, size: a.size }),
+                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "fallocate")
+                    .map(|object| Op::Fallocate { object, size: a.size }),
                 &a.expect,
             ),
             Step::Fstat(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::PosixShm], "fstat").map(|object| Op::Fstat { object }), &a.expect)
+                (self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "fstat").map(|object| Op::Fstat { object }), &a.expect)
             }
             Step::ShmUnlink(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::PosixShm], "shm_unlink").map(|object| Op::ShmUnlink { object }), &a.expect)
             }
             Step::Munmap(a) => (
-                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm], "munmap").map(|object| Op::Munmap { object }),
+                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File], "munmap")
+                    .map(|object| Op::Munmap { object }),
                 &a.expect,
             ),
             Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
             Step::Close(a) => {
-                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm], "close");
+                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm, Kind::File], "close");
                 match (object.map(|o| objects[o.0].kind()), a.end) {
                     (Some(Kind::Pipe), None) => self.err(
                         Diagnostic::new(a.object.loc(), "closing a pipe needs `end`")
                             .label("which end?")
                             .hint("add `end: read` or `end: write`"),
                     ),
-                    (Some(Kind::PosixShm), Some(_)) => self.err(
+                    (Some(Kind::PosixShm | Kind::File), Some(_)) => self.err(
                         Diagnostic::new(a.object.loc(), "a posix_shm object has one descriptor, no ends")
                             .label("not a pipe")
                             .hint("remove `end`"),
@@ -188,7 +225,7 @@ impl Builder<'_> {
                 (object.map(|object| Op::Close { object, end: a.end }), &a.expect)
             }
             Step::Write(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "write");
+                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "write");
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     let longest = longest(a.data.as_bytes(), replicas);
@@ -197,7 +234,7 @@ impl Builder<'_> {
                 (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
             }
             Step::Fill(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "fill");
+                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "fill");
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     self.check_offset(objects, o, a.offset, a.len, a.to.loc(), faults);
@@ -212,7 +249,8 @@ impl Builder<'_> {
                 (object.map(|object| Op::Fill { object, len: a.len, offset: a.offset, byte: a.byte.unwrap_or(b'Z') }), &a.expect)
             }
             Step::Read(a) => {
-                let object = self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm], "read");
+                let object =
+                    self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "read");
                 let expected = a.expect.as_ref().and_then(|e| e.data.as_ref());
                 if let Some(d) =
                     expected.filter(|d| a.len.is_none() && longest(d.as_bytes(), replicas) != for_instance(d.as_bytes(), 0).len() as u64)
@@ -325,7 +363,10 @@ impl Builder<'_> {
 
     pub(super) fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
         let size = match objects[o.0].spec {
-            ObjectSpec::SysvShm { size, .. } | ObjectSpec::Mmap { size, .. } | ObjectSpec::PosixShm { size, .. } => size,
+            ObjectSpec::SysvShm { size, .. }
+            | ObjectSpec::Mmap { size, .. }
+            | ObjectSpec::PosixShm { size, .. }
+            | ObjectSpec::File { size, .. } => size,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));

@@ -25,6 +25,7 @@ pub enum Kind {
     Mmap,
     Pipe,
     PosixShm,
+    File,
 }
 
 impl Kind {
@@ -34,6 +35,7 @@ impl Kind {
             Kind::Mmap => "mmap",
             Kind::Pipe => "pipe",
             Kind::PosixShm => "posix_shm",
+            Kind::File => "file",
         }
     }
 }
@@ -108,6 +110,7 @@ impl ObjectPlan {
             ObjectSpec::Mmap { .. } => Kind::Mmap,
             ObjectSpec::Pipe => Kind::Pipe,
             ObjectSpec::PosixShm { .. } => Kind::PosixShm,
+            ObjectSpec::File { .. } => Kind::File,
         }
     }
 }
@@ -126,6 +129,11 @@ pub enum ObjectSpec {
     Pipe,
     /// The POSIX name is made per run (`RunContext::names`).
     PosixShm {
+        size: u64,
+        mode: u32,
+    },
+    /// A file in the run folder (`RunContext::object_file`).
+    File {
         size: u64,
         mode: u32,
     },
@@ -212,6 +220,9 @@ pub enum Op {
     Fallocate { object: ObjectId, size: Option<u64> },
     Fstat { object: ObjectId },
     ShmUnlink { object: ObjectId },
+    Open { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
+    Unlink { object: ObjectId },
+    Msync { object: ObjectId, flags: i32 },
     Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
     Fill { object: ObjectId, len: u64, offset: u64, byte: u8 },
     Read { object: ObjectId, len: u64, offset: u64, stride: u64, all: bool },
@@ -261,6 +272,9 @@ impl Op {
             Op::Fallocate { .. } => "fallocate",
             Op::Fstat { .. } => "fstat",
             Op::ShmUnlink { .. } => "shm_unlink",
+            Op::Open { .. } => "open",
+            Op::Unlink { .. } => "unlink",
+            Op::Msync { .. } => "msync",
             Op::Write { .. } => "write",
             Op::Fill { .. } => "fill",
             Op::Read { .. } => "read",

@@ -135,6 +135,9 @@ pub enum ObjectKind {
     Pipe,
     /// A POSIX shared memory object (`shm_open(3)`), named per run.
     PosixShm,
+    /// A regular file in the run's private folder, mapped MAP_SHARED: its
+    /// data stays in the file after every process exited.
+    File,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -240,6 +243,12 @@ pub enum Step {
     Fstat(ObjectArgs),
     /// `shm_unlink(3)`: remove the name; existing mappings stay valid.
     ShmUnlink(ObjectArgs),
+    /// `open(2)` of a `file` object (flags as for `shm_open`).
+    Open(ShmOpenArgs),
+    /// `unlink(2)` of a `file` object.
+    Unlink(ObjectArgs),
+    /// `msync(2)` of this role's mapping of the object.
+    Msync(MsyncArgs),
     /// `posix_fallocate(3)` of an open `posix_shm` object: allocate its
     /// pages now (ENOSPC when the file system is full) instead of at first
     /// touch (SIGBUS).
@@ -474,6 +483,26 @@ pub struct WriteArgs {
     pub stride: u64,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MsyncArgs {
+    pub object: Sp<String>,
+    /// `sync` (MS_SYNC, the default), `async` (MS_ASYNC), `invalidate`
+    /// (MS_INVALIDATE).
+    #[serde(default)]
+    pub flags: Vec<Sp<MsyncFlag>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsyncFlag {
+    Sync,
+    Async,
+    Invalidate,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

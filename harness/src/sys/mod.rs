@@ -234,6 +234,13 @@ pub fn mmap_fd(fd: &std::os::fd::OwnedFd, len: usize, writable: bool) -> Result<
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
+/// `msync(2)` of a range this process mapped.
+pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: msync does not change memory contents or mappings; the kernel
+    // checks the range (ENOMEM if it is not mapped).
+    check(unsafe { libc::msync(addr as *mut libc::c_void, len, flags) }).map(drop)
+}
+
 /// Reserve `len` bytes of address space with no access, so that fixed
 /// attaches can be placed inside a range nothing else uses.
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
