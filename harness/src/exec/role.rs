@@ -90,7 +90,8 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
     if role.0 >= ctx.plan.roles.len() {
         return ERROR_STATUS;
     }
-    let objects = ctx.plan.objects.iter().map(|o| Live::new(&o.spec)).collect();
+    let mut objects: Vec<Live> = ctx.plan.objects.iter().map(|o| Live::new(&o.spec)).collect();
+    adopt_inherited(&mut objects);
     // A role the supervisor started dies with the supervisor, so a killed
     // supervisor leaves no role running (roles started by roles keep the
     // semantics of their parent's exit).
@@ -331,6 +332,12 @@ impl Interp<'_> {
                 l.open_file(&path, *create, *excl, *rdonly, *trunc, mode.unwrap_or(decl_mode))?;
                 Ok(Outcome::ok(0))
             }
+            Op::MemfdCreate { object, cloexec } => {
+                let name = plan.object(*object).name.clone();
+                let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.memfd(&name, *cloexec)?;
+                Ok(Outcome::ok(0))
+            }
             Op::Unlink { object } => {
                 let path = self.ctx.object_file(&plan.object(*object).name);
                 nix::unistd::unlink(&path)?;
@@ -377,8 +384,11 @@ impl Interp<'_> {
                     sys::Forked::Parent(pid) => pid,
                 },
                 Start::Exec => {
-                    let child =
-                        self.ctx.role_command(role, instance).spawn().map_err(|e| format!("cannot start role `{}`: {e}", r.name))?;
+                    let mut cmd = self.ctx.role_command(role, instance);
+                    // Descriptors without close-on-exec (a memfd made so)
+                    // cross the exec; tell the new image which is which.
+                    cmd.env(INHERITED_VAR, self.inheritable_fds());
+                    let child = cmd.spawn().map_err(|e| format!("cannot start role `{}`: {e}", r.name))?;
                     Pid::from_raw(child.id() as i32)
                 }
             };
@@ -412,6 +422,26 @@ impl Interp<'_> {
         }
     }
 
+    /// `object:fd,...` for this role's open memfd objects whose descriptor
+    /// is not close-on-exec.
+    fn inheritable_fds(&self) -> String {
+        use std::os::fd::AsRawFd;
+        self.objects
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.ctx.plan.objects[*i].kind() == crate::plan::Kind::Memfd)
+            .filter_map(|(i, l)| match l {
+                Live::PosixShm(p) => {
+                    p.fd.as_ref()
+                        .filter(|fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok_and(|f| f & libc::FD_CLOEXEC == 0))
+                        .map(|fd| format!("{i}:{}", fd.as_raw_fd()))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn reap(&mut self, pid: Pid) -> Result<(), String> {
         let termination = loop {
             match waitpid(pid, None) {
@@ -422,6 +452,21 @@ impl Interp<'_> {
             }
         };
         self.chan.send(&Up::ChildExited { pid: pid.as_raw(), termination }).map_err(io)
+    }
+}
+
+/// Which inherited descriptors belong to which object (set by the parent
+/// role for an exec'd child).
+const INHERITED_VAR: &str = "IPC_HARNESS_INHERITED_FDS";
+
+fn adopt_inherited(objects: &mut [Live]) {
+    let Ok(list) = std::env::var(INHERITED_VAR) else { return };
+    for pair in list.split(',').filter(|p| !p.is_empty()) {
+        let Some((o, fd)) = pair.split_once(':') else { continue };
+        let (Ok(o), Ok(fd)) = (o.parse::<usize>(), fd.parse::<i32>()) else { continue };
+        if let (Some(Live::PosixShm(l)), Some(owned)) = (objects.get_mut(o), sys::adopt_inherited_fd(fd)) {
+            l.fd = Some(owned);
+        }
     }
 }
 

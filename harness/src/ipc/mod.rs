@@ -33,7 +33,9 @@ impl Live {
             ObjectSpec::Mmap { size, shared } => Live::Mmap(mmap::Live::new(*size, *shared)),
             ObjectSpec::Pipe => Live::Pipe(pipe::Live::default()),
             // A file is used exactly like a POSIX object once open.
-            ObjectSpec::PosixShm { size, .. } | ObjectSpec::File { size, .. } => Live::PosixShm(posix_shm::Live::new(*size)),
+            ObjectSpec::PosixShm { size, .. } | ObjectSpec::File { size, .. } | ObjectSpec::Memfd { size } => {
+                Live::PosixShm(posix_shm::Live::new(*size))
+            }
         }
     }
 

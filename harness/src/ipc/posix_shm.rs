@@ -66,6 +66,14 @@ impl Live {
         Ok(())
     }
 
+    /// `memfd_create(2)` (the `memfd` kind).
+    pub fn memfd(&mut self, name: &str, cloexec: bool) -> Result<(), StepError> {
+        let flags = if cloexec { nix::sys::memfd::MFdFlags::MFD_CLOEXEC } else { nix::sys::memfd::MFdFlags::empty() };
+        self.fd = Some(nix::sys::memfd::memfd_create(name, flags)?);
+        self.rdonly = false;
+        Ok(())
+    }
+
     pub fn ftruncate(&mut self, size: u64) -> Result<(), StepError> {
         nix::unistd::ftruncate(self.fd()?, i64::try_from(size).map_err(|_| sys::Errno::EINVAL)?)?;
         Ok(())

@@ -246,6 +246,7 @@ impl Builder<'_> {
                 m::ObjectKind::Pipe => "pipe",
                 m::ObjectKind::PosixShm => "posix_shm",
                 m::ObjectKind::File => "file",
+                m::ObjectKind::Memfd => "memfd",
             };
             // Fields the kind does not take.
             let allowed: &[&str] = match kind {
@@ -253,6 +254,7 @@ impl Builder<'_> {
                 m::ObjectKind::Mmap => &["size", "sharing"],
                 m::ObjectKind::Pipe => &[],
                 m::ObjectKind::PosixShm | m::ObjectKind::File => &["size", "mode"],
+                m::ObjectKind::Memfd => &["size"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -324,6 +326,7 @@ impl Builder<'_> {
                 m::ObjectKind::Pipe => ObjectSpec::Pipe,
                 m::ObjectKind::PosixShm => ObjectSpec::PosixShm { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
                 m::ObjectKind::File => ObjectSpec::File { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
+                m::ObjectKind::Memfd => ObjectSpec::Memfd { size },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }

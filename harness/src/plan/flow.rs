@@ -23,8 +23,10 @@ impl Builder<'_> {
             write_end: BTreeSet<usize>,
             /// Pipes this role has created or inherited.
             piped: BTreeSet<usize>,
-            /// POSIX objects this role has open.
+            /// POSIX objects, files and memfds this role has open.
             opened: BTreeSet<usize>,
+            /// Memfds open without close-on-exec: an exec'd child inherits them.
+            inheritable: BTreeSet<usize>,
         }
         let mut at_start: Vec<Option<Held>> =
             roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
@@ -47,7 +49,7 @@ impl Builder<'_> {
                 let need = |set: &BTreeSet<usize>, o: ObjectId, first: &str, this: &mut Self| {
                     if !set.contains(&o.0) {
                         let how = if roles[r].start == Start::Exec {
-                            "a role started by exec inherits nothing"
+                            "a role started by exec inherits nothing but memfds made without cloexec"
                         } else {
                             "a forked role inherits only what its parent did before `spawn`"
                         };
@@ -79,7 +81,7 @@ impl Builder<'_> {
                             held.attached.remove(&object.0);
                         }
                     }
-                    Op::Mmap { object } if ok => {
+                    Op::Mmap { object } if ok && objects[object.0].kind() == Kind::Mmap => {
                         held.mapped.insert(object.0);
                     }
                     Op::Munmap { object } => {
@@ -92,8 +94,9 @@ impl Builder<'_> {
                         held.write_end.insert(object.0);
                     }
                     Op::Close { object, end: None } => {
-                        need(&held.opened, *object, "open", self);
+                        need(&held.opened, *object, opener(objects[object.0].kind()), self);
                         held.opened.remove(&object.0);
+                        held.inheritable.remove(&object.0);
                     }
                     Op::Close { object, end: Some(end) } => {
                         need(&held.piped, *object, "pipe", self);
@@ -102,22 +105,28 @@ impl Builder<'_> {
                             self.closed_end(step.loc, &objects[object.0].name, *end, &roles[r].name);
                         }
                     }
+                    Op::MemfdCreate { object, cloexec } if ok => {
+                        held.opened.insert(object.0);
+                        if !cloexec {
+                            held.inheritable.insert(object.0);
+                        }
+                    }
                     Op::ShmOpen { object, .. } | Op::Open { object, .. } if ok => {
                         held.opened.insert(object.0);
                     }
                     Op::Msync { object, .. } => need(&held.mapped, *object, "mmap", self),
                     Op::Ftruncate { object, .. } | Op::Fallocate { object, .. } | Op::Fstat { object } => {
-                        need(&held.opened, *object, "shm_open", self);
+                        need(&held.opened, *object, opener(objects[object.0].kind()), self);
                     }
-                    Op::Mmap { object } if matches!(objects[object.0].kind(), Kind::PosixShm | Kind::File) => {
-                        need(&held.opened, *object, "shm_open", self);
+                    Op::Mmap { object } if matches!(objects[object.0].kind(), Kind::PosixShm | Kind::File | Kind::Memfd) => {
+                        need(&held.opened, *object, opener(objects[object.0].kind()), self);
                         if ok {
                             held.mapped.insert(object.0);
                         }
                     }
                     Op::Read { object, .. } | Op::Write { object, .. } | Op::Fill { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
-                        Kind::Mmap | Kind::PosixShm | Kind::File => need(&held.mapped, *object, "mmap", self),
+                        Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {
@@ -135,7 +144,8 @@ impl Builder<'_> {
                         if roles[role.0].start == Start::Fork {
                             at_start[role.0] = Some(held.clone());
                         } else {
-                            at_start[role.0] = Some(Held::default());
+                            let inherited = held.inheritable.clone();
+                            at_start[role.0] = Some(Held { opened: inherited.clone(), inheritable: inherited, ..Held::default() });
                         }
                     }
                     Op::WaitExit { role } if !spawned.contains(&role.0) => {
@@ -207,5 +217,14 @@ impl Builder<'_> {
                 }
             }
         }
+    }
+}
+
+/// The step that opens an object of a descriptor-based kind.
+fn opener(kind: Kind) -> &'static str {
+    match kind {
+        Kind::PosixShm => "shm_open",
+        Kind::Memfd => "memfd_create",
+        _ => "open",
     }
 }

@@ -136,7 +136,8 @@ impl Builder<'_> {
                 (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.value().clone() }), &a.expect)
             }
             Step::Mmap(a) => (
-                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File], "mmap").map(|object| Op::Mmap { object }),
+                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "mmap")
+                    .map(|object| Op::Mmap { object }),
                 &a.expect,
             ),
             Step::ShmOpen(a) => {
@@ -153,7 +154,7 @@ impl Builder<'_> {
                 (op, &a.expect)
             }
             Step::Ftruncate(a) => (
-                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "ftruncate")
+                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File, Kind::Memfd], "ftruncate")
                     .map(|object| Op::Ftruncate { object, size: a.size }),
                 &a.expect,
             ),
@@ -170,6 +171,11 @@ impl Builder<'_> {
                 });
                 (op, &a.expect)
             }
+            Step::MemfdCreate(a) => (
+                self.object_ref(objects, &a.object, &[Kind::Memfd], "memfd_create")
+                    .map(|object| Op::MemfdCreate { object, cloexec: a.cloexec }),
+                &a.expect,
+            ),
             Step::Unlink(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::File], "unlink").map(|object| Op::Unlink { object }), &a.expect)
             }
@@ -186,36 +192,37 @@ impl Builder<'_> {
                     flags = libc::MS_SYNC;
                 }
                 let op = self
-                    .object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::SysvShm], "msync")
+                    .object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvShm], "msync")
                     .map(|object| Op::Msync { object, flags });
                 (op, &a.expect)
             }
             Step::Fallocate(a) => (
-                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "fallocate")
+                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File, Kind::Memfd], "fallocate")
                     .map(|object| Op::Fallocate { object, size: a.size }),
                 &a.expect,
             ),
-            Step::Fstat(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File], "fstat").map(|object| Op::Fstat { object }), &a.expect)
-            }
+            Step::Fstat(a) => (
+                self.object_ref(objects, &a.object, &[Kind::PosixShm, Kind::File, Kind::Memfd], "fstat").map(|object| Op::Fstat { object }),
+                &a.expect,
+            ),
             Step::ShmUnlink(a) => {
                 (self.object_ref(objects, &a.object, &[Kind::PosixShm], "shm_unlink").map(|object| Op::ShmUnlink { object }), &a.expect)
             }
             Step::Munmap(a) => (
-                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File], "munmap")
+                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "munmap")
                     .map(|object| Op::Munmap { object }),
                 &a.expect,
             ),
             Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
             Step::Close(a) => {
-                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm, Kind::File], "close");
+                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd], "close");
                 match (object.map(|o| objects[o.0].kind()), a.end) {
                     (Some(Kind::Pipe), None) => self.err(
                         Diagnostic::new(a.object.loc(), "closing a pipe needs `end`")
                             .label("which end?")
                             .hint("add `end: read` or `end: write`"),
                     ),
-                    (Some(Kind::PosixShm | Kind::File), Some(_)) => self.err(
+                    (Some(Kind::PosixShm | Kind::File | Kind::Memfd), Some(_)) => self.err(
                         Diagnostic::new(a.object.loc(), "a posix_shm object has one descriptor, no ends")
                             .label("not a pipe")
                             .hint("remove `end`"),
@@ -225,7 +232,12 @@ impl Builder<'_> {
                 (object.map(|object| Op::Close { object, end: a.end }), &a.expect)
             }
             Step::Write(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "write");
+                let object = self.object_ref(
+                    objects,
+                    &a.to,
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    "write",
+                );
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     let longest = longest(a.data.as_bytes(), replicas);
@@ -234,7 +246,12 @@ impl Builder<'_> {
                 (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
             }
             Step::Fill(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "fill");
+                let object = self.object_ref(
+                    objects,
+                    &a.to,
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    "fill",
+                );
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     self.check_offset(objects, o, a.offset, a.len, a.to.loc(), faults);
@@ -249,8 +266,12 @@ impl Builder<'_> {
                 (object.map(|object| Op::Fill { object, len: a.len, offset: a.offset, byte: a.byte.unwrap_or(b'Z') }), &a.expect)
             }
             Step::Read(a) => {
-                let object =
-                    self.object_ref(objects, &a.from, &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File], "read");
+                let object = self.object_ref(
+                    objects,
+                    &a.from,
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    "read",
+                );
                 let expected = a.expect.as_ref().and_then(|e| e.data.as_ref());
                 if let Some(d) =
                     expected.filter(|d| a.len.is_none() && longest(d.as_bytes(), replicas) != for_instance(d.as_bytes(), 0).len() as u64)
@@ -366,7 +387,8 @@ impl Builder<'_> {
             ObjectSpec::SysvShm { size, .. }
             | ObjectSpec::Mmap { size, .. }
             | ObjectSpec::PosixShm { size, .. }
-            | ObjectSpec::File { size, .. } => size,
+            | ObjectSpec::File { size, .. }
+            | ObjectSpec::Memfd { size } => size,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));

@@ -26,6 +26,7 @@ pub enum Kind {
     Pipe,
     PosixShm,
     File,
+    Memfd,
 }
 
 impl Kind {
@@ -36,6 +37,7 @@ impl Kind {
             Kind::Pipe => "pipe",
             Kind::PosixShm => "posix_shm",
             Kind::File => "file",
+            Kind::Memfd => "memfd",
         }
     }
 }
@@ -111,6 +113,7 @@ impl ObjectPlan {
             ObjectSpec::Pipe => Kind::Pipe,
             ObjectSpec::PosixShm { .. } => Kind::PosixShm,
             ObjectSpec::File { .. } => Kind::File,
+            ObjectSpec::Memfd { .. } => Kind::Memfd,
         }
     }
 }
@@ -136,6 +139,9 @@ pub enum ObjectSpec {
     File {
         size: u64,
         mode: u32,
+    },
+    Memfd {
+        size: u64,
     },
 }
 
@@ -222,6 +228,7 @@ pub enum Op {
     ShmUnlink { object: ObjectId },
     Open { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
     Unlink { object: ObjectId },
+    MemfdCreate { object: ObjectId, cloexec: bool },
     Msync { object: ObjectId, flags: i32 },
     Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
     Fill { object: ObjectId, len: u64, offset: u64, byte: u8 },
@@ -274,6 +281,7 @@ impl Op {
             Op::ShmUnlink { .. } => "shm_unlink",
             Op::Open { .. } => "open",
             Op::Unlink { .. } => "unlink",
+            Op::MemfdCreate { .. } => "memfd_create",
             Op::Msync { .. } => "msync",
             Op::Write { .. } => "write",
             Op::Fill { .. } => "fill",

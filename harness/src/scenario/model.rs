@@ -138,6 +138,9 @@ pub enum ObjectKind {
     /// A regular file in the run's private folder, mapped MAP_SHARED: its
     /// data stays in the file after every process exited.
     File,
+    /// An anonymous file (`memfd_create(2)`): shared by inheriting its
+    /// descriptor, through fork and (without `cloexec`) through exec.
+    Memfd,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -245,6 +248,8 @@ pub enum Step {
     ShmUnlink(ObjectArgs),
     /// `open(2)` of a `file` object (flags as for `shm_open`).
     Open(ShmOpenArgs),
+    /// `memfd_create(2)` of a `memfd` object.
+    MemfdCreate(MemfdArgs),
     /// `unlink(2)` of a `file` object.
     Unlink(ObjectArgs),
     /// `msync(2)` of this role's mapping of the object.
@@ -481,6 +486,17 @@ pub struct WriteArgs {
     /// use their own slots (`offset + stride * instance`).
     #[serde(default)]
     pub stride: u64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemfdArgs {
+    pub object: Sp<String>,
+    /// MFD_CLOEXEC: the descriptor is not inherited across exec.
+    #[serde(default)]
+    pub cloexec: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

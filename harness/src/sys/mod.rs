@@ -241,6 +241,25 @@ pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> Result<(), Errno> {
     check(unsafe { libc::msync(addr as *mut libc::c_void, len, flags) }).map(drop)
 }
 
+/// Take ownership of a descriptor this process inherited across exec.
+/// Returns `None` if `fd` is not open.
+pub fn adopt_inherited_fd(fd: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    nix::fcntl::fcntl(borrow_for_probe(fd)?, nix::fcntl::FcntlArg::F_GETFD).ok()?;
+    // SAFETY: the descriptor is open (F_GETFD succeeded), it was inherited
+    // across exec, and nothing else in this fresh image owns it: the
+    // parent role passed its number for exactly this object.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+fn borrow_for_probe(fd: i32) -> Option<std::os::fd::BorrowedFd<'static>> {
+    (fd >= 0).then(|| {
+        // SAFETY: only used for the F_GETFD probe above, which tolerates a
+        // closed descriptor (EBADF).
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+    })
+}
+
 /// Reserve `len` bytes of address space with no access, so that fixed
 /// attaches can be placed inside a range nothing else uses.
 pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
