@@ -273,10 +273,19 @@ impl Interp<'_> {
                 std::fs::write(&path, value).map_err(|e| StepError::Errno(sys::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
                 Ok(Outcome::ok(0))
             }
-            Op::Mmap { object } => {
+            Op::Mmap { object, over, noreplace } => {
+                let at = match over {
+                    None => sys::Placement::Anywhere,
+                    Some(o) => {
+                        let m = self.objects[o.0]
+                            .mapping()
+                            .ok_or_else(|| StepError::Misuse(format!("`{}` is not mapped in this process", self.name(*o))))?;
+                        sys::Placement::Over { addr: m.addr, replace: !noreplace }
+                    }
+                };
                 match &mut self.objects[object.0] {
-                    Live::Mmap(l) => l.map().map(drop)?,
-                    Live::PosixShm(l) => l.map()?,
+                    Live::Mmap(l) => l.map(at).map(drop)?,
+                    Live::PosixShm(l) => l.map(at)?,
                     _ => return Err(kind_error()),
                 }
                 Ok(Outcome::ok(0))

@@ -18,8 +18,8 @@ impl Live {
         Live { size, shared, mapping: None }
     }
 
-    pub fn map(&mut self) -> Result<usize, StepError> {
-        let addr = sys::mmap_anonymous(self.size as usize, self.shared)?;
+    pub fn map(&mut self, at: sys::Placement) -> Result<usize, StepError> {
+        let addr = sys::mmap_anonymous(self.size as usize, self.shared, at)?;
         self.mapping = Some(Mapping { addr, len: self.size as usize });
         Ok(addr)
     }

@@ -94,9 +94,9 @@ impl Live {
 
     /// Map the object's declared size, shared, writable unless opened
     /// read-only.
-    pub fn map(&mut self) -> Result<(), StepError> {
+    pub fn map(&mut self, at: sys::Placement) -> Result<(), StepError> {
         let len = usize::try_from(self.size).map_err(|_| sys::Errno::EINVAL)?;
-        let addr = sys::mmap_fd(self.fd()?, len, !self.rdonly)?;
+        let addr = sys::mmap_fd(self.fd()?, len, !self.rdonly, at)?;
         self.mapping = Some(Mapping { addr, len });
         Ok(())
     }

@@ -81,8 +81,13 @@ impl Builder<'_> {
                             held.attached.remove(&object.0);
                         }
                     }
-                    Op::Mmap { object } if ok && objects[object.0].kind() == Kind::Mmap => {
-                        held.mapped.insert(object.0);
+                    Op::Mmap { object, over, .. } if objects[object.0].kind() == Kind::Mmap => {
+                        if let Some(o) = over {
+                            need(&held.mapped, *o, "mmap", self);
+                        }
+                        if ok {
+                            held.mapped.insert(object.0);
+                        }
                     }
                     Op::Munmap { object } => {
                         need(&held.mapped, *object, "mmap", self);
@@ -118,8 +123,11 @@ impl Builder<'_> {
                     Op::Ftruncate { object, .. } | Op::Fallocate { object, .. } | Op::Fstat { object } => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
                     }
-                    Op::Mmap { object } if matches!(objects[object.0].kind(), Kind::PosixShm | Kind::File | Kind::Memfd) => {
+                    Op::Mmap { object, over, .. } if matches!(objects[object.0].kind(), Kind::PosixShm | Kind::File | Kind::Memfd) => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
+                        if let Some(o) = over {
+                            need(&held.mapped, *o, "mmap", self);
+                        }
                         if ok {
                             held.mapped.insert(object.0);
                         }

@@ -135,11 +135,24 @@ impl Builder<'_> {
                 }
                 (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.value().clone() }), &a.expect)
             }
-            Step::Mmap(a) => (
-                self.object_ref(objects, &a.object, &[Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "mmap")
-                    .map(|object| Op::Mmap { object }),
-                &a.expect,
-            ),
+            Step::Mmap(a) => {
+                let mappable = [Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd];
+                let over = a.over.as_ref().map(|o| self.object_ref(objects, o, &mappable, "mmap over"));
+                if a.noreplace && a.over.is_none() {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`noreplace` needs `over`")
+                            .label("no fixed address")
+                            .hint("name the object whose mapping this one is placed over"),
+                    );
+                }
+                let object = self.object_ref(objects, &a.object, &mappable, "mmap");
+                let op = match (object, over) {
+                    (Some(object), None) => Some(Op::Mmap { object, over: None, noreplace: false }),
+                    (Some(object), Some(Some(o))) => Some(Op::Mmap { object, over: Some(o), noreplace: a.noreplace }),
+                    _ => None,
+                };
+                (op, &a.expect)
+            }
             Step::ShmOpen(a) => {
                 let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));

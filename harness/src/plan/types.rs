@@ -217,7 +217,7 @@ pub enum Op {
     Shmdt { object: ObjectId, offset: u64 },
     Shmctl { object: ObjectId, cmd: ShmctlCmd, set: Option<ShmSet> },
     Sysctl { name: String, value: String },
-    Mmap { object: ObjectId },
+    Mmap { object: ObjectId, over: Option<ObjectId>, noreplace: bool },
     Munmap { object: ObjectId },
     Pipe { object: ObjectId },
     Close { object: ObjectId, end: Option<PipeEnd> },

@@ -229,7 +229,7 @@ pub enum Step {
     /// `shmctl(2)`.
     Shmctl(ShmctlArgs),
     /// `mmap(2)` of an `mmap` object.
-    Mmap(ObjectArgs),
+    Mmap(MmapArgs),
     /// `munmap(2)` of an `mmap` object.
     Munmap(ObjectArgs),
     /// `pipe(2)` for a `pipe` object.
@@ -486,6 +486,21 @@ pub struct WriteArgs {
     /// use their own slots (`offset + stride * instance`).
     #[serde(default)]
     pub stride: u64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MmapArgs {
+    pub object: Sp<String>,
+    /// Map exactly where this other object is mapped in this role:
+    /// MAP_FIXED (replacing that mapping) or, with `noreplace`,
+    /// MAP_FIXED_NOREPLACE (which fails with EEXIST).
+    #[serde(default)]
+    pub over: Option<Sp<String>>,
+    #[serde(default)]
+    pub noreplace: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

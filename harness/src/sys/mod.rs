@@ -215,22 +215,46 @@ pub fn msgctl_rmid(id: libc::c_int) -> Result<(), Errno> {
 }
 
 /// Map anonymous memory, shared or private, read-write.
-pub fn mmap_anonymous(len: usize, shared: bool) -> Result<usize, Errno> {
+pub fn mmap_anonymous(len: usize, shared: bool, at: Placement) -> Result<usize, Errno> {
     let vis = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE };
-    // SAFETY: a fresh anonymous mapping at a kernel-chosen address cannot
-    // alias any existing Rust object.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, vis | libc::MAP_ANONYMOUS, -1, 0) };
+    let (addr, fixed) = at.parts();
+    // SAFETY: at a kernel-chosen address a new mapping cannot alias Rust
+    // memory; a fixed one only goes over a mapping the scenario made itself
+    // (`Placement::Over`), never over memory Rust owns.
+    let p =
+        unsafe { libc::mmap(addr as *mut libc::c_void, len, libc::PROT_READ | libc::PROT_WRITE, vis | libc::MAP_ANONYMOUS | fixed, -1, 0) };
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
+}
+
+/// Where a new mapping goes.
+#[derive(Debug, Clone, Copy)]
+pub enum Placement {
+    /// Where the kernel chooses.
+    Anywhere,
+    /// Exactly over an existing mapping of the scenario's: replacing it
+    /// (MAP_FIXED) or refusing to (MAP_FIXED_NOREPLACE, EEXIST).
+    Over { addr: usize, replace: bool },
+}
+
+impl Placement {
+    fn parts(self) -> (usize, libc::c_int) {
+        match self {
+            Placement::Anywhere => (0, 0),
+            Placement::Over { addr, replace: true } => (addr, libc::MAP_FIXED),
+            Placement::Over { addr, replace: false } => (addr, libc::MAP_FIXED_NOREPLACE),
+        }
+    }
 }
 
 /// Map `len` bytes of a file (or shared memory object) MAP_SHARED, read-only
 /// or read-write, at a kernel-chosen address.
-pub fn mmap_fd(fd: &std::os::fd::OwnedFd, len: usize, writable: bool) -> Result<usize, Errno> {
+pub fn mmap_fd(fd: &std::os::fd::OwnedFd, len: usize, writable: bool, at: Placement) -> Result<usize, Errno> {
     use std::os::fd::AsRawFd;
     let prot = if writable { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
-    // SAFETY: a new mapping at a kernel-chosen address cannot alias Rust
-    // memory; the descriptor is valid for the call (borrowed).
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
+    let (addr, fixed) = at.parts();
+    // SAFETY: as in `mmap_anonymous`: kernel-chosen, or over a mapping the
+    // scenario made; the descriptor is valid for the call (borrowed).
+    let p = unsafe { libc::mmap(addr as *mut libc::c_void, len, prot, libc::MAP_SHARED | fixed, fd.as_raw_fd(), 0) };
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
