@@ -94,6 +94,15 @@ pub fn step(
             return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
         }
     }
+    if let (Some(want), Some((line, _))) = (&expect.mapped_as, outcome.mapping.as_deref()) {
+        if !line.contains(want.as_str()) {
+            return Err(mismatch(
+                "/proc/self/maps",
+                format!("a line containing {want:?}"),
+                if line.is_empty() { "no line at that address".to_owned() } else { line.clone() },
+            ));
+        }
+    }
     if let (Some(want), Some((addr, requested))) = (expect.address, outcome.address) {
         let ok = match want {
             AddressExpect::Requested => addr == requested,
@@ -225,6 +234,37 @@ impl Verdict {
     }
 }
 
+/// `same_frame_as`: compare this mapping's frame with the last frame role
+/// `other` (replica 0) recorded for the same object.
+fn other_frame_differs(plan: &Plan, trace: &Trace, op: &crate::plan::Op, outcome: &Outcome, other: &str) -> Option<Mismatch> {
+    use crate::plan::Op;
+    let object = match op {
+        Op::Shmat { object, .. } | Op::Mmap { object, .. } => *object,
+        _ => return None,
+    };
+    let mine = outcome.mapping.as_deref().map_or(0, |m| m.1);
+    let r = plan.roles.iter().position(|x| x.name == other)?;
+    let theirs = trace
+        .instances
+        .iter()
+        .find(|i| i.role == RoleId(r) && i.instance == 0)?
+        .steps
+        .iter()
+        .filter(|s| matches!(plan.roles[r].steps.get(s.step).map(|p| &p.op), Some(Op::Shmat { object: o, .. } | Op::Mmap { object: o, .. }) if *o == object))
+        .filter_map(|s| s.outcome.as_ref()?.mapping.as_deref().map(|m| m.1))
+        .next_back();
+    match theirs {
+        None => {
+            Some(mismatch("physical frame", format!("the frame `{other}` mapped"), format!("`{other}` recorded no mapping of this object")))
+        }
+        Some(t) if t == 0 || mine == 0 => {
+            Some(mismatch("physical frame", "frames from /proc/PID/pagemap", "pagemap hid the frames (no CAP_SYS_ADMIN?)"))
+        }
+        Some(t) if t != mine => Some(mismatch("physical frame", format!("{t:#x} (as mapped by `{other}`)"), format!("{mine:#x}"))),
+        Some(_) => None,
+    }
+}
+
 /// Whether a process ended as its role says it must.
 pub fn exit_matches(want: &ExitPlan, got: &Termination) -> bool {
     match (want, got) {
@@ -315,6 +355,9 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
             match &rec.outcome {
                 Some(o) => {
                     if let Err(m) = step(&sp.expect, o, inst.instance, shmlba, &pid_of) {
+                        fail(m);
+                    } else if let Some(m) = sp.expect.same_frame_as.as_deref().and_then(|r| other_frame_differs(plan, trace, &sp.op, o, r))
+                    {
                         fail(m);
                     } else if sp.expect.blocks && rec.blocked.is_none() {
                         fail(mismatch("blocking", "the call blocks until another role acts", "it completed without being seen blocked"));

@@ -5,7 +5,7 @@
 pub mod error;
 pub mod isolation;
 pub mod ledger;
-mod procfs;
+pub mod procfs;
 pub mod protocol;
 pub mod role;
 pub mod runner;

@@ -10,6 +10,30 @@ pub fn read(pid: i32, file: &str) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/{file}")).map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
+/// This process's `/proc/self/maps` line for the mapping at `addr`.
+pub fn maps_line(addr: usize) -> String {
+    let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    text.lines()
+        .find(|l| l.split('-').next().and_then(|a| usize::from_str_radix(a, 16).ok()) == Some(addr))
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+/// The physical frame number behind the page at `addr` (pagemap(5): bits
+/// 0-54 when bit 63, present, is set; the kernel reports 0 to processes
+/// without CAP_SYS_ADMIN).
+pub fn frame_of(addr: usize) -> u64 {
+    use std::io::{Seek, SeekFrom};
+    let page = crate::sys::page_size();
+    let Ok(mut f) = std::fs::File::open("/proc/self/pagemap") else { return 0 };
+    let mut entry = [0u8; 8];
+    if f.seek(SeekFrom::Start((addr / page * 8) as u64)).is_err() || f.read_exact(&mut entry).is_err() {
+        return 0;
+    }
+    let e = u64::from_le_bytes(entry);
+    if e >> 63 & 1 == 1 { e & ((1 << 55) - 1) } else { 0 }
+}
+
 /// The process has exited (a zombie not yet reaped, or gone).
 pub fn has_exited(pid: i32) -> bool {
     state(pid).is_none_or(|s| s == 'Z' || s == 'X')

@@ -122,6 +122,8 @@ struct Interp<'a> {
     chan: Channel,
     objects: Vec<Live>,
     children: Vec<(RoleId, Pid)>,
+    /// The current step asks for the physical frame of a new mapping.
+    want_frame: bool,
 }
 
 /// What a step leads to.
@@ -135,7 +137,7 @@ fn run(ctx: &RunContext, role: RoleId, instance: u32, objects: Vec<Live>) -> i32
         Ok(c) => c,
         Err(_) => return ERROR_STATUS,
     };
-    let mut it = Interp { ctx, role, instance, chan, objects, children: Vec::new() };
+    let mut it = Interp { ctx, role, instance, chan, objects, children: Vec::new(), want_frame: false };
     match it.run() {
         Ok(code) => code,
         Err(e) => {
@@ -158,6 +160,7 @@ impl Interp<'_> {
         let shmlba = sys::shmlba() as u64;
         for (i, step) in plan.role(self.role).steps.iter().enumerate() {
             self.chan.send(&Up::StepStart { step: i }).map_err(io)?;
+            self.want_frame = step.expect.same_frame_as.is_some() || step.expect.record_frame;
             let flow = self.perform(&step.op).map_err(|e| format!("step {} ({}, line {}): {e}", i + 1, step.op.name(), step.loc.line))?;
             match flow {
                 Flow::Exit(code) => return Ok(code),
@@ -255,7 +258,11 @@ impl Interp<'_> {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 let (addr, requested) = l.shmat(&name, *at, *rdonly, *rnd, *remap)?;
-                Ok(Outcome { address: Some((addr as u64, requested as u64)), ..Outcome::ok(0) })
+                Ok(Outcome {
+                    address: Some((addr as u64, requested as u64)),
+                    mapping: Some(Box::new(observe_mapping(addr, self.want_frame))),
+                    ..Outcome::ok(0)
+                })
             }
             Op::Shmdt { object, offset } => {
                 let name = self.name(*object).to_owned();
@@ -288,7 +295,9 @@ impl Interp<'_> {
                     Live::PosixShm(l) => l.map(at)?,
                     _ => return Err(kind_error()),
                 }
-                Ok(Outcome::ok(0))
+                let want = self.want_frame;
+                let mapping = self.objects[object.0].mapping().map(|m| Box::new(observe_mapping(m.addr, want)));
+                Ok(Outcome { mapping, ..Outcome::ok(0) })
             }
             Op::Munmap { object } => {
                 match &mut self.objects[object.0] {
@@ -462,6 +471,21 @@ impl Interp<'_> {
         };
         self.chan.send(&Up::ChildExited { pid: pid.as_raw(), termination }).map_err(io)
     }
+}
+
+/// A new mapping as `/proc` shows it. With `touch` (only when a step asks
+/// for the frame) the first byte is read so the page is present: reading
+/// could fault for a mapping longer than its object, so it is never done
+/// otherwise.
+fn observe_mapping(addr: usize, touch: bool) -> (String, u64) {
+    let line = super::procfs::maps_line(addr);
+    let frame = if touch {
+        let _ = sys::read_mapped(addr, 1);
+        super::procfs::frame_of(addr)
+    } else {
+        0
+    };
+    (line, frame)
 }
 
 /// Which inherited descriptors belong to which object (set by the parent

@@ -22,14 +22,19 @@ pub struct Outcome {
     /// IPC_INFO / SHM_INFO, with the sysctls read at the same moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<Box<(crate::sys::ShmInfo, [u64; 3])>>,
+    /// For a new mapping: its line in `/proc/self/maps`, and the physical
+    /// frame of its first page from `/proc/self/pagemap` (0 when the kernel
+    /// hides frames, i.e. without CAP_SYS_ADMIN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping: Option<Box<(String, u64)>>,
 }
 
 impl Outcome {
     pub fn ok(v: i64) -> Self {
-        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None }
+        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None, mapping: None }
     }
     pub fn err(e: crate::sys::Errno) -> Self {
-        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None, info: None }
+        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None, info: None, mapping: None }
     }
 }
 

@@ -118,6 +118,32 @@ impl Builder<'_> {
         }
         let mut requires = requires;
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
+        // The mappings `same_frame_as` compares with record their frame.
+        let wanted: Vec<(usize, ObjectId)> = roles
+            .iter()
+            .flat_map(|r| r.steps.iter())
+            .filter_map(|s| {
+                let other = s.expect.same_frame_as.as_ref()?;
+                let object = match s.op {
+                    Op::Shmat { object, .. } | Op::Mmap { object, .. } => object,
+                    _ => return None,
+                };
+                Some((roles.iter().position(|r| r.name == *other)?, object))
+            })
+            .collect();
+        for (r, object) in wanted {
+            for s in &mut roles[r].steps {
+                if matches!(s.op, Op::Shmat { object: o, .. } | Op::Mmap { object: o, .. } if o == object) {
+                    s.expect.record_frame = true;
+                }
+            }
+        }
+        // pagemap shows frames only to CAP_SYS_ADMIN (pagemap(5)).
+        if roles.iter().any(|r| r.steps.iter().any(|s| s.expect.same_frame_as.is_some()))
+            && !requires.capabilities.iter().any(|c| c == "CAP_SYS_ADMIN")
+        {
+            requires.capabilities.push("CAP_SYS_ADMIN".to_owned());
+        }
         let plan = Plan {
             name: case.name.clone(),
             path: path.to_owned(),

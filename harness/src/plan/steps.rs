@@ -502,6 +502,16 @@ impl Builder<'_> {
             }
             out.info = Some(i.value().clone());
         }
+        for (field, v) in [("mapped_as", &e.mapped_as), ("same_frame_as", &e.same_frame_as)] {
+            if let Some(v) = v.as_ref().filter(|_| !matches!(op, Op::Shmat { .. } | Op::Mmap { .. })) {
+                misplaced(self, field, v.loc(), "`shmat` and `mmap`");
+            }
+        }
+        out.mapped_as = e.mapped_as.as_ref().map(|m| m.value().clone());
+        if let Some(r) = &e.same_frame_as {
+            self.role_ref(r);
+            out.same_frame_as = Some(r.value().clone());
+        }
         if let Some(k) = &e.killed_by {
             out.killed_by = Some(self.signal(k));
         }

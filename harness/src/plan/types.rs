@@ -335,6 +335,11 @@ pub struct ExpectPlan {
     pub stat: Option<StatExpect>,
     pub address: Option<AddressExpect>,
     pub info: Option<InfoExpect>,
+    pub mapped_as: Option<String>,
+    pub same_frame_as: Option<String>,
+    /// Another role's `same_frame_as` compares with this mapping's frame:
+    /// record it (touching the first page).
+    pub record_frame: bool,
     pub killed_by: Option<String>,
     pub blocks: bool,
     /// Whether the user wrote any expectation (for the falsifiability rule).

@@ -612,6 +612,15 @@ pub struct Expect {
     /// What `shmctl ipc_info` reports.
     #[serde(default)]
     pub info: Option<Sp<InfoExpect>>,
+    /// The new mapping's line in /proc/self/maps contains this text (for
+    /// example `SYSV`, `/dev/shm/`, `memfd:`).
+    #[serde(default)]
+    pub mapped_as: Option<Sp<String>>,
+    /// The new mapping's first page is the same physical frame as the one
+    /// this role (replica 0) mapped last for the same object, from
+    /// /proc/PID/pagemap. Needs CAP_SYS_ADMIN (otherwise skipped).
+    #[serde(default)]
+    pub same_frame_as: Option<Sp<String>>,
     /// The step kills its role with this signal, e.g. `SIGSEGV`.
     #[serde(default)]
     pub killed_by: Option<Sp<String>>,
