@@ -124,10 +124,10 @@ pub mod shm_consts {
 
 /// IPC_SET: change owner uid, gid and permission bits.
 pub fn shmctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+    // IPC_SET reads only shm_perm.uid, gid and mode, so no IPC_STAT first
+    // (which would need read permission and mask IPC_SET's own EPERM).
     // SAFETY: shmid_ds is plain old data; zeroed is a valid value.
     let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
-    // SAFETY: `ds` is a valid, writable shmid_ds for the call.
-    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
     ds.shm_perm.uid = uid;
     ds.shm_perm.gid = gid;
     ds.shm_perm.mode = mode as _;
