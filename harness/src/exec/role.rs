@@ -320,11 +320,11 @@ impl Interp<'_> {
                 }
                 Ok(Outcome::ok(0))
             }
-            Op::ShmOpen { object, create, excl, rdonly, trunc, mode } => {
+            Op::ShmOpen { object, flags, mode } => {
                 let name = self.posix_name(*object)?;
                 let ObjectSpec::PosixShm { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.open(&name, *create, *excl, *rdonly, *trunc, mode.unwrap_or(decl_mode))?;
+                l.open(&name, *flags, mode.unwrap_or(decl_mode))?;
                 Ok(Outcome::ok(0))
             }
             Op::Ftruncate { object, size } => {
@@ -343,11 +343,11 @@ impl Interp<'_> {
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 Ok(Outcome::ok(l.fstat()?))
             }
-            Op::Open { object, create, excl, rdonly, trunc, mode } => {
+            Op::Open { object, flags, mode } => {
                 let path = self.ctx.object_file(&plan.object(*object).name);
                 let ObjectSpec::File { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.open_file(&path, *create, *excl, *rdonly, *trunc, mode.unwrap_or(decl_mode))?;
+                l.open_file(&path, *flags, mode.unwrap_or(decl_mode))?;
                 Ok(Outcome::ok(0))
             }
             Op::MemfdCreate { object, cloexec } => {

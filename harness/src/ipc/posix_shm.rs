@@ -7,10 +7,10 @@
 
 use std::os::fd::OwnedFd;
 
-use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
 use super::{Folder, Mapping, StepError, Transfer};
+use crate::plan::OpenFlags;
 use crate::sys;
 
 pub const POSIX_SHM: Folder = Folder { name: "posix_shm", dir: "/dev/shm" };
@@ -34,35 +34,16 @@ impl Live {
         self.fd.as_ref().ok_or_else(|| StepError::Misuse("the object is not open in this process: run `shm_open` first".to_owned()))
     }
 
-    pub fn open(&mut self, name: &str, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: u32) -> Result<(), StepError> {
-        let mut flags = if rdonly { OFlag::O_RDONLY } else { OFlag::O_RDWR };
-        flags.set(OFlag::O_CREAT, create);
-        flags.set(OFlag::O_EXCL, excl);
-        flags.set(OFlag::O_TRUNC, trunc);
-        let fd = nix::sys::mman::shm_open(name, flags, Mode::from_bits_truncate(mode))?;
-        self.fd = Some(fd);
-        self.rdonly = rdonly;
+    pub fn open(&mut self, name: &str, flags: OpenFlags, mode: u32) -> Result<(), StepError> {
+        self.fd = Some(nix::sys::mman::shm_open(name, flags.oflag(), Mode::from_bits_truncate(mode))?);
+        self.rdonly = flags.rdonly;
         Ok(())
     }
 
     /// `open(2)` of a regular file (the `file` kind).
-    pub fn open_file(
-        &mut self,
-        path: &std::path::Path,
-        create: bool,
-        excl: bool,
-        rdonly: bool,
-        trunc: bool,
-        mode: u32,
-    ) -> Result<(), StepError> {
-        let mut flags = if rdonly { OFlag::O_RDONLY } else { OFlag::O_RDWR };
-        flags.set(OFlag::O_CREAT, create);
-        flags.set(OFlag::O_EXCL, excl);
-        flags.set(OFlag::O_TRUNC, trunc);
-        flags.insert(OFlag::O_CLOEXEC);
-        let fd = nix::fcntl::open(path, flags, Mode::from_bits_truncate(mode))?;
-        self.fd = Some(fd);
-        self.rdonly = rdonly;
+    pub fn open_file(&mut self, path: &std::path::Path, flags: OpenFlags, mode: u32) -> Result<(), StepError> {
+        self.fd = Some(nix::fcntl::open(path, flags.oflag(), Mode::from_bits_truncate(mode))?);
+        self.rdonly = flags.rdonly;
         Ok(())
     }
 

@@ -249,7 +249,7 @@ impl Builder<'_> {
         }
         for (name, v) in &r.limits {
             if crate::plan::probe::limit_path(name).is_none() {
-                let guess = crate::plan::probe::LIMITS.iter().find(|l| l.ends_with(&format!(".{name}")));
+                let guess = crate::plan::probe::limits().find(|l| l.ends_with(&format!(".{name}")));
                 self.err(
                     Diagnostic::new(name.loc(), format!("unknown limit `{name}`"))
                         .label(guess.map_or_else(|| "not an IPC sysctl".to_owned(), |g| format!("did you mean `{g}`?")))

@@ -71,24 +71,6 @@ pub fn capability_names(mask: u64) -> Vec<String> {
     CAPABILITIES.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, n)| (*n).to_owned()).collect()
 }
 
-/// The IPC limits this harness reads, by sysctl name.
-pub const LIMITS: &[&str] = &[
-    "kernel.shmmax",
-    "kernel.shmall",
-    "kernel.shmmni",
-    "kernel.shm_rmid_forced",
-    "kernel.msgmax",
-    "kernel.msgmnb",
-    "kernel.msgmni",
-    "kernel.sem",
-    "fs.mqueue.msg_max",
-    "fs.mqueue.msgsize_max",
-    "fs.mqueue.msg_default",
-    "fs.mqueue.msgsize_default",
-    "fs.mqueue.queues_max",
-    "fs.pipe-max-size",
-];
-
 /// The limits that belong to an IPC namespace (ipc_namespaces(7)), which a
 /// scenario with its own namespace may change.
 pub const IPC_NAMESPACED: &[&str] = &[
@@ -107,8 +89,16 @@ pub const IPC_NAMESPACED: &[&str] = &[
     "fs.mqueue.queues_max",
 ];
 
+/// System-wide limits that matter for IPC but no namespace owns.
+pub const GLOBAL_LIMITS: &[&str] = &["fs.pipe-max-size"];
+
+/// Every IPC limit this harness reads, by sysctl name.
+pub fn limits() -> impl Iterator<Item = &'static str> {
+    IPC_NAMESPACED.iter().chain(GLOBAL_LIMITS).copied()
+}
+
 pub fn limit_path(name: &str) -> Option<PathBuf> {
-    LIMITS.contains(&name).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
+    limits().any(|l| l == name).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
 }
 
 /// Why a plan cannot run with this isolation, if it cannot. Decided before
@@ -167,8 +157,7 @@ impl Environment {
         if filesystems.iter().any(|f| f == "mqueue") {
             features.push("posix_mqueue".to_owned());
         }
-        let limits = LIMITS
-            .iter()
+        let limits = limits()
             .filter_map(|n| {
                 let v = std::fs::read_to_string(limit_path(n)?).ok()?;
                 Some(((*n).to_owned(), v.split_whitespace().collect::<Vec<_>>().join(" ")))

@@ -154,14 +154,10 @@ impl Builder<'_> {
                 (op, &a.expect)
             }
             Step::ShmOpen(a) => {
-                let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 let op = self.object_ref(objects, &a.object, &[Kind::PosixShm], "shm_open").map(|object| Op::ShmOpen {
                     object,
-                    create: has(m::ShmOpenFlag::Create),
-                    excl: has(m::ShmOpenFlag::Excl),
-                    rdonly: has(m::ShmOpenFlag::Rdonly),
-                    trunc: has(m::ShmOpenFlag::Trunc),
+                    flags: OpenFlags::of(&a.flags),
                     mode,
                 });
                 (op, &a.expect)
@@ -172,14 +168,10 @@ impl Builder<'_> {
                 &a.expect,
             ),
             Step::Open(a) => {
-                let has = |f: m::ShmOpenFlag| a.flags.iter().any(|x| **x == f);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 let op = self.object_ref(objects, &a.object, &[Kind::File], "open").map(|object| Op::Open {
                     object,
-                    create: has(m::ShmOpenFlag::Create),
-                    excl: has(m::ShmOpenFlag::Excl),
-                    rdonly: has(m::ShmOpenFlag::Rdonly),
-                    trunc: has(m::ShmOpenFlag::Trunc),
+                    flags: OpenFlags::of(&a.flags),
                     mode,
                 });
                 (op, &a.expect)

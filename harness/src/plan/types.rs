@@ -221,12 +221,12 @@ pub enum Op {
     Munmap { object: ObjectId },
     Pipe { object: ObjectId },
     Close { object: ObjectId, end: Option<PipeEnd> },
-    ShmOpen { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
+    ShmOpen { object: ObjectId, flags: OpenFlags, mode: Option<u32> },
     Ftruncate { object: ObjectId, size: Option<u64> },
     Fallocate { object: ObjectId, size: Option<u64> },
     Fstat { object: ObjectId },
     ShmUnlink { object: ObjectId },
-    Open { object: ObjectId, create: bool, excl: bool, rdonly: bool, trunc: bool, mode: Option<u32> },
+    Open { object: ObjectId, flags: OpenFlags, mode: Option<u32> },
     Unlink { object: ObjectId },
     MemfdCreate { object: ObjectId, cloexec: bool },
     Msync { object: ObjectId, flags: i32 },
@@ -316,6 +316,33 @@ pub fn for_instance(data: &[u8], instance: u32) -> Vec<u8> {
 /// The byte offset a replica uses.
 pub fn offset_for(offset: u64, stride: u64, instance: u32) -> u64 {
     offset + stride * u64::from(instance)
+}
+
+/// The flags of `shm_open` and `open`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenFlags {
+    pub create: bool,
+    pub excl: bool,
+    pub rdonly: bool,
+    pub trunc: bool,
+}
+
+impl OpenFlags {
+    pub fn of(flags: &[crate::scenario::span::Sp<crate::scenario::model::ShmOpenFlag>]) -> OpenFlags {
+        use crate::scenario::model::ShmOpenFlag as F;
+        let has = |f: F| flags.iter().any(|x| **x == f);
+        OpenFlags { create: has(F::Create), excl: has(F::Excl), rdonly: has(F::Rdonly), trunc: has(F::Trunc) }
+    }
+
+    /// The open(2) flags, always close-on-exec (POSIX shm_open sets it too).
+    pub fn oflag(self) -> nix::fcntl::OFlag {
+        use nix::fcntl::OFlag;
+        let mut f = if self.rdonly { OFlag::O_RDONLY } else { OFlag::O_RDWR };
+        f.set(OFlag::O_CREAT, self.create);
+        f.set(OFlag::O_EXCL, self.excl);
+        f.set(OFlag::O_TRUNC, self.trunc);
+        f | OFlag::O_CLOEXEC
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
