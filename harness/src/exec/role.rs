@@ -341,7 +341,8 @@ impl Interp<'_> {
             }
             Op::Fstat { object } => {
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                Ok(Outcome::ok(l.fstat()?))
+                let (size, stat) = l.fstat()?;
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(size) })
             }
             Op::Open { object, flags, mode } => {
                 let path = self.ctx.object_file(&plan.object(*object).name);

@@ -69,8 +69,27 @@ impl Live {
     }
 
     /// `st_size` of the open object.
-    pub fn fstat(&self) -> Result<i64, StepError> {
-        Ok(nix::sys::stat::fstat(self.fd()?)?.st_size)
+    /// `fstat(2)` of the open object: its size, and the fields a scenario
+    /// can compare (as for IPC_STAT: `segsz` is the size, `mode` the
+    /// permission bits, `uid` and `gid` the owner).
+    pub fn fstat(&self) -> Result<(i64, sys::ShmStat), StepError> {
+        let st = nix::sys::stat::fstat(self.fd()?)?;
+        let stat = sys::ShmStat {
+            segsz: u64::try_from(st.st_size).unwrap_or(0),
+            mode: st.st_mode & 0o7777,
+            uid: st.st_uid,
+            gid: st.st_gid,
+            cuid: st.st_uid,
+            cgid: st.st_gid,
+            nattch: 0,
+            cpid: 0,
+            lpid: 0,
+            key: 0,
+            atime: st.st_atime,
+            dtime: 0,
+            ctime: st.st_ctime,
+        };
+        Ok((st.st_size, stat))
     }
 
     /// Map the object's declared size, shared, writable unless opened

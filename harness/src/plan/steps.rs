@@ -467,8 +467,18 @@ impl Builder<'_> {
             out.eof = Some(*eof.value());
         }
         if let Some(s) = &e.stat {
-            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat, .. }) {
-                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`");
+            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat, .. } | Op::Fstat { .. }) {
+                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`, and `fstat`");
+            }
+            let sysv_only = [
+                ("nattch", s.nattch.is_some()),
+                ("dest", s.dest.is_some()),
+                ("locked", s.locked.is_some()),
+                ("cpid", s.cpid.is_some()),
+                ("lpid", s.lpid.is_some()),
+            ];
+            if let (Op::Fstat { .. }, Some((field, _))) = (op, sysv_only.iter().find(|(_, given)| *given)) {
+                misplaced(self, field, s.loc(), "`shmctl ipc_stat` (fstat gives segsz, mode, uid and gid)");
             }
             self.stat_roles(s.value(), s.loc());
             out.stat = Some(s.value().clone());
