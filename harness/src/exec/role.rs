@@ -291,7 +291,7 @@ impl Interp<'_> {
                     }
                 };
                 match &mut self.objects[object.0] {
-                    Live::Mmap(l) => l.map(at).map(drop)?,
+                    Live::Mmap(l) => l.map(at)?,
                     Live::PosixShm(l) => l.map(at)?,
                     _ => return Err(kind_error()),
                 }

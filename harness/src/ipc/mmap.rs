@@ -18,10 +18,10 @@ impl Live {
         Live { size, shared, mapping: None }
     }
 
-    pub fn map(&mut self, at: sys::Placement) -> Result<usize, StepError> {
+    pub fn map(&mut self, at: sys::Placement) -> Result<(), StepError> {
         let addr = sys::mmap_anonymous(self.size as usize, self.shared, at)?;
         self.mapping = Some(Mapping { addr, len: self.size as usize });
-        Ok(addr)
+        Ok(())
     }
 
     pub fn unmap(&mut self) -> Result<(), StepError> {

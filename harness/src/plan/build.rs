@@ -227,26 +227,8 @@ impl Builder<'_> {
                 ),
             }
         }
-        for f in &r.filesystems {
-            if !crate::plan::probe::FILESYSTEMS.contains(&f.as_str()) {
-                self.err(
-                    Diagnostic::new(f.loc(), format!("unknown file system `{}`", f.value()))
-                        .label("here")
-                        .hint(format!("known file systems: {}", crate::plan::probe::FILESYSTEMS.join(", "))),
-                );
-            }
-            out.filesystems.push(f.value().clone());
-        }
-        for f in &r.features {
-            if !crate::plan::probe::FEATURES.contains(&f.as_str()) {
-                self.err(
-                    Diagnostic::new(f.loc(), format!("unknown feature `{}`", f.value()))
-                        .label("here")
-                        .hint(format!("known features: {}", crate::plan::probe::FEATURES.join(", "))),
-                );
-            }
-            out.features.push(f.value().clone());
-        }
+        out.filesystems = self.known_names(&r.filesystems, crate::plan::probe::FILESYSTEMS, "file system");
+        out.features = self.known_names(&r.features, crate::plan::probe::FEATURES, "feature");
         for (name, v) in &r.limits {
             if crate::plan::probe::limit_path(name).is_none() {
                 let guess = crate::plan::probe::limits().find(|l| l.ends_with(&format!(".{name}")));
@@ -266,14 +248,7 @@ impl Builder<'_> {
         let mut out = Vec::new();
         for (name, decl) in &doc.objects {
             let kind = *decl.kind.value();
-            let kind_name = match kind {
-                m::ObjectKind::SysvShm => "sysv_shm",
-                m::ObjectKind::Mmap => "mmap",
-                m::ObjectKind::Pipe => "pipe",
-                m::ObjectKind::PosixShm => "posix_shm",
-                m::ObjectKind::File => "file",
-                m::ObjectKind::Memfd => "memfd",
-            };
+            let kind_name = kind.name();
             // Fields the kind does not take.
             let allowed: &[&str] = match kind {
                 m::ObjectKind::SysvShm => &["size", "key", "mode"],
@@ -361,6 +336,18 @@ impl Builder<'_> {
 
     /// Permission bits, which must be spelled in octal: `644` is the decimal
     /// number 0o1204, and `0644` is decimal 644 in YAML 1.2.
+    /// Names from a closed list (file systems, features), each checked.
+    fn known_names(&mut self, names: &[Sp<String>], known: &[&str], what: &str) -> Vec<String> {
+        for n in names.iter().filter(|n| !known.contains(&n.as_str())) {
+            self.err(
+                Diagnostic::new(n.loc(), format!("unknown {what} `{}`", n.value()))
+                    .label("here")
+                    .hint(format!("known {what}s: {}", known.join(", "))),
+            );
+        }
+        names.iter().map(|n| n.value().clone()).collect()
+    }
+
     pub(super) fn mode(&mut self, m: &Sp<u32>) -> u32 {
         let token = token_at(self.text, m.loc());
         if !token.starts_with("0o") {

@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{AddressExpect, AttachAt, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect};
 pub use crate::scenario::span::Loc;
 
@@ -16,31 +17,6 @@ macro_rules! id {
     )*};
 }
 id!(ObjectId, RoleId, EventId, BarrierId, FileId);
-
-/// Which IPC mechanism an object is; the vocabulary of modules and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    SysvShm,
-    Mmap,
-    Pipe,
-    PosixShm,
-    File,
-    Memfd,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::SysvShm => "sysv_shm",
-            Kind::Mmap => "mmap",
-            Kind::Pipe => "pipe",
-            Kind::PosixShm => "posix_shm",
-            Kind::File => "file",
-            Kind::Memfd => "memfd",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {

@@ -8,7 +8,7 @@
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::span::Sp;
 
@@ -124,7 +124,9 @@ pub struct ObjectDecl {
     pub sharing: Option<Sp<Sharing>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+/// Which IPC mechanism an object is: the one vocabulary of YAML, modules
+/// and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {
     /// A System V shared memory segment (`shmget(2)`).
@@ -141,6 +143,19 @@ pub enum ObjectKind {
     /// An anonymous file (`memfd_create(2)`): shared by inheriting its
     /// descriptor, through fork and (without `cloexec`) through exec.
     Memfd,
+}
+
+impl ObjectKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ObjectKind::SysvShm => "sysv_shm",
+            ObjectKind::Mmap => "mmap",
+            ObjectKind::Pipe => "pipe",
+            ObjectKind::PosixShm => "posix_shm",
+            ObjectKind::File => "file",
+            ObjectKind::Memfd => "memfd",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
