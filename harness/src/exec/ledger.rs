@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, RandomState};
 use super::error::{Context, Error};
 use super::trace::{Isolation, Residue};
 use crate::ipc::{self, Scope};
-use crate::plan::{ObjectId, Plan};
+use crate::plan::{NamePlan, ObjectId, Plan};
 
 #[derive(Debug)]
 pub struct Ledger {
@@ -51,12 +51,29 @@ impl Ledger {
         key
     }
 
-    /// The run-unique POSIX name of an object (`/ipc-harness-<run>-<object>`),
-    /// recorded before any role starts.
-    pub fn posix_name(&mut self, object: &str) -> String {
-        let name = format!("{}{object}", self.prefix);
+    /// The POSIX name of an object, recorded before any role starts:
+    /// run-unique (`/ipc-harness-<run>-<object>`, padded to a length if the
+    /// scenario asks), or the scenario's literal text (only in a private
+    /// /dev/shm, where nothing else lives).
+    pub fn posix_name(&mut self, object: &str, plan: &NamePlan) -> Result<String, Error> {
+        let mut name = format!("{}{object}", self.prefix);
+        match plan {
+            NamePlan::RunUnique => {}
+            NamePlan::Padded(len) if name.len() > *len => {
+                return Err(Error::Supervisor(format!(
+                    "the run-unique name of object `{object}` ({name}) is longer than the {len} bytes asked for"
+                )));
+            }
+            NamePlan::Padded(len) => name.extend(std::iter::repeat_n('x', len - name.len())),
+            NamePlan::Literal(text) => {
+                if let Some(file) = text.rsplit('/').next().filter(|f| !f.is_empty()) {
+                    self.object_names.push((object.to_owned(), file.to_owned()));
+                }
+                return Ok(text.clone());
+            }
+        }
         self.object_names.push((object.to_owned(), name.clone()));
-        format!("/{name}")
+        Ok(format!("/{name}"))
     }
 
     /// Make sure `ftok(path, proj)` gives a key nobody uses, so a run in

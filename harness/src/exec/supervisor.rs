@@ -150,10 +150,10 @@ impl Supervisor {
             .objects
             .iter()
             .map(|o| match &o.spec {
-                ObjectSpec::PosixShm { .. } => Some(ledger.posix_name(&o.name)),
-                _ => None,
+                ObjectSpec::PosixShm { name, .. } => ledger.posix_name(&o.name, name).map(Some),
+                _ => Ok(None),
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let keys = plan
             .objects
             .iter()

@@ -13,6 +13,10 @@ use super::types::*;
 
 const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 const MAX_TIMEOUT_MS: u64 = 300_000;
+/// Padded POSIX names: the run-unique part (`ipc-harness-<pid>-<ns>-<object>`)
+/// must fit, and the longest is well past PATH_MAX.
+const MIN_PADDED_NAME: u32 = 64;
+const MAX_PADDED_NAME: u32 = 8192;
 
 /// Validate one case and lower it into a plan.
 pub fn build(case: &ParsedCase, path: &str) -> Result<Plan, Vec<Diagnostic>> {
@@ -70,9 +74,10 @@ impl Builder<'_> {
             );
         }
         let timeout_ms = self.timeout();
-        let requires = self.requires();
+        let mut requires = self.requires();
         let files = doc.files.iter().map(|(n, f)| FilePlan { name: n.value().clone(), content: f.content.clone() }).collect();
         let objects = self.objects();
+        requires.private_dev_shm = objects.iter().any(|o| matches!(o.spec, ObjectSpec::PosixShm { name: NamePlan::Literal(_), .. }));
         let (events, barriers) = self.sync_names();
         let spawned_by = self.spawn_graph();
         let mut roles = Vec::new();
@@ -254,7 +259,8 @@ impl Builder<'_> {
                 m::ObjectKind::SysvShm => &["size", "key", "mode"],
                 m::ObjectKind::Mmap => &["size", "sharing"],
                 m::ObjectKind::Pipe => &[],
-                m::ObjectKind::PosixShm | m::ObjectKind::File => &["size", "mode"],
+                m::ObjectKind::PosixShm => &["size", "mode", "name"],
+                m::ObjectKind::File => &["size", "mode"],
                 m::ObjectKind::Memfd => &["size"],
             };
             let given = [
@@ -262,6 +268,7 @@ impl Builder<'_> {
                 ("key", decl.key.as_ref().map(Sp::loc)),
                 ("mode", decl.mode.as_ref().map(Sp::loc)),
                 ("sharing", decl.sharing.as_ref().map(Sp::loc)),
+                ("name", decl.name.as_ref().map(Sp::loc)),
             ];
             for (field, loc) in given {
                 if let Some(loc) = loc.filter(|_| !allowed.contains(&field)) {
@@ -325,13 +332,44 @@ impl Builder<'_> {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
                 }
                 m::ObjectKind::Pipe => ObjectSpec::Pipe,
-                m::ObjectKind::PosixShm => ObjectSpec::PosixShm { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
+                m::ObjectKind::PosixShm => ObjectSpec::PosixShm {
+                    size,
+                    mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)),
+                    name: self.posix_name(decl.name.as_ref()),
+                },
                 m::ObjectKind::File => ObjectSpec::File { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
                 m::ObjectKind::Memfd => ObjectSpec::Memfd { size },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
         out
+    }
+
+    /// A `posix_shm` object's name. A padded name must have room for the
+    /// run-unique part; a literal one must be a valid C string.
+    fn posix_name(&mut self, name: Option<&Sp<m::NameSpec>>) -> NamePlan {
+        let Some(n) = name else { return NamePlan::RunUnique };
+        match n.value() {
+            m::NameSpec::Length(len) if !(MIN_PADDED_NAME..=MAX_PADDED_NAME).contains(len) => {
+                self.err(Diagnostic::new(n.loc(), format!("a name of {len} bytes cannot be made")).label("length out of range").hint(
+                    format!(
+                        "give a length from {MIN_PADDED_NAME} (room for the run-unique part) to {MAX_PADDED_NAME}; \
+                             NAME_MAX is 255 and PATH_MAX 4096"
+                    ),
+                ));
+                NamePlan::RunUnique
+            }
+            m::NameSpec::Length(len) => NamePlan::Padded(*len as usize),
+            m::NameSpec::Text(t) if t.contains('\0') => {
+                self.err(
+                    Diagnostic::new(n.loc(), "a name cannot contain a NUL byte")
+                        .label("here")
+                        .hint("shm_open takes a C string; remove the \\0"),
+                );
+                NamePlan::RunUnique
+            }
+            m::NameSpec::Text(t) => NamePlan::Literal(t.clone()),
+        }
     }
 
     /// Permission bits, which must be spelled in octal: `644` is the decimal

@@ -111,6 +111,11 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
     if plan.requires.dev_shm_size.is_some() && isolation == Isolation::RunUnique {
         return Some("needs a private /dev/shm of its own size, and this run shares the host's".to_owned());
     }
+    if plan.requires.private_dev_shm && isolation == Isolation::RunUnique {
+        return Some(
+            "an object has a literal POSIX name, which is only safe in a private /dev/shm, and this run shares the host's".to_owned(),
+        );
+    }
     if plan.requires.credentials && isolation == Isolation::UserNamespace {
         return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
     }

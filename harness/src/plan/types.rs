@@ -63,6 +63,9 @@ pub struct Requirements {
     pub private_ipc_namespace: bool,
     /// The private `/dev/shm` must have exactly this size.
     pub dev_shm_size: Option<u64>,
+    /// An object has a literal POSIX name, which is only safe in a private
+    /// /dev/shm.
+    pub private_dev_shm: bool,
     /// Some role changes credentials, which needs CAP_SETUID and CAP_SETGID
     /// and a uid map that holds the target ids.
     pub credentials: bool,
@@ -110,6 +113,7 @@ pub enum ObjectSpec {
     PosixShm {
         size: u64,
         mode: u32,
+        name: NamePlan,
     },
     /// A file in the run folder (`RunContext::object_file`).
     File {
@@ -119,6 +123,17 @@ pub enum ObjectSpec {
     Memfd {
         size: u64,
     },
+}
+
+/// How the supervisor names a `posix_shm` object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum NamePlan {
+    /// `/ipc-harness-<run>-<object>`.
+    RunUnique,
+    /// The run-unique name padded to this many bytes after the slash.
+    Padded(usize),
+    /// Exactly this text (only in a private /dev/shm).
+    Literal(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

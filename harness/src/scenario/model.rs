@@ -122,6 +122,23 @@ pub struct ObjectDecl {
     /// `mmap`: `shared` (MAP_SHARED, the default) or `private` (MAP_PRIVATE).
     #[serde(default)]
     pub sharing: Option<Sp<Sharing>>,
+    /// `posix_shm`: the name passed to `shm_open` (default: a run-unique
+    /// name). `{ length: N }` pads the run-unique name to N bytes after the
+    /// slash; `{ text: "/a/b" }` is used as written, which needs a private
+    /// `/dev/shm` (a literal name could be another program's object).
+    #[serde(default)]
+    pub name: Option<Sp<NameSpec>>,
+}
+
+/// How a `posix_shm` object's name is made.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum NameSpec {
+    /// The run-unique name, padded with `x` to this many bytes after the
+    /// leading slash (NAME_MAX is 255).
+    Length(u32),
+    /// Exactly this text, for names that are invalid or unusual.
+    Text(String),
 }
 
 /// Which IPC mechanism an object is: the one vocabulary of YAML, modules
