@@ -121,7 +121,6 @@ impl Builder<'_> {
                 );
             }
         }
-        let mut requires = requires;
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
         // The mappings `same_frame_as` compares with record their frame.
         let wanted: Vec<(usize, ObjectId)> = roles
