@@ -385,6 +385,16 @@ impl Interp<'_> {
                 let data = self.objects[object.0].transfer().read(offset_for(*offset, *stride, self.instance), *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
+            Op::Publish { object, records, offset, fill_after_publish } => {
+                let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
+                let bound = std::time::Duration::from_millis(plan.timeout_ms);
+                Ok(Outcome::ok(crate::ipc::publish::publish(m, *offset, *records, *fill_after_publish, bound)?))
+            }
+            Op::Consume { object, records, offset } => {
+                let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
+                let bound = std::time::Duration::from_millis(plan.timeout_ms);
+                Ok(Outcome::ok(crate::ipc::publish::consume(m, *offset, *records, bound)?))
+            }
             // Synchronisation and process steps are handled by `perform`.
             _ => Err(kind_error()),
         }
@@ -507,6 +517,10 @@ fn adopt_inherited(objects: &mut [Live]) {
 /// The run's token, inherited through the environment (exec) or memory (fork).
 fn token() -> String {
     std::env::var(super::protocol::TOKEN_VAR).unwrap_or_default()
+}
+
+fn not_mapped(object: &str) -> StepError {
+    StepError::Misuse(format!("`{object}` is not mapped in this role"))
 }
 
 fn kind_error() -> StepError {

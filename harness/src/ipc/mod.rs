@@ -8,6 +8,7 @@ pub mod mmap;
 pub mod pipe;
 pub mod posix_mq;
 pub mod posix_shm;
+pub mod publish;
 pub mod sysv_msg;
 pub mod sysv_sem;
 pub mod sysv_shm;

@@ -132,7 +132,11 @@ impl Builder<'_> {
                             held.mapped.insert(object.0);
                         }
                     }
-                    Op::Read { object, .. } | Op::Write { object, .. } | Op::Fill { object, .. } => match objects[object.0].kind() {
+                    Op::Read { object, .. }
+                    | Op::Write { object, .. }
+                    | Op::Fill { object, .. }
+                    | Op::Publish { object, .. }
+                    | Op::Consume { object, .. } => match objects[object.0].kind() {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {

@@ -270,6 +270,29 @@ impl Builder<'_> {
                 }
                 (object.map(|object| Op::Fill { object, len: a.len, offset: a.offset, byte: a.byte.unwrap_or(b'Z') }), &a.expect)
             }
+            Step::Publish(a) => {
+                let object = self.ring(objects, &a.to, a.records, a.offset, "publish");
+                (
+                    object.map(|object| Op::Publish {
+                        object,
+                        records: a.records,
+                        offset: a.offset,
+                        fill_after_publish: a.fill_after_publish,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Consume(a) => {
+                let object = self.ring(objects, &a.from, a.records, a.offset, "consume");
+                if a.expect.as_ref().is_none_or(|e| e.value.is_none()) {
+                    self.err(
+                        Diagnostic::new(step.loc(), "a consume that states no count of torn records asserts nothing")
+                            .label("no `value`")
+                            .hint("add `expect: { value: 0 }`: the number of torn or stale records it may see"),
+                    );
+                }
+                (object.map(|object| Op::Consume { object, records: a.records, offset: a.offset }), &a.expect)
+            }
             Step::Read(a) => {
                 let object = self.object_ref(
                     objects,
@@ -385,6 +408,29 @@ impl Builder<'_> {
         let op = op?;
         let expect = self.expect(&op, expect.as_ref(), objects);
         Some(StepPlan { op, expect, loc: step.loc() })
+    }
+
+    /// The object and placement of a publication ring: mapped memory with
+    /// room for the header and one slot, at a 64-byte boundary.
+    fn ring(&mut self, objects: &[ObjectPlan], object: &Sp<String>, records: u64, offset: u64, step: &str) -> Option<ObjectId> {
+        use crate::ipc::publish::{HEADER, MAX_RECORDS, SLOT};
+        let o = self.object_ref(objects, object, &[Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], step)?;
+        if offset % 64 != 0 {
+            self.err(
+                Diagnostic::new(object.loc(), format!("the ring at offset {offset} is not on a 64-byte boundary"))
+                    .label("misaligned")
+                    .hint("give an offset that is a multiple of 64"),
+            );
+        }
+        if !(1..=MAX_RECORDS).contains(&records) {
+            self.err(
+                Diagnostic::new(object.loc(), format!("{records} records cannot be published"))
+                    .label("out of range")
+                    .hint(format!("publish from 1 to {MAX_RECORDS} records")),
+            );
+        }
+        self.check_offset(objects, o, offset, (HEADER + SLOT) as u64, object.loc(), false);
+        Some(o)
     }
 
     pub(super) fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {

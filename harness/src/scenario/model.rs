@@ -298,6 +298,14 @@ pub enum Step {
     Read(ReadArgs),
     /// Write `len` copies of one byte (touching every page of a range).
     Fill(FillArgs),
+    /// Publish `records` numbered records through mapped memory: fill a slot
+    /// of a ring with plain stores, then store the record count with release
+    /// ordering (the writer half of the publication check).
+    Publish(PublishArgs),
+    /// Take `records` records published by `publish`, waiting with acquire
+    /// loads and checking every byte. The value is the number of torn or
+    /// stale records seen: expect `value: 0`.
+    Consume(ConsumeArgs),
     /// Raise a named event (a counter that only grows).
     Signal(Sp<String>),
     /// Continue once a named event was raised (at least `count` times).
@@ -578,6 +586,37 @@ pub struct FillArgs {
     /// The byte value (default 0x5a, `Z`).
     #[serde(default)]
     pub byte: Option<u8>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishArgs {
+    pub to: Sp<String>,
+    /// How many records (at most 10 000 000).
+    pub records: u64,
+    /// Where the ring starts in the mapping (a multiple of 64).
+    #[serde(default)]
+    pub offset: u64,
+    /// The broken protocol, as a negative control: publish each record
+    /// before filling it, and fill it only once the reader has taken it, so
+    /// the reader sees every record stale.
+    #[serde(default)]
+    pub fill_after_publish: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsumeArgs {
+    pub from: Sp<String>,
+    /// How many records (the same number as the `publish`).
+    pub records: u64,
+    /// Where the ring starts (the same as the `publish`).
+    #[serde(default)]
+    pub offset: u64,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

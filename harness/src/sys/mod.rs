@@ -324,6 +324,19 @@ pub fn write_mapped(addr: usize, data: &[u8]) {
     }
 }
 
+/// Load a `u64` at `addr` with acquire ordering (the publication check).
+pub fn load_acquire_u64(addr: usize) -> u64 {
+    // SAFETY: `addr` is 8-byte aligned inside a live shared mapping (checked
+    // by the caller); other processes access it only atomically.
+    unsafe { std::sync::atomic::AtomicU64::from_ptr(addr as *mut u64) }.load(std::sync::atomic::Ordering::Acquire)
+}
+
+/// Store a `u64` at `addr` with release ordering (see [`load_acquire_u64`]).
+pub fn store_release_u64(addr: usize, value: u64) {
+    // SAFETY: as in `load_acquire_u64`.
+    unsafe { std::sync::atomic::AtomicU64::from_ptr(addr as *mut u64) }.store(value, std::sync::atomic::Ordering::Release);
+}
+
 /// The result of [`fork`].
 #[derive(Debug)]
 pub enum Forked {
