@@ -60,7 +60,14 @@ pub enum Command {
     #[command(name = "__probe-isolation", hide = true)]
     ProbeIsolation,
     #[command(name = "__role", hide = true)]
-    Role { context: PathBuf, role: usize, instance: u32 },
+    Role {
+        context: PathBuf,
+        role: usize,
+        instance: u32,
+        /// The new image of a role that made an `exec` step: continue after it.
+        #[arg(long)]
+        resume: Option<usize>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -126,7 +133,7 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             code::OK
         }
         Command::Supervise { isolation } => exec::supervisor::main(isolation),
-        Command::Role { context, role, instance } => exec::role::main(&context, role, instance),
+        Command::Role { context, role, instance, resume } => exec::role::main(&context, role, instance, resume),
         Command::ProbeIsolation => match exec::isolation::isolate(Wanted::Auto, None) {
             Ok((i, _)) => {
                 let _ = writeln!(out, "{}", serde_json::to_string(&i).unwrap_or_default());

@@ -26,6 +26,9 @@ pub enum Up {
         instance: u32,
         pid: i32,
         token: String,
+        /// The new image after this step's `exec`: the same process goes on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resumed_after: Option<usize>,
     },
     StepStart {
         step: usize,
@@ -44,6 +47,10 @@ pub enum Up {
     Signal {
         event: EventId,
     },
+    /// The role is about to replace its image (`exec` step): answered with
+    /// go once everything it sent before was read, so the new image's
+    /// messages cannot overtake the old one's.
+    Exec,
     Wait {
         event: EventId,
         count: u32,

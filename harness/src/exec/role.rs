@@ -72,7 +72,7 @@ impl RunContext {
 }
 
 /// Entry point of `ipc-harness __role CONTEXT ROLE INSTANCE`.
-pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
+pub fn main(context: &Path, role: usize, instance: u32, resume: Option<usize>) -> i32 {
     if sys::reset_signal_dispositions().is_err() {
         return ERROR_STATUS;
     }
@@ -98,18 +98,19 @@ pub fn main(context: &Path, role: usize, instance: u32) -> i32 {
     if ctx.plan.role(role).spawned_by.is_none() && !sys::die_with_parent(ctx.supervisor) {
         return ERROR_STATUS;
     }
-    if let Some(c) = ctx.plan.role(role).credentials {
+    // A resumed image already runs with the role's credentials.
+    if let Some(c) = ctx.plan.role(role).credentials.filter(|_| resume.is_none()) {
         let res = sys::set_credentials(c.uid, c.gid).and_then(|()| if c.drop_capabilities { sys::drop_all_capabilities() } else { Ok(()) });
         if let Err(e) = res {
             return report_error(&ctx, role, instance, &format!("cannot take credentials uid {} gid {}: {e}", c.uid, c.gid));
         }
     }
-    run(&ctx, role, instance, objects)
+    run(&ctx, role, instance, objects, resume)
 }
 
 fn report_error(ctx: &RunContext, role: RoleId, instance: u32, message: &str) -> i32 {
     if let Ok(mut ch) = Channel::connect(&ctx.socket) {
-        let _ = ch.send(&Up::Hello { role, instance, pid: std::process::id() as i32, token: token() });
+        let _ = ch.send(&Up::Hello { role, instance, pid: std::process::id() as i32, token: token(), resumed_after: None });
         let _ = ch.send(&Up::Error { message: message.to_owned() });
     }
     ERROR_STATUS
@@ -132,13 +133,13 @@ enum Flow {
     Exit(i32),
 }
 
-fn run(ctx: &RunContext, role: RoleId, instance: u32, objects: Vec<Live>) -> i32 {
+fn run(ctx: &RunContext, role: RoleId, instance: u32, objects: Vec<Live>, resume: Option<usize>) -> i32 {
     let chan = match Channel::connect(&ctx.socket) {
         Ok(c) => c,
         Err(_) => return ERROR_STATUS,
     };
     let mut it = Interp { ctx, role, instance, chan, objects, children: Vec::new(), want_frame: false };
-    match it.run() {
+    match it.run(resume) {
         Ok(code) => code,
         Err(e) => {
             let _ = it.chan.send(&Up::Error { message: e });
@@ -152,13 +153,18 @@ fn io(e: std::io::Error) -> String {
 }
 
 impl Interp<'_> {
-    fn run(&mut self) -> Result<i32, String> {
-        self.chan
-            .send(&Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32, token: token() })
-            .map_err(io)?;
+    fn run(&mut self, resume: Option<usize>) -> Result<i32, String> {
+        let hello =
+            Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32, token: token(), resumed_after: resume };
+        self.chan.send(&hello).map_err(io)?;
         let plan = &self.ctx.plan;
         let shmlba = sys::shmlba() as u64;
-        for (i, step) in plan.role(self.role).steps.iter().enumerate() {
+        // The `exec` step succeeded: this image is its outcome.
+        if let Some(step) = resume {
+            self.chan.send(&Up::StepDone { step, outcome: Outcome::ok(0) }).map_err(io)?;
+        }
+        let first = resume.map_or(0, |s| s + 1);
+        for (i, step) in plan.role(self.role).steps.iter().enumerate().skip(first) {
             self.chan.send(&Up::StepStart { step: i }).map_err(io)?;
             self.want_frame = step.expect.same_frame_as.is_some() || step.expect.record_frame;
             let flow = self.perform(&step.op).map_err(|e| format!("step {} ({}, line {}): {e}", i + 1, step.op.name(), step.loc.line))?;
@@ -188,6 +194,14 @@ impl Interp<'_> {
             Op::Barrier { barrier } => self.sync(Up::Barrier { barrier: *barrier }, true),
             Op::WaitBlocked { role, instance } => self.sync(Up::WaitBlocked { role: *role, instance: *instance }, true),
             Op::Spawn { role } => return self.spawn(*role),
+            Op::Exec { step } => {
+                // Only returns if execve failed.
+                self.sync(Up::Exec, true).map_err(|e| e.to_string())?;
+                let mut cmd = self.ctx.role_command(self.role, self.instance);
+                cmd.arg("--resume").arg(step.to_string()).env(INHERITED_VAR, self.inheritable_fds());
+                let e = std::os::unix::process::CommandExt::exec(&mut cmd);
+                return Err(format!("execve of the harness failed: {e}"));
+            }
             Op::WaitExit { role } => {
                 let mine: Vec<Pid> = self.children.iter().filter(|(r, _)| r == role).map(|(_, p)| *p).collect();
                 self.children.retain(|(r, _)| r != role);
@@ -442,7 +456,7 @@ impl Interp<'_> {
         self.role = role;
         self.instance = instance;
         self.children.clear();
-        match self.run() {
+        match self.run(None) {
             Ok(code) => code,
             Err(e) => {
                 let _ = self.chan.send(&Up::Error { message: e });

@@ -356,10 +356,17 @@ impl Supervisor {
     }
 
     fn handle(&mut self, c: usize, msg: Up) {
-        if let Up::Hello { role, instance, pid, token } = msg {
+        if let Up::Hello { role, instance, pid, token, resumed_after } = msg {
             if token != self.token {
                 // Not one of ours: ignore everything on this connection.
                 self.conns[c].open = false;
+                return;
+            }
+            // The same process after an `exec` step continues its trace.
+            if let Some(idx) =
+                resumed_after.and_then(|_| self.instances.iter().rposition(|i| i.pid == pid && i.role == role && i.instance == instance))
+            {
+                self.conns[c].who = Some(idx);
                 return;
             }
             let termination = self.ended.remove(&pid);
@@ -382,6 +389,7 @@ impl Supervisor {
             }
             Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
             Up::Signal { event } => self.events[event.0] += 1,
+            Up::Exec => self.send_go(c),
             Up::Wait { event, count } => self.pending.push(Pending::Wait { conn: c, event: event.0, count }),
             Up::Barrier { barrier } => {
                 self.barrier_arrivals[barrier.0] += 1;

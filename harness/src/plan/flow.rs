@@ -35,6 +35,8 @@ impl Builder<'_> {
             done[r] = true;
             let mut held = at_start[r].clone().unwrap_or_default();
             let mut spawned = BTreeSet::new();
+            let mut waited = BTreeSet::new();
+            let mut execed = false;
             // A negative test stops where it must fail; later steps only
             // run if the kernel misbehaves, so their order is not judged.
             let stop = self.doc.must_fail.as_ref().and_then(|mf| {
@@ -48,7 +50,9 @@ impl Builder<'_> {
                 }
                 let need = |set: &BTreeSet<usize>, o: ObjectId, first: &str, this: &mut Self| {
                     if !set.contains(&o.0) {
-                        let how = if roles[r].start == Start::Exec {
+                        let how = if execed {
+                            "after `exec` a role holds nothing but memfds made without cloexec"
+                        } else if roles[r].start == Start::Exec {
                             "a role started by exec inherits nothing but memfds made without cloexec"
                         } else {
                             "a forked role inherits only what its parent did before `spawn`"
@@ -160,7 +164,25 @@ impl Builder<'_> {
                             at_start[role.0] = Some(Held { opened: inherited.clone(), inheritable: inherited, ..Held::default() });
                         }
                     }
-                    Op::WaitExit { role } if !spawned.contains(&role.0) => {
+                    Op::Exec { .. } => {
+                        execed = true;
+                        let inherited = held.inheritable.clone();
+                        held = Held { opened: inherited.clone(), inheritable: inherited, ..Held::default() };
+                        if let Some(child) = spawned.iter().find(|c| !waited.contains(*c)) {
+                            self.err(
+                                Diagnostic::new(
+                                    step.loc,
+                                    format!("role `{}` replaces its image while `{}` may still run", roles[r].name, roles[*child].name),
+                                )
+                                .label("the new image cannot wait for children of the old one")
+                                .hint(format!("add `- wait_exit: {}` before the exec", roles[*child].name)),
+                            );
+                        }
+                    }
+                    Op::WaitExit { role } if spawned.contains(&role.0) => {
+                        waited.insert(role.0);
+                    }
+                    Op::WaitExit { role } => {
                         self.err(
                             Diagnostic::new(
                                 step.loc,

@@ -377,6 +377,7 @@ impl Builder<'_> {
                 (role.map(|role| Op::WaitBlocked { role, instance: w.instance }), &no_expect)
             }
             Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
+            Step::Exec(_) => (Some(Op::Exec { step: index }), &no_expect),
             Step::WaitExit(r) => {
                 let role = self.role_ref(r);
                 if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {

@@ -202,38 +202,148 @@ pub struct StepPlan {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
-    Ftok { file: FileRef, proj: u8 },
-    Shmget { object: ObjectId, create: bool, excl: bool, hugetlb: bool, size: Option<u64>, mode: Option<u32> },
-    Shmat { object: ObjectId, at: AttachAt, rdonly: bool, rnd: bool, remap: bool },
-    Shmdt { object: ObjectId, offset: u64 },
-    Shmctl { object: ObjectId, cmd: ShmctlCmd, set: Option<ShmSet> },
-    Sysctl { name: String, value: String },
-    Mmap { object: ObjectId, over: Option<ObjectId>, noreplace: bool },
-    Munmap { object: ObjectId },
-    Pipe { object: ObjectId },
-    Close { object: ObjectId, end: Option<PipeEnd> },
-    ShmOpen { object: ObjectId, flags: OpenFlags, mode: Option<u32> },
-    Ftruncate { object: ObjectId, size: Option<u64> },
-    Fallocate { object: ObjectId, size: Option<u64> },
-    Fstat { object: ObjectId },
-    ShmUnlink { object: ObjectId },
-    Open { object: ObjectId, flags: OpenFlags, mode: Option<u32> },
-    Unlink { object: ObjectId },
-    MemfdCreate { object: ObjectId, cloexec: bool },
-    Msync { object: ObjectId, flags: i32 },
-    Write { object: ObjectId, data: Vec<u8>, offset: u64, stride: u64 },
-    Fill { object: ObjectId, len: u64, offset: u64, byte: u8 },
-    Read { object: ObjectId, len: u64, offset: u64, stride: u64, all: bool },
-    Publish { object: ObjectId, records: u64, offset: u64, fill_after_publish: bool },
-    Consume { object: ObjectId, records: u64, offset: u64 },
-    Signal { event: EventId },
-    Wait { event: EventId, count: u32 },
-    Barrier { barrier: BarrierId },
-    WaitBlocked { role: RoleId, instance: u32 },
-    Spawn { role: RoleId },
-    WaitExit { role: RoleId },
-    Exit { code: i32 },
-    Crash { signal: String },
+    Ftok {
+        file: FileRef,
+        proj: u8,
+    },
+    Shmget {
+        object: ObjectId,
+        create: bool,
+        excl: bool,
+        hugetlb: bool,
+        size: Option<u64>,
+        mode: Option<u32>,
+    },
+    Shmat {
+        object: ObjectId,
+        at: AttachAt,
+        rdonly: bool,
+        rnd: bool,
+        remap: bool,
+    },
+    Shmdt {
+        object: ObjectId,
+        offset: u64,
+    },
+    Shmctl {
+        object: ObjectId,
+        cmd: ShmctlCmd,
+        set: Option<ShmSet>,
+    },
+    Sysctl {
+        name: String,
+        value: String,
+    },
+    Mmap {
+        object: ObjectId,
+        over: Option<ObjectId>,
+        noreplace: bool,
+    },
+    Munmap {
+        object: ObjectId,
+    },
+    Pipe {
+        object: ObjectId,
+    },
+    Close {
+        object: ObjectId,
+        end: Option<PipeEnd>,
+    },
+    ShmOpen {
+        object: ObjectId,
+        flags: OpenFlags,
+        mode: Option<u32>,
+    },
+    Ftruncate {
+        object: ObjectId,
+        size: Option<u64>,
+    },
+    Fallocate {
+        object: ObjectId,
+        size: Option<u64>,
+    },
+    Fstat {
+        object: ObjectId,
+    },
+    ShmUnlink {
+        object: ObjectId,
+    },
+    Open {
+        object: ObjectId,
+        flags: OpenFlags,
+        mode: Option<u32>,
+    },
+    Unlink {
+        object: ObjectId,
+    },
+    MemfdCreate {
+        object: ObjectId,
+        cloexec: bool,
+    },
+    Msync {
+        object: ObjectId,
+        flags: i32,
+    },
+    Write {
+        object: ObjectId,
+        data: Vec<u8>,
+        offset: u64,
+        stride: u64,
+    },
+    Fill {
+        object: ObjectId,
+        len: u64,
+        offset: u64,
+        byte: u8,
+    },
+    Read {
+        object: ObjectId,
+        len: u64,
+        offset: u64,
+        stride: u64,
+        all: bool,
+    },
+    Publish {
+        object: ObjectId,
+        records: u64,
+        offset: u64,
+        fill_after_publish: bool,
+    },
+    Consume {
+        object: ObjectId,
+        records: u64,
+        offset: u64,
+    },
+    Signal {
+        event: EventId,
+    },
+    Wait {
+        event: EventId,
+        count: u32,
+    },
+    Barrier {
+        barrier: BarrierId,
+    },
+    WaitBlocked {
+        role: RoleId,
+        instance: u32,
+    },
+    Spawn {
+        role: RoleId,
+    },
+    /// Replace this process's image; the new one resumes after `step`.
+    Exec {
+        step: usize,
+    },
+    WaitExit {
+        role: RoleId,
+    },
+    Exit {
+        code: i32,
+    },
+    Crash {
+        signal: String,
+    },
 }
 
 impl Op {
@@ -248,6 +358,7 @@ impl Op {
                 | Op::Barrier { .. }
                 | Op::WaitBlocked { .. }
                 | Op::Spawn { .. }
+                | Op::Exec { .. }
                 | Op::WaitExit { .. }
                 | Op::Exit { .. }
                 | Op::Crash { .. }
@@ -286,6 +397,7 @@ impl Op {
             Op::Barrier { .. } => "barrier",
             Op::WaitBlocked { .. } => "wait_blocked",
             Op::Spawn { .. } => "spawn",
+            Op::Exec { .. } => "exec",
             Op::WaitExit { .. } => "wait_exit",
             Op::Exit { .. } => "exit",
             Op::Crash { .. } => "crash",

@@ -317,6 +317,10 @@ pub enum Step {
     WaitBlocked(WaitBlockedArgs),
     /// Start the named role (every replica of it) as a child of this one.
     Spawn(Sp<String>),
+    /// `execve(2)` a fresh image of the harness that goes on with this
+    /// role's next steps: the same process, without the old image's
+    /// attachments, mappings and close-on-exec descriptors.
+    Exec(ExecArgs),
     /// Wait for every replica of a role this role spawned to exit.
     WaitExit(Sp<String>),
     /// End this role with an exit status.
@@ -640,6 +644,11 @@ pub struct ReadArgs {
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
+
+/// `exec` takes no parameters: write `- exec: {}`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecArgs {}
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
