@@ -268,30 +268,49 @@ impl Interp<'_> {
                     .map_err(|e| StepError::Misuse(io(e)))?;
                 Ok(Outcome::ok(i64::from(id)))
             }
-            Op::Shmat { object, at, rdonly, rnd, remap } => {
+            Op::Shmat { object, at, rdonly, rnd, remap, id } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                let (addr, requested) = l.shmat(&name, *at, *rdonly, *rnd, *remap)?;
+                let (addr, requested) = l.shmat(&name, *at, *rdonly, *rnd, *remap, *id)?;
                 Ok(Outcome {
                     address: Some((addr as u64, requested as u64)),
                     mapping: Some(Box::new(observe_mapping(addr, self.want_frame))),
                     ..Outcome::ok(0)
                 })
             }
-            Op::Shmdt { object, offset } => {
+            Op::Shmdt { object, offset, unattached } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.shmdt(&name, *offset)?;
+                if *unattached {
+                    l.shmdt_unattached()?
+                } else {
+                    l.shmdt(&name, *offset)?
+                }
                 Ok(Outcome::ok(0))
             }
-            Op::Shmctl { object, cmd, set } => {
+            Op::Shmctl { object, cmd, set, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.shmctl(&name, *cmd, *set)
+                l.shmctl(&name, *cmd, *set, *id, *bad_buffer)
             }
             Op::Sysctl { name, value } => {
-                let path = crate::plan::probe::limit_path(name).ok_or_else(kind_error)?;
-                std::fs::write(&path, value).map_err(|e| StepError::Errno(sys::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))))?;
+                let path = crate::plan::probe::sysctl_path(name).ok_or_else(kind_error)?;
+                let errno = |e: std::io::Error| StepError::Errno(sys::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+                match value {
+                    Some(v) => {
+                        std::fs::write(&path, v).map_err(errno)?;
+                        Ok(Outcome::ok(0))
+                    }
+                    None => {
+                        let text = std::fs::read_to_string(&path).map_err(errno)?;
+                        let first = text.split_whitespace().next().and_then(|w| w.parse::<i64>().ok());
+                        first.map(Outcome::ok).ok_or_else(|| StepError::Misuse(format!("{name} reads `{}`, not a number", text.trim())))
+                    }
+                }
+            }
+            Op::Mprotect { object, offset, len, prot } => {
+                let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
+                sys::mprotect(m.addr + *offset as usize, *len as usize, *prot)?;
                 Ok(Outcome::ok(0))
             }
             Op::Mmap { object, over, noreplace } => {

@@ -5,7 +5,7 @@ use super::{Lifecycle, Mapping, StepError, Transfer};
 use crate::exec::trace::Outcome;
 use crate::exec::trace::Residue;
 use crate::plan::{AttachAt, Kind, ShmSet, ShmctlCmd};
-use crate::sys::{self, Errno, ShmStat};
+use crate::sys::{self, Errno, ShmStat, shm_consts};
 
 /// A segment as one process knows it.
 #[derive(Debug)]
@@ -14,11 +14,14 @@ pub struct Live {
     /// The id from `shmget` in this process (or inherited through fork).
     pub id: Option<i32>,
     pub attach: Option<Mapping>,
+    /// Where the last attachment was, after `shmdt`: a store there must
+    /// fault, which scenarios check with `killed_by`.
+    pub detached: Option<Mapping>,
 }
 
 impl Live {
     pub fn new(size: u64) -> Self {
-        Live { size, id: None, attach: None }
+        Live { size, id: None, attach: None, detached: None }
     }
 
     fn id(&self, name: &str) -> Result<i32, StepError> {
@@ -44,8 +47,19 @@ impl Live {
     }
 
     /// Attach; returns (address, requested address).
-    pub fn shmat(&mut self, name: &str, at: AttachAt, rdonly: bool, rnd: bool, remap: bool) -> Result<(usize, usize), StepError> {
-        let id = self.id(name)?;
+    pub fn shmat(
+        &mut self,
+        name: &str,
+        at: AttachAt,
+        rdonly: bool,
+        rnd: bool,
+        remap: bool,
+        invalid_id: Option<i32>,
+    ) -> Result<(usize, usize), StepError> {
+        let id = match invalid_id {
+            Some(id) => id,
+            None => self.id(name)?,
+        };
         let requested = match at {
             AttachAt::Kernel => 0,
             AttachAt::Address(a) => a as usize,
@@ -72,15 +86,49 @@ impl Live {
         sys::shmdt(m.addr + offset as usize)?;
         if offset == 0 {
             self.attach = None;
+            self.detached = Some(m);
         }
         Ok(())
     }
 
-    pub fn shmctl(&mut self, name: &str, cmd: ShmctlCmd, set: Option<ShmSet>) -> Result<Outcome, StepError> {
+    /// `shmdt` at a page-aligned address where nothing is attached.
+    pub fn shmdt_unattached(&mut self) -> Result<(), StepError> {
+        sys::shmdt(free_address(self.size)?)?;
+        Ok(())
+    }
+
+    pub fn shmctl(
+        &mut self,
+        name: &str,
+        cmd: ShmctlCmd,
+        set: Option<ShmSet>,
+        invalid_id: Option<i32>,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
         // IPC_INFO is about the namespace, not one segment.
-        let id = if cmd == ShmctlCmd::IpcInfo { 0 } else { self.id(name)? };
+        let id = match (invalid_id, cmd) {
+            (Some(id), _) => id,
+            (None, ShmctlCmd::IpcInfo) => 0,
+            (None, _) => self.id(name)?,
+        };
+        if bad_buffer {
+            let raw = if cmd == ShmctlCmd::IpcSet { shm_consts::IPC_SET } else { libc::IPC_STAT };
+            return sys::shmctl_raw_bad(id, raw).map(|()| Outcome::ok(0)).map_err(Into::into);
+        }
         match cmd {
             ShmctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::shmctl_stat(id)?)), ..Outcome::ok(0) }),
+            ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny => {
+                let raw = if cmd == ShmctlCmd::ShmStat { shm_consts::SHM_STAT } else { shm_consts::SHM_STAT_ANY };
+                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
+                let (found, stat) = sys::shmctl_stat_cmd(index, raw)?;
+                // The index is computed the way ipc/util.h does; another id
+                // there would be the harness's mistake, not the kernel's.
+                if invalid_id.is_none() && found != id {
+                    return Err(StepError::Misuse(format!("SHM_STAT at index {index} found id {found}, not `{name}`'s {id}")));
+                }
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+            }
+            ShmctlCmd::Undefined => sys::shmctl_raw_bad(id, shm_consts::UNDEFINED).map(|()| Outcome::ok(0)).map_err(Into::into),
             ShmctlCmd::IpcRmid => sys::shmctl_rmid(id).map(|()| Outcome::ok(0)).map_err(Into::into),
             ShmctlCmd::IpcSet => {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
@@ -118,10 +166,18 @@ fn free_address(len: u64) -> Result<usize, StepError> {
 
 impl Transfer for Live {
     fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Ok(self.mapping()?.read(offset, len))
+        Ok(self.mapping_or_former()?.read(offset, len))
     }
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
-        Ok(self.mapping()?.write(offset, data))
+        Ok(self.mapping_or_former()?.write(offset, data))
+    }
+}
+
+impl Live {
+    /// The attachment, or where it was before `shmdt` (the plan allows that
+    /// only for an access expected to fault).
+    fn mapping_or_former(&self) -> Result<Mapping, StepError> {
+        self.mapping().or_else(|e| self.detached.ok_or(e))
     }
 }
 

@@ -27,6 +27,8 @@ impl Builder<'_> {
             opened: BTreeSet<usize>,
             /// Memfds open without close-on-exec: an exec'd child inherits them.
             inheritable: BTreeSet<usize>,
+            /// Segments this role detached: a store there may be expected to fault.
+            detached: BTreeSet<usize>,
         }
         let mut at_start: Vec<Option<Held>> =
             roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
@@ -72,19 +74,26 @@ impl Builder<'_> {
                     Op::Shmget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
-                    Op::Shmat { object, .. } => {
-                        need(&held.id, *object, "shmget", self);
+                    Op::Shmat { object, id, .. } => {
+                        if id.is_none() {
+                            need(&held.id, *object, "shmget", self);
+                        }
                         if ok {
                             held.attached.insert(object.0);
                         }
                     }
-                    Op::Shmctl { object, cmd, .. } if *cmd != ShmctlCmd::IpcInfo => need(&held.id, *object, "shmget", self),
-                    Op::Shmdt { object, offset } => {
+                    Op::Shmctl { object, cmd, id: None, .. } if *cmd != ShmctlCmd::IpcInfo => need(&held.id, *object, "shmget", self),
+                    Op::Shmdt { object, offset, unattached: false } => {
                         need(&held.attached, *object, "shmat", self);
                         if ok && *offset == 0 {
                             held.attached.remove(&object.0);
+                            held.detached.insert(object.0);
                         }
                     }
+                    Op::Mprotect { object, .. } => match objects[object.0].kind() {
+                        Kind::SysvShm => need(&held.attached, *object, "shmat", self),
+                        _ => need(&held.mapped, *object, "mmap", self),
+                    },
                     Op::Mmap { object, over, .. } if objects[object.0].kind() == Kind::Mmap => {
                         if let Some(o) = over {
                             need(&held.mapped, *o, "mmap", self);
@@ -141,6 +150,8 @@ impl Builder<'_> {
                     | Op::Fill { object, .. }
                     | Op::Publish { object, .. }
                     | Op::Consume { object, .. } => match objects[object.0].kind() {
+                        // A store where a detached segment was is a fault to expect.
+                        Kind::SysvShm if step.expect.killed_by.is_some() && held.detached.contains(&object.0) => {}
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         Kind::Pipe => {

@@ -12,7 +12,7 @@ use super::types::Plan;
 use crate::exec::trace::Isolation;
 
 /// Kernel features a scenario may require.
-pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue"];
+pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue", "next_id_sysctls", "no_hugetlb_pages"];
 
 /// File systems a scenario may require (as `/proc/filesystems` names them).
 pub const FILESYSTEMS: &[&str] = &["mqueue", "tmpfs", "hugetlbfs", "ramfs", "devpts", "proc", "sysfs", "cgroup2", "overlay"];
@@ -89,6 +89,16 @@ pub const IPC_NAMESPACED: &[&str] = &[
     "fs.mqueue.queues_max",
 ];
 
+/// Knobs of the IPC namespace that are not limits: the id the next object
+/// gets (CONFIG_CHECKPOINT_RESTORE; -1 when unset). Scenarios may set them
+/// in their own namespace.
+pub const NEXT_ID_KNOBS: &[&str] = &["kernel.shm_next_id", "kernel.sem_next_id", "kernel.msg_next_id"];
+
+/// A sysctl a scenario may read, and write in its own IPC namespace.
+pub fn sysctl_path(name: &str) -> Option<PathBuf> {
+    (IPC_NAMESPACED.contains(&name) || NEXT_ID_KNOBS.contains(&name)).then(|| PathBuf::from("/proc/sys").join(name.replace('.', "/")))
+}
+
 /// System-wide limits that matter for IPC but no namespace owns.
 pub const GLOBAL_LIMITS: &[&str] = &["fs.pipe-max-size"];
 
@@ -161,6 +171,17 @@ impl Environment {
         }
         if filesystems.iter().any(|f| f == "mqueue") {
             features.push("posix_mqueue".to_owned());
+        }
+        // kernel.shm_next_id and friends exist with CONFIG_CHECKPOINT_RESTORE.
+        if std::path::Path::new("/proc/sys/kernel/shm_next_id").exists() {
+            features.push("next_id_sysctls".to_owned());
+        }
+        // No huge page is reserved and none may be allocated on demand, so a
+        // SHM_HUGETLB segment cannot get memory (the pool is host-wide: the
+        // harness only reads it).
+        let zero = |p: &str| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "0");
+        if zero("/proc/sys/vm/nr_hugepages") && zero("/proc/sys/vm/nr_overcommit_hugepages") {
+            features.push("no_hugetlb_pages".to_owned());
         }
         let limits = limits()
             .filter_map(|n| {

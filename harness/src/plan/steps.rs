@@ -89,13 +89,51 @@ impl Builder<'_> {
                     rdonly: a.flags.iter().any(|f| **f == m::ShmatFlag::Rdonly),
                     rnd,
                     remap: a.flags.iter().any(|f| **f == m::ShmatFlag::Remap),
+                    id: self.invalid_id(a.id.as_ref()),
                 });
                 (op, &a.expect)
             }
-            Step::Shmdt(a) => (
-                self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt { object, offset: a.offset }),
-                &a.expect,
-            ),
+            Step::Shmdt(a) => {
+                if a.unattached && a.offset != 0 {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`unattached` detaches where nothing is; an `offset` means nothing then")
+                            .label("both given")
+                            .hint("remove `offset` or `unattached`"),
+                    );
+                }
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmdt").map(|object| Op::Shmdt {
+                        object,
+                        offset: a.offset,
+                        unattached: a.unattached,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Mprotect(a) => {
+                let object =
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "mprotect");
+                let page = sys::page_size() as u64;
+                if a.offset % page != 0 {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("mprotect at offset {} is not page-aligned", a.offset))
+                            .label("misaligned")
+                            .hint(format!("give an offset that is a multiple of the page size ({page})")),
+                    );
+                }
+                let size = object.map_or(0, |o| objects[o.0].spec.size());
+                let len = a.len.unwrap_or_else(|| size.saturating_sub(a.offset));
+                if let Some(o) = object {
+                    self.check_offset(objects, o, a.offset, len, a.object.loc(), false);
+                }
+                let prot = a.prot.iter().fold(libc::PROT_NONE, |p, x| {
+                    p | match x.value() {
+                        m::Prot::Read => libc::PROT_READ,
+                        m::Prot::Write => libc::PROT_WRITE,
+                    }
+                });
+                (object.map(|object| Op::Mprotect { object, offset: a.offset, len, prot }), &a.expect)
+            }
             Step::Shmctl(a) => {
                 match (a.cmd, &a.set) {
                     (m::ShmctlCmd::IpcSet, None) => self.err(
@@ -113,27 +151,42 @@ impl Builder<'_> {
                     ),
                     _ => {}
                 }
+                if a.bad_buffer && !matches!(a.cmd, m::ShmctlCmd::IpcStat | m::ShmctlCmd::IpcSet) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat` and `ipc_set`")
+                            .label("this command")
+                            .hint("the other commands either take no buffer or are not checked this way"),
+                    );
+                }
                 let set = a.set.as_ref().map(|s| *s.value());
+                let id = self.invalid_id(a.id.as_ref());
                 (
-                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl { object, cmd: a.cmd, set }),
+                    self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmctl").map(|object| Op::Shmctl {
+                        object,
+                        cmd: a.cmd,
+                        set,
+                        id,
+                        bad_buffer: a.bad_buffer,
+                    }),
                     &a.expect,
                 )
             }
             Step::Sysctl(a) => {
-                if !crate::plan::probe::IPC_NAMESPACED.contains(&a.name.as_str()) {
+                use crate::plan::probe::{IPC_NAMESPACED, NEXT_ID_KNOBS, sysctl_path};
+                if sysctl_path(&a.name).is_none() {
                     self.err(
                         Diagnostic::new(a.name.loc(), format!("`{}` is not a sysctl of the IPC namespace", a.name.value()))
                             .label("could change the host")
-                            .hint(format!("scenarios may write only: {}", crate::plan::probe::IPC_NAMESPACED.join(", "))),
+                            .hint(format!("scenarios may use only: {}, {}", IPC_NAMESPACED.join(", "), NEXT_ID_KNOBS.join(", "))),
                     );
-                } else if !self.doc.requires.private_ipc_namespace {
+                } else if a.value.is_some() && !self.doc.requires.private_ipc_namespace {
                     self.err(
                         Diagnostic::new(a.name.loc(), "writing a sysctl needs the scenario's own IPC namespace")
                             .label("would change the host's limit")
                             .hint("add `requires: { private_ipc_namespace: true }` (without one the scenario is skipped)"),
                     );
                 }
-                (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.value().clone() }), &a.expect)
+                (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.as_ref().map(|v| v.value().clone()) }), &a.expect)
             }
             Step::Mmap(a) => {
                 let mappable = [Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd];
@@ -434,6 +487,23 @@ impl Builder<'_> {
         Some(o)
     }
 
+    /// An id given instead of an object's: only ids no segment can have.
+    fn invalid_id(&mut self, id: Option<&Sp<i64>>) -> Option<i32> {
+        let id = id?;
+        match i32::try_from(*id.value()) {
+            Ok(v) if v < 0 => Some(v),
+            _ => {
+                self.err(
+                    Diagnostic::new(id.loc(), format!("id {} could belong to a segment of another program", id.value()))
+                        .label("not negative")
+                        .hint("give a negative id such as -1 (never valid), or leave `id` out to use the object's own"),
+                );
+                // Reported once: later checks treat it as a raw id too.
+                Some(-1)
+            }
+        }
+    }
+
     pub(super) fn check_offset(&mut self, objects: &[ObjectPlan], o: ObjectId, offset: u64, len: u64, loc: Loc, faults: bool) {
         let size = match objects[o.0].spec {
             ObjectSpec::SysvShm { size, .. }
@@ -514,8 +584,8 @@ impl Builder<'_> {
             out.eof = Some(*eof.value());
         }
         if let Some(s) = &e.stat {
-            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat, .. } | Op::Fstat { .. }) {
-                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`, and `fstat`");
+            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat | ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny, .. } | Op::Fstat { .. }) {
+                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`, `shm_stat` or `shm_stat_any`, and `fstat`");
             }
             let sysv_only = [
                 ("nattch", s.nattch.is_some()),

@@ -136,6 +136,20 @@ pub enum NamePlan {
     Literal(String),
 }
 
+impl ObjectSpec {
+    /// The declared size in bytes (0 for pipes).
+    pub fn size(&self) -> u64 {
+        match *self {
+            ObjectSpec::SysvShm { size, .. }
+            | ObjectSpec::Mmap { size, .. }
+            | ObjectSpec::PosixShm { size, .. }
+            | ObjectSpec::File { size, .. }
+            | ObjectSpec::Memfd { size } => size,
+            ObjectSpec::Pipe => 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum KeyPlan {
     /// A key chosen per run by the supervisor (never one in use).
@@ -220,19 +234,32 @@ pub enum Op {
         rdonly: bool,
         rnd: bool,
         remap: bool,
+        /// A negative id passed instead of the object's.
+        id: Option<i32>,
     },
     Shmdt {
         object: ObjectId,
         offset: u64,
+        unattached: bool,
     },
     Shmctl {
         object: ObjectId,
         cmd: ShmctlCmd,
         set: Option<ShmSet>,
+        /// A negative id passed instead of the object's.
+        id: Option<i32>,
+        bad_buffer: bool,
     },
+    Mprotect {
+        object: ObjectId,
+        offset: u64,
+        len: u64,
+        prot: i32,
+    },
+    /// Write `value`, or read the sysctl when there is none.
     Sysctl {
         name: String,
-        value: String,
+        value: Option<String>,
     },
     Mmap {
         object: ObjectId,
@@ -372,6 +399,7 @@ impl Op {
             Op::Shmget { .. } => "shmget",
             Op::Shmat { .. } => "shmat",
             Op::Shmdt { .. } => "shmdt",
+            Op::Mprotect { .. } => "mprotect",
             Op::Shmctl { .. } => "shmctl",
             Op::Sysctl { .. } => "sysctl",
             Op::Mmap { .. } => "mmap",

@@ -264,6 +264,8 @@ pub enum Step {
     Mmap(MmapArgs),
     /// `munmap(2)` of an `mmap` object.
     Munmap(ObjectArgs),
+    /// `mprotect(2)` of part of this role's mapping or attachment.
+    Mprotect(MprotectArgs),
     /// `pipe(2)` for a `pipe` object.
     Pipe(ObjectArgs),
     /// Write an IPC sysctl of this scenario's private IPC namespace, e.g.
@@ -388,6 +390,10 @@ pub struct ShmatArgs {
     /// `rdonly` (SHM_RDONLY), `rnd` (SHM_RND), `remap` (SHM_REMAP).
     #[serde(default)]
     pub flags: Vec<Sp<ShmatFlag>>,
+    /// Pass this id instead of the object's. Only negative ids, which no
+    /// segment can have, so no other program's segment is ever touched.
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -416,6 +422,9 @@ pub struct ShmdtArgs {
     /// Detach at this offset from the attachment instead (to see EINVAL).
     #[serde(default)]
     pub offset: u64,
+    /// Detach at a page-aligned address where nothing is attached (EINVAL).
+    #[serde(default)]
+    pub unattached: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -428,6 +437,12 @@ pub struct ShmctlArgs {
     /// For `ipc_set`: the new owner and permission bits.
     #[serde(default)]
     pub set: Option<Sp<ShmSet>>,
+    /// Pass this id instead of the object's (only negative ids; see `shmat`).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
+    /// `ipc_stat`, `ipc_set`: pass a buffer address in kernel space (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -444,6 +459,13 @@ pub enum ShmctlCmd {
     ShmUnlock,
     /// IPC_INFO and SHM_INFO: system-wide limits and usage (`expect: { info }`).
     IpcInfo,
+    /// SHM_STAT: IPC_STAT by the segment's index in the kernel's table; the
+    /// value is the segment's id.
+    ShmStat,
+    /// SHM_STAT_ANY (Linux 4.17): SHM_STAT without the read-permission check.
+    ShmStatAny,
+    /// A command number Linux does not define (EINVAL).
+    Undefined,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
@@ -457,9 +479,35 @@ pub struct ShmSet {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct MprotectArgs {
+    pub object: Sp<String>,
+    /// Page-aligned offset into the mapping.
+    #[serde(default)]
+    pub offset: u64,
+    /// Bytes (default: from `offset` to the end of the object).
+    #[serde(default)]
+    pub len: Option<u64>,
+    /// `read`, `write` (an empty list is PROT_NONE).
+    pub prot: Vec<Sp<Prot>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Prot {
+    Read,
+    Write,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SysctlArgs {
     pub name: Sp<String>,
-    pub value: Sp<String>,
+    /// The value to write; without one the sysctl is read, and the step's
+    /// value is the number read.
+    #[serde(default)]
+    pub value: Option<Sp<String>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

@@ -90,25 +90,60 @@ pub struct ShmStat {
 }
 
 pub fn shmctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
+    shmctl_stat_cmd(id, libc::IPC_STAT).map(|(_, s)| s)
+}
+
+/// IPC_STAT (by id), or SHM_STAT / SHM_STAT_ANY (by index: the return value
+/// is the segment's id).
+pub fn shmctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, ShmStat), Errno> {
     // SAFETY: shmid_ds is plain old data; zeroed is a valid value.
     let mut ds: libc::shmid_ds = unsafe { std::mem::zeroed() };
     // SAFETY: `ds` is a valid, writable shmid_ds for the duration of the call.
-    check(unsafe { libc::shmctl(id, libc::IPC_STAT, &mut ds) })?;
-    Ok(ShmStat {
-        segsz: ds.shm_segsz as u64,
-        nattch: ds.shm_nattch,
-        cpid: ds.shm_cpid,
-        lpid: ds.shm_lpid,
-        uid: ds.shm_perm.uid,
-        gid: ds.shm_perm.gid,
-        cuid: ds.shm_perm.cuid,
-        cgid: ds.shm_perm.cgid,
-        mode: u32::from(ds.shm_perm.mode),
-        key: ds.shm_perm.__key,
-        atime: ds.shm_atime,
-        dtime: ds.shm_dtime,
-        ctime: ds.shm_ctime,
-    })
+    let ret = check(unsafe { libc::shmctl(id, cmd, &mut ds) })?;
+    Ok((
+        ret,
+        ShmStat {
+            segsz: ds.shm_segsz as u64,
+            nattch: ds.shm_nattch,
+            cpid: ds.shm_cpid,
+            lpid: ds.shm_lpid,
+            uid: ds.shm_perm.uid,
+            gid: ds.shm_perm.gid,
+            cuid: ds.shm_perm.cuid,
+            cgid: ds.shm_perm.cgid,
+            mode: u32::from(ds.shm_perm.mode),
+            key: ds.shm_perm.__key,
+            atime: ds.shm_atime,
+            dtime: ds.shm_dtime,
+            ctime: ds.shm_ctime,
+        },
+    ))
+}
+
+/// `shmctl(2)` made directly (no C library conversion of the buffer) with
+/// a buffer address in kernel space, which the kernel must refuse with
+/// EFAULT, or with a command number Linux does not define.
+pub fn shmctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+    // The top page of the address space is never user memory on Linux.
+    let bad = usize::MAX & !0xfff;
+    // SAFETY: the kernel checks the user pointer (copy_to_user/copy_from_user
+    // fail on a kernel address) and touches nothing of this process.
+    check(unsafe { libc::syscall(libc::SYS_shmctl, id, cmd, bad) } as libc::c_int).map(drop)
+}
+
+/// The index of a SysV id in its table (for SHM_STAT): the low 15 bits, or
+/// 24 when the kernel was booted with `ipcmni_extend` (ipc/util.h).
+pub fn ipc_index(id: libc::c_int) -> libc::c_int {
+    let extended = std::fs::read_to_string("/proc/cmdline").is_ok_and(|c| c.split_whitespace().any(|w| w == "ipcmni_extend"));
+    id & if extended { (1 << 24) - 1 } else { (1 << 15) - 1 }
+}
+
+/// `mprotect(2)` of part of a mapping.
+pub fn mprotect(addr: usize, len: usize, prot: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: the harness never holds Rust references into mapped memory,
+    // so changing its protection cannot invalidate one; a later access that
+    // the protection forbids is a signal, which is the behaviour under test.
+    check(unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) }).map(drop)
 }
 
 /// `shmctl` commands and flags from <linux/ipc.h> and <linux/shm.h>
@@ -118,7 +153,11 @@ pub mod shm_consts {
     pub const IPC_INFO: libc::c_int = 3;
     pub const SHM_LOCK: libc::c_int = 11;
     pub const SHM_UNLOCK: libc::c_int = 12;
+    pub const SHM_STAT: libc::c_int = 13;
     pub const SHM_INFO: libc::c_int = 14;
+    pub const SHM_STAT_ANY: libc::c_int = 15;
+    /// A command number no Linux version defines.
+    pub const UNDEFINED: libc::c_int = 99;
     pub const SHM_HUGETLB: libc::c_int = 0o4000;
 }
 
