@@ -428,6 +428,14 @@ impl Interp<'_> {
                 let bound = std::time::Duration::from_millis(plan.timeout_ms);
                 Ok(Outcome::ok(crate::ipc::publish::consume(m, *offset, *records, bound)?))
             }
+            Op::Stress { object, rounds, writers } => {
+                let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
+                Ok(Outcome::ok(crate::ipc::stress::stress(m, *writers, self.instance, *rounds)))
+            }
+            Op::CheckPattern { object, round } => {
+                let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
+                Ok(Outcome::ok(crate::ipc::stress::check(m, *round)))
+            }
             // Synchronisation and process steps are handled by `perform`.
             _ => Err(kind_error()),
         }

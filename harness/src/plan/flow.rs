@@ -149,7 +149,9 @@ impl Builder<'_> {
                     | Op::Write { object, .. }
                     | Op::Fill { object, .. }
                     | Op::Publish { object, .. }
-                    | Op::Consume { object, .. } => match objects[object.0].kind() {
+                    | Op::Consume { object, .. }
+                    | Op::Stress { object, .. }
+                    | Op::CheckPattern { object, .. } => match objects[object.0].kind() {
                         // A store where a detached segment was is a fault to expect.
                         Kind::SysvShm if step.expect.killed_by.is_some() && held.detached.contains(&object.0) => {}
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),

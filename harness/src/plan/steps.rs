@@ -337,14 +337,25 @@ impl Builder<'_> {
             }
             Step::Consume(a) => {
                 let object = self.ring(objects, &a.from, a.records, a.offset, "consume");
-                if a.expect.as_ref().is_none_or(|e| e.value.is_none()) {
+                self.require_count(step, a.expect.as_ref(), "consume", "torn or stale records");
+                (object.map(|object| Op::Consume { object, records: a.records, offset: a.offset }), &a.expect)
+            }
+            Step::Stress(a) => {
+                let object = self.ring(objects, &a.to, 1, 0, "stress");
+                self.require_count(step, a.expect.as_ref(), "stress", "blocks found wrong");
+                if !(1..=crate::ipc::stress::MAX_ROUNDS).contains(&a.rounds) {
                     self.err(
-                        Diagnostic::new(step.loc(), "a consume that states no count of torn records asserts nothing")
-                            .label("no `value`")
-                            .hint("add `expect: { value: 0 }`: the number of torn or stale records it may see"),
+                        Diagnostic::new(a.to.loc(), format!("{} rounds cannot be run", a.rounds))
+                            .label("out of range")
+                            .hint(format!("run from 1 to {} rounds", crate::ipc::stress::MAX_ROUNDS)),
                     );
                 }
-                (object.map(|object| Op::Consume { object, records: a.records, offset: a.offset }), &a.expect)
+                (object.map(|object| Op::Stress { object, rounds: a.rounds, writers: replicas }), &a.expect)
+            }
+            Step::CheckPattern(a) => {
+                let object = self.ring(objects, &a.from, 1, 0, "check_pattern");
+                self.require_count(step, a.expect.as_ref(), "check_pattern", "blocks found wrong");
+                (object.map(|object| Op::CheckPattern { object, round: a.round }), &a.expect)
             }
             Step::Read(a) => {
                 let object = self.object_ref(
@@ -485,6 +496,18 @@ impl Builder<'_> {
         }
         self.check_offset(objects, o, offset, (HEADER + SLOT) as u64, object.loc(), false);
         Some(o)
+    }
+
+    /// Steps whose value is a count of failures assert nothing without
+    /// `expect: { value }`.
+    fn require_count(&mut self, step: &Sp<Step>, expect: Option<&Sp<m::Expect>>, name: &str, what: &str) {
+        if expect.is_none_or(|e| e.value.is_none()) {
+            self.err(
+                Diagnostic::new(step.loc(), format!("a {name} that states no count of {what} asserts nothing"))
+                    .label("no `value`")
+                    .hint(format!("add `expect: {{ value: 0 }}`: the number of {what} it may see")),
+            );
+        }
     }
 
     /// An id given instead of an object's: only ids no segment can have.

@@ -341,6 +341,16 @@ pub enum Op {
         records: u64,
         offset: u64,
     },
+    /// `writers`: how many replicas share the blocks (this role's count).
+    Stress {
+        object: ObjectId,
+        rounds: u32,
+        writers: u32,
+    },
+    CheckPattern {
+        object: ObjectId,
+        round: u32,
+    },
     Signal {
         event: EventId,
     },
@@ -420,6 +430,8 @@ impl Op {
             Op::Read { .. } => "read",
             Op::Publish { .. } => "publish",
             Op::Consume { .. } => "consume",
+            Op::Stress { .. } => "stress",
+            Op::CheckPattern { .. } => "check_pattern",
             Op::Signal { .. } => "signal",
             Op::Wait { .. } => "wait",
             Op::Barrier { .. } => "barrier",

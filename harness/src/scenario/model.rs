@@ -308,6 +308,15 @@ pub enum Step {
     /// loads and checking every byte. The value is the number of torn or
     /// stale records seen: expect `value: 0`.
     Consume(ConsumeArgs),
+    /// Stress shared memory without handshakes: the object is cut into
+    /// 64-byte blocks dealt round-robin to this role's replicas; for each
+    /// round every replica writes its blocks with a pattern of the round,
+    /// then checks them. The value is the number of blocks found wrong.
+    Stress(StressArgs),
+    /// Check that every block holds the pattern of round `round`, as the
+    /// replicas of a `stress` role leave it after that many rounds; the
+    /// value is the number of wrong blocks.
+    CheckPattern(CheckPatternArgs),
     /// Raise a named event (a counter that only grows).
     Signal(Sp<String>),
     /// Continue once a named event was raised (at least `count` times).
@@ -656,6 +665,26 @@ pub struct PublishArgs {
     /// the reader sees every record stale.
     #[serde(default)]
     pub fill_after_publish: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StressArgs {
+    pub to: Sp<String>,
+    /// Write-and-check rounds (at most 100 000).
+    pub rounds: u32,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckPatternArgs {
+    pub from: Sp<String>,
+    /// The round whose pattern must be there (the last one: `rounds`).
+    pub round: u32,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
