@@ -495,7 +495,7 @@ fn expect_data(data: &[u8]) -> ExpectPlan {
 }
 
 fn outcome(result: Result<i64, String>, data: Option<Vec<u8>>) -> Outcome {
-    Outcome { result, data, stat: None, address: None, info: None, mapping: None }
+    Outcome { result, data, stat: None, address: None, info: None, mapping: None, descriptor: None }
 }
 
 proptest! {

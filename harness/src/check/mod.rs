@@ -94,6 +94,18 @@ pub fn step(
             return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
         }
     }
+    if let (Some(want), Some(got)) = (&expect.descriptor, &outcome.descriptor) {
+        if want.lowest == Some(true) && got.fd != got.lowest_free {
+            return Err(mismatch("descriptor", format!("{} (the lowest free)", got.lowest_free), got.fd.to_string()));
+        }
+        if want.lowest == Some(false) && got.fd == got.lowest_free {
+            return Err(mismatch("descriptor", format!("not {} (the lowest free)", got.lowest_free), got.fd.to_string()));
+        }
+        if let Some(c) = want.cloexec.filter(|c| *c != got.cloexec) {
+            let show = |b: bool| if b { "FD_CLOEXEC set" } else { "FD_CLOEXEC clear" };
+            return Err(mismatch("descriptor flags", show(c), show(got.cloexec)));
+        }
+    }
     if let (Some(want), Some((line, _))) = (&expect.mapped_as, outcome.mapping.as_deref()) {
         if !line.contains(want.as_str()) {
             return Err(mismatch(
@@ -129,13 +141,15 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
         Some(w) if w != g => Err(mismatch(name, w.to_string(), g.to_string())),
         _ => Ok(()),
     };
-    num("shm_segsz", want.segsz, got.segsz)?;
-    num("shm_nattch", want.nattch, got.nattch)?;
-    num("shm_perm.uid", want.uid.map(u64::from), u64::from(got.uid))?;
-    num("shm_perm.gid", want.gid.map(u64::from), u64::from(got.gid))?;
+    // Labelled with the scenario's field names: `stat` serves IPC_STAT and
+    // fstat alike.
+    num("stat.segsz", want.segsz, got.segsz)?;
+    num("stat.nattch", want.nattch, got.nattch)?;
+    num("stat.uid", want.uid.map(u64::from), u64::from(got.uid))?;
+    num("stat.gid", want.gid.map(u64::from), u64::from(got.gid))?;
     if let Some(m) = want.mode {
         if m != got.mode & 0o777 {
-            return Err(mismatch("shm_perm.mode", format!("{m:#o}"), format!("{:#o}", got.mode & 0o777)));
+            return Err(mismatch("stat.mode", format!("{m:#o}"), format!("{:#o}", got.mode & 0o777)));
         }
     }
     if let Some(d) = want.dest {
@@ -152,7 +166,7 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
             return Err(mismatch("SHM_LOCKED", show(l), show(has)));
         }
     }
-    for (field, role, pid) in [("shm_cpid", &want.cpid, got.cpid), ("shm_lpid", &want.lpid, got.lpid)] {
+    for (field, role, pid) in [("stat.cpid", &want.cpid, got.cpid), ("stat.lpid", &want.lpid, got.lpid)] {
         if let Some(role) = role {
             if let Some(want_pid) = pid_of(role) {
                 if want_pid != pid {

@@ -158,6 +158,14 @@ impl Interp<'_> {
             Up::Hello { role: self.role, instance: self.instance, pid: std::process::id() as i32, token: token(), resumed_after: resume };
         self.chan.send(&hello).map_err(io)?;
         let plan = &self.ctx.plan;
+        // Process settings the role asks for (a resumed image inherited them).
+        if resume.is_none() {
+            let r = plan.role(self.role);
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(r.umask));
+            if let Some(spare) = r.spare_descriptors {
+                sys::limit_open_files(sys::limit_leaving(spare)).map_err(|e| format!("cannot lower RLIMIT_NOFILE: {e}"))?;
+            }
+        }
         let shmlba = sys::shmlba() as u64;
         // The `exec` step succeeded: this image is its outcome.
         if let Some(step) = resume {
@@ -357,8 +365,9 @@ impl Interp<'_> {
                 let name = self.posix_name(*object)?;
                 let ObjectSpec::PosixShm { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let lowest_free = sys::lowest_free_fd();
                 l.open(&name, *flags, mode.unwrap_or(decl_mode))?;
-                Ok(Outcome::ok(0))
+                descriptor_outcome(l, lowest_free)
             }
             Op::Ftruncate { object, size } => {
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
@@ -381,14 +390,16 @@ impl Interp<'_> {
                 let path = self.ctx.object_file(&plan.object(*object).name);
                 let ObjectSpec::File { mode: decl_mode, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let lowest_free = sys::lowest_free_fd();
                 l.open_file(&path, *flags, mode.unwrap_or(decl_mode))?;
-                Ok(Outcome::ok(0))
+                descriptor_outcome(l, lowest_free)
             }
             Op::MemfdCreate { object, cloexec } => {
                 let name = plan.object(*object).name.clone();
                 let Live::PosixShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let lowest_free = sys::lowest_free_fd();
                 l.memfd(&name, *cloexec)?;
-                Ok(Outcome::ok(0))
+                descriptor_outcome(l, lowest_free)
             }
             Op::Unlink { object } => {
                 let path = self.ctx.object_file(&plan.object(*object).name);
@@ -406,7 +417,16 @@ impl Interp<'_> {
                 crate::ipc::posix_shm::unlink(&self.posix_name(*object)?)?;
                 Ok(Outcome::ok(0))
             }
-            Op::Write { object, data, offset, stride } => {
+            Op::Write { object, data, offset, stride, via_descriptor: true } => {
+                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                Ok(Outcome::ok(l.pwrite(offset_for(*offset, *stride, self.instance), &for_instance(data, self.instance))?))
+            }
+            Op::Read { object, len, offset, stride, via_descriptor: true, .. } => {
+                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                let data = l.pread(offset_for(*offset, *stride, self.instance), *len)?;
+                Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
+            }
+            Op::Write { object, data, offset, stride, .. } => {
                 let data = for_instance(data, self.instance);
                 Ok(Outcome::ok(self.objects[object.0].transfer().write(offset_for(*offset, *stride, self.instance), &data)?))
             }
@@ -414,7 +434,7 @@ impl Interp<'_> {
                 let data = vec![*byte; usize::try_from(*len).map_err(|_| StepError::Misuse("fill too large".to_owned()))?];
                 Ok(Outcome::ok(self.objects[object.0].transfer().write(*offset, &data)?))
             }
-            Op::Read { object, len, offset, stride, all } => {
+            Op::Read { object, len, offset, stride, all, .. } => {
                 let data = self.objects[object.0].transfer().read(offset_for(*offset, *stride, self.instance), *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
@@ -558,6 +578,12 @@ fn adopt_inherited(objects: &mut [Live]) {
 /// The run's token, inherited through the environment (exec) or memory (fork).
 fn token() -> String {
     std::env::var(super::protocol::TOKEN_VAR).unwrap_or_default()
+}
+
+/// The outcome of a call that made a descriptor: the call returns it.
+fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
+    let (fd, cloexec) = l.descriptor()?;
+    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec }), ..Outcome::ok(i64::from(fd)) })
 }
 
 fn not_mapped(object: &str) -> StepError {

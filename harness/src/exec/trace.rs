@@ -27,14 +27,33 @@ pub struct Outcome {
     /// hides frames, i.e. without CAP_SYS_ADMIN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mapping: Option<Box<(String, u64)>>,
+    /// For a new descriptor: its number, the lowest free number before the
+    /// call, and whether FD_CLOEXEC is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub descriptor: Option<Descriptor>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    pub fd: i32,
+    pub lowest_free: i32,
+    pub cloexec: bool,
 }
 
 impl Outcome {
     pub fn ok(v: i64) -> Self {
-        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None, mapping: None }
+        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None, mapping: None, descriptor: None }
     }
     pub fn err(e: crate::sys::Errno) -> Self {
-        Outcome { result: Err(crate::sys::errno_name(e)), data: None, stat: None, address: None, info: None, mapping: None }
+        Outcome {
+            result: Err(crate::sys::errno_name(e)),
+            data: None,
+            stat: None,
+            address: None,
+            info: None,
+            mapping: None,
+            descriptor: None,
+        }
     }
 }
 

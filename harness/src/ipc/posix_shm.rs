@@ -55,6 +55,28 @@ impl Live {
         Ok(())
     }
 
+    /// `pwrite(2)` through the descriptor; returns the count written.
+    pub fn pwrite(&self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
+        let off = i64::try_from(offset).map_err(|_| sys::Errno::EINVAL)?;
+        Ok(nix::sys::uio::pwrite(self.fd()?, data, off)? as i64)
+    }
+
+    /// `pread(2)` through the descriptor: at most `len` bytes.
+    pub fn pread(&self, offset: u64, len: u64) -> Result<Vec<u8>, StepError> {
+        let off = i64::try_from(offset).map_err(|_| sys::Errno::EINVAL)?;
+        let mut buf = vec![0u8; usize::try_from(len).map_err(|_| sys::Errno::EINVAL)?];
+        let n = nix::sys::uio::pread(self.fd()?, &mut buf, off)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
+    /// The descriptor number and whether FD_CLOEXEC is set.
+    pub fn descriptor(&self) -> Result<(i32, bool), StepError> {
+        use std::os::fd::AsRawFd;
+        let fd = self.fd()?;
+        Ok((fd.as_raw_fd(), sys::is_cloexec(fd.as_raw_fd())?))
+    }
+
     pub fn ftruncate(&mut self, size: u64) -> Result<(), StepError> {
         nix::unistd::ftruncate(self.fd()?, i64::try_from(size).map_err(|_| sys::Errno::EINVAL)?)?;
         Ok(())

@@ -623,11 +623,14 @@ impl Builder<'_> {
                     .hint("use `from: exec` for a role with other credentials"),
             );
         }
+        let umask = decl.umask.as_ref().map_or(0, |u| self.mode(u));
         RolePlan {
             name: name.to_owned(),
             start,
             count,
             credentials,
+            umask,
+            spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             steps,
             exit,
             exit_loc,

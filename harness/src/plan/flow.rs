@@ -145,6 +145,9 @@ impl Builder<'_> {
                             held.mapped.insert(object.0);
                         }
                     }
+                    Op::Read { object, via_descriptor: true, .. } | Op::Write { object, via_descriptor: true, .. } => {
+                        need(&held.opened, *object, opener(objects[object.0].kind()), self);
+                    }
                     Op::Read { object, .. }
                     | Op::Write { object, .. }
                     | Op::Fill { object, .. }

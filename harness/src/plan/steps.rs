@@ -301,7 +301,17 @@ impl Builder<'_> {
                     let longest = longest(a.data.as_bytes(), replicas);
                     self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), longest, a.to.loc(), faults);
                 }
-                (object.map(|object| Op::Write { object, data: a.data.as_bytes().to_vec(), offset: a.offset, stride: a.stride }), &a.expect)
+                self.via_descriptor(objects, object, a.via_descriptor, a.to.loc());
+                (
+                    object.map(|object| Op::Write {
+                        object,
+                        data: a.data.as_bytes().to_vec(),
+                        offset: a.offset,
+                        stride: a.stride,
+                        via_descriptor: a.via_descriptor,
+                    }),
+                    &a.expect,
+                )
             }
             Step::Fill(a) => {
                 let object = self.object_ref(
@@ -401,7 +411,18 @@ impl Builder<'_> {
                         );
                     }
                 }
-                (object.map(|object| Op::Read { object, len, offset: a.offset, stride: a.stride, all: a.all }), &a.expect)
+                self.via_descriptor(objects, object, a.via_descriptor, a.from.loc());
+                (
+                    object.map(|object| Op::Read {
+                        object,
+                        len,
+                        offset: a.offset,
+                        stride: a.stride,
+                        all: a.all,
+                        via_descriptor: a.via_descriptor,
+                    }),
+                    &a.expect,
+                )
             }
             Step::Signal(e) => (events.iter().position(|n| n == e.value()).map(|i| Op::Signal { event: EventId(i) }), &no_expect),
             Step::Wait(w) => {
@@ -496,6 +517,24 @@ impl Builder<'_> {
         }
         self.check_offset(objects, o, offset, (HEADER + SLOT) as u64, object.loc(), false);
         Some(o)
+    }
+
+    /// `via_descriptor` needs a kind that has one descriptor to pread/pwrite.
+    fn via_descriptor(&mut self, objects: &[ObjectPlan], object: Option<ObjectId>, via: bool, loc: Loc) {
+        if let Some(o) = object.filter(|o| via && !matches!(objects[o.0].kind(), Kind::PosixShm | Kind::File | Kind::Memfd)) {
+            self.err(
+                Diagnostic::new(
+                    loc,
+                    format!(
+                        "`via_descriptor` needs a posix_shm, file or memfd object; `{}` is a {}",
+                        objects[o.0].name,
+                        objects[o.0].kind().name()
+                    ),
+                )
+                .label("no file descriptor to use")
+                .hint("remove `via_descriptor`"),
+            );
+        }
     }
 
     /// Steps whose value is a count of failures assert nothing without
@@ -657,6 +696,12 @@ impl Builder<'_> {
         if let Some(k) = &e.killed_by {
             out.killed_by = Some(self.signal(k));
         }
+        if let Some(d) = &e.descriptor {
+            if !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {
+                misplaced(self, "descriptor", d.loc(), "`shm_open`, `open` and `memfd_create`");
+            }
+            out.descriptor = Some(d.value().clone());
+        }
         if let Some(b) = &e.blocks {
             if !*b.value() {
                 self.err(Diagnostic::new(b.loc(), "`blocks: false` cannot be checked").label("not falsifiable").hint(
@@ -671,7 +716,8 @@ impl Builder<'_> {
         // second one.
         let errno_loc = e.errno.as_ref().map(Sp::loc);
         let killed_loc = e.killed_by.as_ref().map(Sp::loc);
-        let others: [(&str, Option<Loc>); 5] = [
+        let others: [(&str, Option<Loc>); 6] = [
+            ("descriptor", e.descriptor.as_ref().map(Sp::loc)),
             ("data", e.data.as_ref().map(Sp::loc)),
             ("eof", e.eof.as_ref().map(Sp::loc)),
             ("stat", e.stat.as_ref().map(Sp::loc)),

@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
-pub use crate::scenario::model::{AddressExpect, AttachAt, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect};
+pub use crate::scenario::model::{
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect,
+};
 pub use crate::scenario::span::Loc;
 
 macro_rules! id {
@@ -173,6 +175,10 @@ pub struct RolePlan {
     pub start: Start,
     pub count: u32,
     pub credentials: Option<CredentialsPlan>,
+    /// The umask the role runs with (0 unless the scenario says).
+    pub umask: u32,
+    /// RLIMIT_NOFILE is lowered to leave this many descriptors free.
+    pub spare_descriptors: Option<u32>,
     pub steps: Vec<StepPlan>,
     pub exit: ExitPlan,
     pub exit_loc: Loc,
@@ -311,11 +317,13 @@ pub enum Op {
         object: ObjectId,
         flags: i32,
     },
+    /// `via_descriptor`: pwrite(2)/pread(2) instead of the mapping.
     Write {
         object: ObjectId,
         data: Vec<u8>,
         offset: u64,
         stride: u64,
+        via_descriptor: bool,
     },
     Fill {
         object: ObjectId,
@@ -329,6 +337,7 @@ pub enum Op {
         offset: u64,
         stride: u64,
         all: bool,
+        via_descriptor: bool,
     },
     Publish {
         object: ObjectId,
@@ -516,6 +525,7 @@ pub struct ExpectPlan {
     pub record_frame: bool,
     pub killed_by: Option<String>,
     pub blocks: bool,
+    pub descriptor: Option<DescriptorExpect>,
     /// Whether the user wrote any expectation (for the falsifiability rule).
     pub explicit: bool,
 }

@@ -212,6 +212,14 @@ pub struct RoleDecl {
     /// when the harness runs as root.
     #[serde(default)]
     pub credentials: Option<Sp<Credentials>>,
+    /// The file mode creation mask, in octal (default 0: modes in scenarios
+    /// are exact). `shm_open`, `open` and `mkfifo` clear its bits.
+    #[serde(default)]
+    pub umask: Option<Sp<u32>>,
+    /// Lower RLIMIT_NOFILE at the start so that only this many more
+    /// descriptors can be opened (the next one fails with EMFILE).
+    #[serde(default)]
+    pub spare_descriptors: Option<Sp<u32>>,
     pub steps: Vec<Sp<Step>>,
     /// How the role must end (default: exit status 0, or what its last
     /// `exit`/`crash` step or `killed_by` expectation implies).
@@ -587,6 +595,10 @@ pub struct WriteArgs {
     /// use their own slots (`offset + stride * instance`).
     #[serde(default)]
     pub stride: u64,
+    /// `posix_shm`, `file`, `memfd`: `pwrite(2)` to the descriptor instead
+    /// of storing into the mapping.
+    #[serde(default)]
+    pub via_descriptor: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -718,6 +730,10 @@ pub struct ReadArgs {
     /// Pipes: keep reading until `len` bytes or end of file.
     #[serde(default)]
     pub all: bool,
+    /// `posix_shm`, `file`, `memfd`: `pread(2)` from the descriptor instead
+    /// of loading from the mapping.
+    #[serde(default)]
+    pub via_descriptor: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -781,9 +797,24 @@ pub struct Expect {
     /// The step kills its role with this signal, e.g. `SIGSEGV`.
     #[serde(default)]
     pub killed_by: Option<Sp<String>>,
+    /// The descriptor a `shm_open`, `open` or `memfd_create` returned.
+    #[serde(default)]
+    pub descriptor: Option<Sp<DescriptorExpect>>,
     /// The step blocks in the kernel until another role acts.
     #[serde(default)]
     pub blocks: Option<Sp<bool>>,
+}
+
+/// Expected properties of a new descriptor; only the ones given are compared.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescriptorExpect {
+    /// It is the lowest descriptor number that was free before the call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lowest: Option<bool>,
+    /// FD_CLOEXEC is set (F_GETFD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cloexec: Option<bool>,
 }
 
 /// Expected IPC_STAT fields; only the ones given are compared.

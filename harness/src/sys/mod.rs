@@ -376,6 +376,43 @@ pub fn store_release_u64(addr: usize, value: u64) {
     unsafe { std::sync::atomic::AtomicU64::from_ptr(addr as *mut u64) }.store(value, std::sync::atomic::Ordering::Release);
 }
 
+/// The lowest descriptor number not in use (what the next open returns).
+pub fn lowest_free_fd() -> i32 {
+    // SAFETY: F_GETFD only reads the descriptor's flags; EBADF marks a free
+    // number.
+    (0..).find(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1).unwrap_or(0)
+}
+
+/// The RLIMIT_NOFILE that leaves exactly `spare` descriptor numbers free
+/// (numbers at or above the limit cannot be allocated).
+pub fn limit_leaving(spare: u32) -> u64 {
+    let mut free = 0;
+    for fd in 0.. {
+        // SAFETY: as in `lowest_free_fd`.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+            if free == spare {
+                return fd as u64;
+            }
+            free += 1;
+        }
+    }
+    0
+}
+
+/// Whether FD_CLOEXEC is set on `fd`.
+pub fn is_cloexec(fd: libc::c_int) -> Result<bool, Errno> {
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    Ok(flags & libc::FD_CLOEXEC != 0)
+}
+
+/// Lower RLIMIT_NOFILE (soft and hard) to `limit` descriptors.
+pub fn limit_open_files(limit: u64) -> Result<(), Errno> {
+    let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
+    // SAFETY: `rl` is a valid rlimit for the duration of the call.
+    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }).map(drop)
+}
+
 /// The result of [`fork`].
 #[derive(Debug)]
 pub enum Forked {
