@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exec::trace::{Isolation, Outcome, Termination, Trace};
-use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect};
+use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect, TimeExpect};
 use crate::sys::ShmStat;
 
 /// One unmet expectation.
@@ -79,9 +79,11 @@ pub fn step(
     }
     if let (Some(want), Some((got, sysctl))) = (&expect.info, outcome.info.as_deref()) {
         if want.agrees_with_sysctl == Some(true) {
-            for (name, reported, file) in
-                [("shmmax", got.shmmax, sysctl[0]), ("shmall", got.shmall, sysctl[1]), ("shmmni", got.shmmni, sysctl[2])]
-            {
+            for (name, reported, file) in [
+                ("shmmax", got.shmmax, sysctl.sysctl[0]),
+                ("shmall", got.shmall, sysctl.sysctl[1]),
+                ("shmmni", got.shmmni, sysctl.sysctl[2]),
+            ] {
                 if reported != file {
                     return Err(mismatch(name, format!("{file} (/proc/sys/kernel/{name})"), format!("{reported} (IPC_INFO)")));
                 }
@@ -92,6 +94,24 @@ pub fn step(
         }
         if let Some(u) = want.used_ids.filter(|u| *u != got.used_ids) {
             return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
+        }
+        if let Some(agree) = want.agrees_with_proc {
+            let pairs = [
+                ("used_ids", got.used_ids as u64, sysctl.proc_segments),
+                ("shm_tot", got.shm_tot, sysctl.proc_pages),
+                ("shm_rss", got.shm_rss, sysctl.proc_rss_pages),
+            ];
+            let differ = pairs.iter().find(|(_, reported, listed)| reported != listed);
+            match (agree, differ) {
+                (true, Some((name, reported, listed))) => {
+                    return Err(mismatch(name, format!("{listed} (/proc/sysvipc/shm)"), format!("{reported} (SHM_INFO)")));
+                }
+                (false, None) => {
+                    let all = pairs.iter().map(|(n, r, _)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
+                    return Err(mismatch("SHM_INFO against /proc/sysvipc/shm", "a disagreement", format!("agreement ({all})")));
+                }
+                _ => {}
+            }
         }
     }
     if let (Some(want), Some(got)) = (&expect.descriptor, &outcome.descriptor) {
@@ -164,6 +184,24 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
         if l != has {
             let show = |b: bool| if b { "SHM_LOCKED set" } else { "SHM_LOCKED clear" };
             return Err(mismatch("SHM_LOCKED", show(l), show(has)));
+        }
+    }
+    for (field, want, t) in
+        [("stat.atime", want.atime, got.atime), ("stat.dtime", want.dtime, got.dtime), ("stat.ctime", want.ctime, got.ctime)]
+    {
+        let ok = match want {
+            None => true,
+            Some(TimeExpect::Unset) => t == 0,
+            Some(TimeExpect::Set) => t != 0,
+            Some(TimeExpect::Now) => (t - got.read_at).abs() <= 1,
+        };
+        if !ok {
+            let said = match want {
+                Some(TimeExpect::Unset) => "0 (never)".to_owned(),
+                Some(TimeExpect::Set) => "a time (not 0)".to_owned(),
+                _ => format!("{} (within a second of reading it)", got.read_at),
+            };
+            return Err(mismatch(field, said, t.to_string()));
         }
     }
     for (field, role, pid) in [("stat.cpid", &want.cpid, got.cpid), ("stat.lpid", &want.lpid, got.lpid)] {

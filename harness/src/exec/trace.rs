@@ -21,7 +21,7 @@ pub struct Outcome {
     pub address: Option<(u64, u64)>,
     /// IPC_INFO / SHM_INFO, with the sysctls read at the same moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<Box<(crate::sys::ShmInfo, [u64; 3])>>,
+    pub info: Option<Box<(crate::sys::ShmInfo, InfoContext)>>,
     /// For a new mapping: its line in `/proc/self/maps`, and the physical
     /// frame of its first page from `/proc/self/pagemap` (0 when the kernel
     /// hides frames, i.e. without CAP_SYS_ADMIN).
@@ -31,6 +31,18 @@ pub struct Outcome {
     /// call, and whether FD_CLOEXEC is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<Descriptor>,
+}
+
+/// What IPC_INFO/SHM_INFO are compared with, read right after them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoContext {
+    /// /proc/sys/kernel/shmmax, shmall, shmmni.
+    pub sysctl: [u64; 3],
+    /// /proc/sysvipc/shm: segments listed, their size in pages (rounded
+    /// up, as shm_tot counts), and their resident pages.
+    pub proc_segments: u64,
+    pub proc_pages: u64,
+    pub proc_rss_pages: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

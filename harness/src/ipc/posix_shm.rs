@@ -110,6 +110,7 @@ impl Live {
             atime: st.st_atime,
             dtime: 0,
             ctime: st.st_ctime,
+            read_at: sys::unix_now(),
         };
         Ok((st.st_size, stat))
     }

@@ -141,10 +141,19 @@ impl Live {
                 let read = |n: &str| {
                     std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
                 };
-                Ok(Outcome {
-                    info: Some(Box::new((info, [read("shmmax"), read("shmall"), read("shmmni")]))),
-                    ..Outcome::ok(info.highest_index)
-                })
+                let mut ctx =
+                    crate::exec::trace::InfoContext { sysctl: [read("shmmax"), read("shmall"), read("shmmni")], ..Default::default() };
+                let page = sys::page_size() as u64;
+                // Columns: key shmid perms size cpid lpid nattch uid gid cuid
+                // cgid atime dtime ctime rss swap.
+                let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
+                for line in table.lines().skip(1) {
+                    let f: Vec<u64> = line.split_whitespace().map(|w| w.parse().unwrap_or(0)).collect();
+                    ctx.proc_segments += 1;
+                    ctx.proc_pages += f.get(3).copied().unwrap_or(0).div_ceil(page);
+                    ctx.proc_rss_pages += f.get(14).copied().unwrap_or(0) / page;
+                }
+                Ok(Outcome { info: Some(Box::new((info, ctx))), ..Outcome::ok(info.highest_index) })
             }
         }
     }

@@ -655,6 +655,9 @@ impl Builder<'_> {
                 ("locked", s.locked.is_some()),
                 ("cpid", s.cpid.is_some()),
                 ("lpid", s.lpid.is_some()),
+                ("atime", s.atime.is_some()),
+                ("dtime", s.dtime.is_some()),
+                ("ctime", s.ctime.is_some()),
             ];
             if let (Op::Fstat { .. }, Some((field, _))) = (op, sysv_only.iter().find(|(_, given)| *given)) {
                 misplaced(self, field, s.loc(), "`shmctl ipc_stat` (fstat gives segsz, mode, uid and gid)");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect,
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 

@@ -844,6 +844,27 @@ pub struct StatExpect {
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
+    /// shm_atime: the last shmat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atime: Option<TimeExpect>,
+    /// shm_dtime: the last shmdt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtime: Option<TimeExpect>,
+    /// shm_ctime: creation or the last IPC_SET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ctime: Option<TimeExpect>,
+}
+
+/// What a time field of IPC_STAT holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeExpect {
+    /// 0: the event never happened.
+    Unset,
+    /// Not 0.
+    Set,
+    /// Within a second of the moment the status was read.
+    Now,
 }
 
 /// Expected IPC_INFO / SHM_INFO values; only the ones given are compared.
@@ -860,6 +881,11 @@ pub struct InfoExpect {
     /// Segments in use in this IPC namespace (SHM_INFO used_ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_ids: Option<i64>,
+    /// SHM_INFO agrees with /proc/sysvipc/shm read at the same moment:
+    /// used_ids is the number of segments listed, shm_tot their pages and
+    /// shm_rss their resident pages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agrees_with_proc: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

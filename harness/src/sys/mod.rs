@@ -87,6 +87,14 @@ pub struct ShmStat {
     pub atime: i64,
     pub dtime: i64,
     pub ctime: i64,
+    /// The wall clock (seconds since the epoch) when the status was read,
+    /// to compare the times with.
+    pub read_at: i64,
+}
+
+/// Seconds since the epoch now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 pub fn shmctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
@@ -116,6 +124,7 @@ pub fn shmctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int
             atime: ds.shm_atime,
             dtime: ds.shm_dtime,
             ctime: ds.shm_ctime,
+            read_at: unix_now(),
         },
     ))
 }
@@ -194,6 +203,7 @@ pub struct ShmInfo {
     /// SHM_INFO: segments in use, and pages allocated.
     pub used_ids: i64,
     pub shm_tot: u64,
+    pub shm_rss: u64,
 }
 
 /// IPC_INFO then SHM_INFO.
@@ -235,6 +245,7 @@ pub fn shmctl_info() -> Result<ShmInfo, Errno> {
         shmall: limits.shmall,
         used_ids: i64::from(usage.used_ids),
         shm_tot: usage.shm_tot,
+        shm_rss: usage.shm_rss,
     })
 }
 
