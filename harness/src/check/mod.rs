@@ -50,6 +50,14 @@ pub fn step(
             format!("the call returned: {}", show_result(&outcome.result)),
         ));
     }
+    // A racer may win or lose; how many won is judged across replicas.
+    if let Some(r) = &expect.race {
+        return match &outcome.result {
+            Ok(_) => Ok(()),
+            Err(e) if *e == r.losers => Ok(()),
+            Err(e) => Err(mismatch("result", format!("success or failure with {}", r.losers), format!("failure with {e}"))),
+        };
+    }
     match (&expect.errno, &outcome.result) {
         (Some(want), Err(got)) if want == got => return Ok(()),
         (Some(want), r) => return Err(mismatch("result", format!("failure with {want}"), show_result(r))),
@@ -388,6 +396,40 @@ pub fn judge(plan: &Plan, trace: Trace, shmlba: u64) -> Verdict {
     v
 }
 
+/// Steps raced by a role's replicas: once every replica made the call,
+/// exactly the stated number must have won.
+fn races(plan: &Plan, trace: &Trace) -> Vec<Failure> {
+    let mut out = Vec::new();
+    for (r, role) in plan.roles.iter().enumerate() {
+        for (k, sp) in role.steps.iter().enumerate() {
+            let Some(race) = &sp.expect.race else { continue };
+            let outcomes: Vec<&Outcome> = trace
+                .instances
+                .iter()
+                .filter(|i| i.role == RoleId(r))
+                .filter_map(|i| i.steps.iter().find(|s| s.step == k)?.outcome.as_ref())
+                .collect();
+            if outcomes.len() < role.count as usize {
+                continue;
+            }
+            let won = outcomes.iter().filter(|o| o.result.is_ok()).count();
+            if won != race.winners as usize {
+                out.push(Failure {
+                    at: Locator::Step { role: role.name.clone(), step: k },
+                    loc: sp.loc,
+                    check: sp.op.name().to_owned(),
+                    mismatch: mismatch(
+                        "winners",
+                        format!("{} of {} replicas succeed", race.winners, role.count),
+                        format!("{won} succeeded, {} failed with {}", outcomes.len() - won, race.losers),
+                    ),
+                });
+            }
+        }
+    }
+    out
+}
+
 fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
     let mut out = Vec::new();
     let pid_of = |name: &str| -> Option<i32> {
@@ -450,6 +492,7 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         }
     }
     if !harness_killed && trace.broken.is_none() {
+        out.extend(races(plan, trace));
         for (i, role) in plan.roles.iter().enumerate() {
             let ran = trace.instances.iter().filter(|t| t.role == RoleId(i)).count();
             if ran < role.count as usize && !out.iter().any(|f| matches!(&f.at, Locator::Step { .. })) {

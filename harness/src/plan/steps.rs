@@ -492,7 +492,7 @@ impl Builder<'_> {
             }
         };
         let op = op?;
-        let expect = self.expect(&op, expect.as_ref(), objects);
+        let expect = self.expect(&op, expect.as_ref(), objects, replicas);
         Some(StepPlan { op, expect, loc: step.loc() })
     }
 
@@ -595,7 +595,7 @@ impl Builder<'_> {
         }
     }
 
-    pub(super) fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan]) -> ExpectPlan {
+    pub(super) fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan], replicas: u32) -> ExpectPlan {
         let on_pipe = match op {
             Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
             _ => false,
@@ -698,6 +698,37 @@ impl Builder<'_> {
         }
         if let Some(k) = &e.killed_by {
             out.killed_by = Some(self.signal(k));
+        }
+        if let Some(r) = &e.race {
+            let replicas = replicas.max(1);
+            if replicas < 2 {
+                self.err(
+                    Diagnostic::new(r.loc(), "a race needs replicas")
+                        .label("one process races alone")
+                        .hint("give the role `count: N` (at least 2)"),
+                );
+            } else if r.winners > replicas {
+                self.err(
+                    Diagnostic::new(r.loc(), format!("{} winners among {replicas} replicas", r.winners))
+                        .label("more winners than racers")
+                        .hint(format!("give at most {replicas} winners")),
+                );
+            }
+            if sys::errno_from_name(&r.losers).is_none() {
+                self.err(
+                    Diagnostic::new(r.loc(), format!("unknown errno `{}`", r.losers))
+                        .label("losers")
+                        .hint("use a symbolic name from errno(3), such as EEXIST"),
+                );
+            }
+            if let Some(l) = e.errno.as_ref().map(Sp::loc).or(e.value.as_ref().map(Sp::loc)) {
+                self.err(
+                    Diagnostic::new(l, "a race states its own outcomes")
+                        .label("not with `race`")
+                        .hint("remove `errno`/`value`: winners succeed, losers fail with `losers`"),
+                );
+            }
+            out.race = Some(r.value().clone());
         }
         if let Some(d) = &e.descriptor {
             if !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {

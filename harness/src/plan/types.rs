@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, RaceExpect, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -526,6 +526,9 @@ pub struct ExpectPlan {
     pub killed_by: Option<String>,
     pub blocks: bool,
     pub descriptor: Option<DescriptorExpect>,
+    /// Judged across the role's replicas: this many succeed, the rest fail
+    /// with this errno.
+    pub race: Option<RaceExpect>,
     /// Whether the user wrote any expectation (for the falsifiability rule).
     pub explicit: bool,
 }

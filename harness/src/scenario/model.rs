@@ -800,9 +800,20 @@ pub struct Expect {
     /// The descriptor a `shm_open`, `open` or `memfd_create` returned.
     #[serde(default)]
     pub descriptor: Option<Sp<DescriptorExpect>>,
+    /// The replicas of this role race for this step: exactly `winners` of
+    /// them succeed and every other one fails with `losers` (an errno).
+    #[serde(default)]
+    pub race: Option<Sp<RaceExpect>>,
     /// The step blocks in the kernel until another role acts.
     #[serde(default)]
     pub blocks: Option<Sp<bool>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RaceExpect {
+    pub winners: u32,
+    pub losers: String,
 }
 
 /// Expected properties of a new descriptor; only the ones given are compared.
