@@ -104,15 +104,18 @@ pub fn step(
             return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
         }
         if let Some(agree) = want.agrees_with_proc {
+            let (scanned, scanned_pages) = sysctl.stat_any;
             let pairs = [
                 ("used_ids", got.used_ids as u64, sysctl.proc_segments),
                 ("shm_tot", got.shm_tot, sysctl.proc_pages),
                 ("shm_rss", got.shm_rss, sysctl.proc_rss_pages),
+                ("segments found by a SHM_STAT_ANY scan", scanned, sysctl.proc_segments),
+                ("pages found by a SHM_STAT_ANY scan", scanned_pages, sysctl.proc_pages),
             ];
             let differ = pairs.iter().find(|(_, reported, listed)| reported != listed);
             match (agree, differ) {
                 (true, Some((name, reported, listed))) => {
-                    return Err(mismatch(name, format!("{listed} (/proc/sysvipc/shm)"), format!("{reported} (SHM_INFO)")));
+                    return Err(mismatch(name, format!("{listed} (/proc/sysvipc/shm)"), reported.to_string()));
                 }
                 (false, None) => {
                     let all = pairs.iter().map(|(n, r, _)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");

@@ -43,6 +43,10 @@ pub struct InfoContext {
     pub proc_segments: u64,
     pub proc_pages: u64,
     pub proc_rss_pages: u64,
+    /// A SHM_STAT_ANY scan of every index up to IPC_INFO's highest: the
+    /// segments found and their pages (SHM_STAT_ANY came in Linux 4.17;
+    /// before, the scan finds nothing).
+    pub stat_any: (u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -153,6 +153,13 @@ impl Live {
                     ctx.proc_pages += f.get(3).copied().unwrap_or(0).div_ceil(page);
                     ctx.proc_rss_pages += f.get(14).copied().unwrap_or(0) / page;
                 }
+                // Unused indices answer EINVAL.
+                for index in 0..=info.highest_index as libc::c_int {
+                    if let Ok((_, st)) = sys::shmctl_stat_cmd(index, shm_consts::SHM_STAT_ANY) {
+                        ctx.stat_any.0 += 1;
+                        ctx.stat_any.1 += st.segsz.div_ceil(page);
+                    }
+                }
                 Ok(Outcome { info: Some(Box::new((info, ctx))), ..Outcome::ok(info.highest_index) })
             }
         }

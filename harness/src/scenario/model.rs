@@ -894,7 +894,9 @@ pub struct InfoExpect {
     pub used_ids: Option<i64>,
     /// SHM_INFO agrees with /proc/sysvipc/shm read at the same moment:
     /// used_ids is the number of segments listed, shm_tot their pages and
-    /// shm_rss their resident pages.
+    /// shm_rss their resident pages; and a SHM_STAT_ANY scan of every index
+    /// finds the same segments and pages (SHM_STAT_ANY needs Linux 4.17:
+    /// say `requires: { kernel: "4.17" }`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agrees_with_proc: Option<bool>,
 }
