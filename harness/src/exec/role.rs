@@ -276,10 +276,16 @@ impl Interp<'_> {
                     .map_err(|e| StepError::Misuse(io(e)))?;
                 Ok(Outcome::ok(i64::from(id)))
             }
-            Op::Shmat { object, at, rdonly, rnd, remap, id } => {
+            Op::Shmat { object, at, rdonly, rnd, remap, id, over } => {
                 let name = self.name(*object).to_owned();
+                let at = match over {
+                    Some(o) => {
+                        crate::plan::AttachAt::Address(self.objects[o.0].mapping().ok_or_else(|| not_mapped(self.name(*o)))?.addr as u64)
+                    }
+                    None => *at,
+                };
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                let (addr, requested) = l.shmat(&name, *at, *rdonly, *rnd, *remap, *id)?;
+                let (addr, requested) = l.shmat(&name, at, *rdonly, *rnd, *remap, *id)?;
                 Ok(Outcome {
                     address: Some((addr as u64, requested as u64)),
                     mapping: Some(Box::new(observe_mapping(addr, self.want_frame))),

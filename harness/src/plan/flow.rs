@@ -74,9 +74,15 @@ impl Builder<'_> {
                     Op::Shmget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
-                    Op::Shmat { object, id, .. } => {
+                    Op::Shmat { object, id, over, .. } => {
                         if id.is_none() {
                             need(&held.id, *object, "shmget", self);
+                        }
+                        if let Some(o) = over {
+                            match objects[o.0].kind() {
+                                Kind::SysvShm => need(&held.attached, *o, "shmat", self),
+                                _ => need(&held.mapped, *o, "mmap", self),
+                            }
                         }
                         if ok {
                             held.attached.insert(object.0);

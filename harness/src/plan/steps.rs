@@ -83,7 +83,18 @@ impl Builder<'_> {
                             .hint("add `rnd` to `flags` to round it down (SHM_RND), or expect `errno: EINVAL`, or use an aligned address"),
                     );
                 }
+                let over = a.over.as_ref().and_then(|o| {
+                    if a.at.is_some() {
+                        self.err(
+                            Diagnostic::new(o.loc(), "`over` and `at` both say where to attach")
+                                .label("two addresses")
+                                .hint("keep one of them"),
+                        );
+                    }
+                    self.object_ref(objects, o, &[Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "shmat over")
+                });
                 let op = self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmat").map(|object| Op::Shmat {
+                    over,
                     object,
                     at,
                     rdonly: a.flags.iter().any(|f| **f == m::ShmatFlag::Rdonly),
@@ -669,7 +680,7 @@ impl Builder<'_> {
             if !matches!(op, Op::Shmat { .. }) {
                 misplaced(self, "address", a.loc(), "`shmat`");
             }
-            if let (Op::Shmat { at: AttachAt::Kernel, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) =
+            if let (Op::Shmat { at: AttachAt::Kernel, over: None, .. }, AddressExpect::Requested | AddressExpect::RequestedRoundedDown) =
                 (op, a.value())
             {
                 self.err(

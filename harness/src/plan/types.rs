@@ -242,6 +242,8 @@ pub enum Op {
         remap: bool,
         /// A negative id passed instead of the object's.
         id: Option<i32>,
+        /// Attach at the address of this object's mapping in this role.
+        over: Option<ObjectId>,
     },
     Shmdt {
         object: ObjectId,

@@ -411,6 +411,10 @@ pub struct ShmatArgs {
     /// segment can have, so no other program's segment is ever touched.
     #[serde(default)]
     pub id: Option<Sp<i64>>,
+    /// Attach exactly where this other object is attached or mapped in this
+    /// role: with `remap` (SHM_REMAP) replacing it, without it EINVAL.
+    #[serde(default)]
+    pub over: Option<Sp<String>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
