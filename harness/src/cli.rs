@@ -303,7 +303,7 @@ fn list(a: ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Err(c) => return c,
     };
     if a.json {
-        let rows: Vec<_> = plans.iter().map(|p| serde_json::json!({"name": p.name, "path": p.path, "case": p.case, "description": p.description, "tags": p.tags, "must_fail": p.must_fail.is_some()})).collect();
+        let rows: Vec<_> = plans.iter().map(|p| serde_json::json!({"name": p.name, "path": p.path, "case": p.case, "description": p.description, "tags": p.tags, "must_fail": p.must_fail.is_some(), "assertions": p.assertions()})).collect();
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
     } else {
         for p in &plans {

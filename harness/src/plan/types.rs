@@ -48,6 +48,15 @@ impl Plan {
     pub fn role(&self, id: RoleId) -> &RolePlan {
         &self.roles[id.0]
     }
+    /// How many behaviours the scenario asserts: steps with an explicit
+    /// expectation, post-conditions, and exits the scenario states. (Calls
+    /// without `expect` must succeed too, but are not counted.)
+    pub fn assertions(&self) -> usize {
+        let steps: usize = self.roles.iter().map(|r| r.steps.iter().filter(|s| s.expect.explicit).count()).sum();
+        let exits = self.roles.iter().filter(|r| r.exit_explicit).count();
+        steps + exits + self.after.exists.len() + self.after.gone.len() + self.after.stat.len()
+    }
+
     /// Roles the supervisor starts itself: those no role spawns.
     pub fn root_roles(&self) -> impl Iterator<Item = RoleId> + '_ {
         self.roles.iter().enumerate().filter(|(_, r)| r.spawned_by.is_none()).map(|(i, _)| RoleId(i))
