@@ -3,7 +3,7 @@
 //! have no name in the kernel, so nothing outlives the processes that map
 //! them and there is no [`super::Lifecycle`].
 
-use super::{Mapping, StepError, Transfer};
+use super::{Mapping, StepError};
 use crate::sys;
 
 #[derive(Debug)]
@@ -25,22 +25,6 @@ impl Live {
     }
 
     pub fn unmap(&mut self) -> Result<(), StepError> {
-        let m = self.mapped()?;
-        sys::munmap(m.addr, m.len)?;
-        self.mapping = None;
-        Ok(())
-    }
-
-    fn mapped(&self) -> Result<Mapping, StepError> {
-        self.mapping.ok_or_else(|| StepError::Misuse("the object is not mapped in this process: run `mmap` first".to_owned()))
-    }
-}
-
-impl Transfer for Live {
-    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Ok(self.mapped()?.read(offset, len))
-    }
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
-        Ok(self.mapped()?.write(offset, data))
+        Mapping::unmap(&mut self.mapping)
     }
 }

@@ -54,9 +54,9 @@ impl Live {
     pub fn transfer(&mut self) -> &mut dyn Transfer {
         match self {
             Live::SysvShm(l) => l,
-            Live::Mmap(l) => l,
+            // Memory mapped with mmap(2): the same for every such kind.
+            Live::Mmap(mmap::Live { mapping, .. }) | Live::PosixShm(posix_shm::Live { mapping, .. }) => mapping,
             Live::Pipe(l) => l,
-            Live::PosixShm(l) => l,
         }
     }
 }
@@ -104,6 +104,30 @@ impl Mapping {
     pub fn write(&self, offset: u64, data: &[u8]) -> i64 {
         crate::sys::write_mapped(self.addr + offset as usize, data);
         data.len() as i64
+    }
+}
+
+impl Mapping {
+    /// `munmap(2)` of the whole mapping a kind holds in this process.
+    pub fn unmap(slot: &mut Option<Mapping>) -> Result<(), StepError> {
+        let m = slot.ok_or_else(not_mapped)?;
+        crate::sys::munmap(m.addr, m.len)?;
+        *slot = None;
+        Ok(())
+    }
+}
+
+fn not_mapped() -> StepError {
+    StepError::Misuse("the object is not mapped in this process: run `mmap` first".to_owned())
+}
+
+/// Loads and stores through an mmap(2) mapping, whatever backs it.
+impl Transfer for Option<Mapping> {
+    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Ok(self.ok_or_else(not_mapped)?.read(offset, len))
+    }
+    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
+        Ok(self.ok_or_else(not_mapped)?.write(offset, data))
     }
 }
 

@@ -9,7 +9,7 @@ use std::os::fd::OwnedFd;
 
 use nix::sys::stat::Mode;
 
-use super::{Folder, Mapping, StepError, Transfer};
+use super::{Folder, Mapping, StepError};
 use crate::plan::OpenFlags;
 use crate::sys;
 
@@ -125,31 +125,15 @@ impl Live {
     }
 
     pub fn unmap(&mut self) -> Result<(), StepError> {
-        let m = self.mapped()?;
-        sys::munmap(m.addr, m.len)?;
-        self.mapping = None;
-        Ok(())
+        Mapping::unmap(&mut self.mapping)
     }
 
     pub fn close(&mut self) -> Result<(), StepError> {
         self.fd.take().map(drop).ok_or_else(|| StepError::Misuse("the object is not open in this process".to_owned()))
-    }
-
-    fn mapped(&self) -> Result<Mapping, StepError> {
-        self.mapping.ok_or_else(|| StepError::Misuse("the object is not mapped in this process: run `mmap` first".to_owned()))
     }
 }
 
 pub fn unlink(name: &str) -> Result<(), StepError> {
     nix::sys::mman::shm_unlink(name)?;
     Ok(())
-}
-
-impl Transfer for Live {
-    fn read(&mut self, offset: u64, len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Ok(self.mapped()?.read(offset, len))
-    }
-    fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError> {
-        Ok(self.mapped()?.write(offset, data))
-    }
 }
