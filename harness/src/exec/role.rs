@@ -261,7 +261,7 @@ impl Interp<'_> {
                 };
                 Ok(Outcome::ok(i64::from(sys::ftok(&path, *proj)?)))
             }
-            Op::Shmget { object, create, excl, hugetlb, size, mode: shmflg_mode } => {
+            Op::Shmget { object, flags, size, mode: shmflg_mode } => {
                 let ObjectSpec::SysvShm { size: decl_size, key, mode } = &plan.object(*object).spec else { return Err(kind_error()) };
                 let key = match key {
                     KeyPlan::Private => libc::IPC_PRIVATE,
@@ -269,7 +269,7 @@ impl Interp<'_> {
                     KeyPlan::Ftok { file, proj } => sys::ftok(&self.ctx.file_path(&plan.files[file.0].name), *proj)?,
                 };
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                let id = l.shmget(key, size.unwrap_or(*decl_size), *create, *excl, *hugetlb, shmflg_mode.unwrap_or(*mode))?;
+                let id = l.shmget(key, size.unwrap_or(*decl_size), *flags | shmflg_mode.unwrap_or(*mode) as i32)?;
                 // The ledger learns of the segment before anything uses it.
                 self.chan
                     .send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) })

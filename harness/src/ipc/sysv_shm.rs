@@ -30,17 +30,8 @@ impl Live {
         })
     }
 
-    pub fn shmget(&mut self, key: sys::Key, size: u64, create: bool, excl: bool, hugetlb: bool, mode: u32) -> Result<i32, StepError> {
-        let mut flags = mode as libc::c_int;
-        if hugetlb {
-            flags |= sys::shm_consts::SHM_HUGETLB;
-        }
-        if create {
-            flags |= libc::IPC_CREAT;
-        }
-        if excl {
-            flags |= libc::IPC_EXCL;
-        }
+    /// `shmflg`: the flags and the permission bits, as shmget takes them.
+    pub fn shmget(&mut self, key: sys::Key, size: u64, flags: libc::c_int) -> Result<i32, StepError> {
         let id = sys::shmget(key, usize::try_from(size).map_err(|_| Errno::EINVAL)?, flags)?;
         self.id = Some(id);
         Ok(id)

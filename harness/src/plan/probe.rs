@@ -12,7 +12,7 @@ use super::types::Plan;
 use crate::exec::trace::Isolation;
 
 /// Kernel features a scenario may require.
-pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue", "next_id_sysctls", "no_hugetlb_pages"];
+pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue", "next_id_sysctls", "no_hugetlb_pages", "overcommit_heuristic"];
 
 /// File systems a scenario may require (as `/proc/filesystems` names them).
 pub const FILESYSTEMS: &[&str] = &["mqueue", "tmpfs", "hugetlbfs", "ramfs", "devpts", "proc", "sysfs", "cgroup2", "overlay"];
@@ -182,6 +182,11 @@ impl Environment {
         let zero = |p: &str| std::fs::read_to_string(p).is_ok_and(|v| v.trim() == "0");
         if zero("/proc/sys/vm/nr_hugepages") && zero("/proc/sys/vm/nr_overcommit_hugepages") {
             features.push("no_hugetlb_pages".to_owned());
+        }
+        // vm.overcommit_memory 0: an allocation larger than RAM plus swap is
+        // refused at once, and SHM_NORESERVE skips that check.
+        if zero("/proc/sys/vm/overcommit_memory") {
+            features.push("overcommit_heuristic".to_owned());
         }
         let limits = limits()
             .filter_map(|n| {

@@ -39,16 +39,19 @@ impl Builder<'_> {
                 (Some(Op::Ftok { file, proj: self.proj(&a.proj) }), &a.expect)
             }
             Step::Shmget(a) => {
-                let create = a.flags.iter().any(|f| **f == m::ShmgetFlag::Create);
-                let excl = a.flags.iter().any(|f| **f == m::ShmgetFlag::Excl);
-                let hugetlb = a.flags.iter().any(|f| **f == m::ShmgetFlag::Hugetlb);
+                let flags = a.flags.iter().fold(0, |acc, f| {
+                    acc | match f.value() {
+                        m::ShmgetFlag::Create => libc::IPC_CREAT,
+                        m::ShmgetFlag::Excl => libc::IPC_EXCL,
+                        m::ShmgetFlag::Hugetlb => sys::shm_consts::SHM_HUGETLB,
+                        m::ShmgetFlag::Noreserve => sys::shm_consts::SHM_NORESERVE,
+                    }
+                });
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvShm], "shmget").map(|object| Op::Shmget {
                         object,
-                        create,
-                        excl,
-                        hugetlb,
+                        flags,
                         size: a.size,
                         mode,
                     }),

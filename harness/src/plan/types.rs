@@ -235,11 +235,11 @@ pub enum Op {
         file: FileRef,
         proj: u8,
     },
+    /// `flags`: IPC_CREAT, IPC_EXCL, SHM_HUGETLB and SHM_NORESERVE bits
+    /// (the permission bits come from `mode` or the object).
     Shmget {
         object: ObjectId,
-        create: bool,
-        excl: bool,
-        hugetlb: bool,
+        flags: i32,
         size: Option<u64>,
         mode: Option<u32>,
     },

@@ -370,7 +370,8 @@ pub struct FtokArgs {
 #[serde(deny_unknown_fields)]
 pub struct ShmgetArgs {
     pub object: Sp<String>,
-    /// `create` (IPC_CREAT), `excl` (IPC_EXCL).
+    /// `create` (IPC_CREAT), `excl` (IPC_EXCL), `hugetlb` (SHM_HUGETLB),
+    /// `noreserve` (SHM_NORESERVE).
     #[serde(default)]
     pub flags: Vec<Sp<ShmgetFlag>>,
     /// Ask for another size than the object's (for the EINVAL cases).
@@ -392,6 +393,8 @@ pub enum ShmgetFlag {
     Excl,
     /// SHM_HUGETLB: back the segment with huge pages.
     Hugetlb,
+    /// SHM_NORESERVE: reserve no swap or memory for the segment up front.
+    Noreserve,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -168,6 +168,7 @@ pub mod shm_consts {
     /// A command number no Linux version defines.
     pub const UNDEFINED: libc::c_int = 99;
     pub const SHM_HUGETLB: libc::c_int = 0o4000;
+    pub const SHM_NORESERVE: libc::c_int = 0o10000;
 }
 
 /// IPC_SET: change owner uid, gid and permission bits.
