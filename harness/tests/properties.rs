@@ -495,7 +495,11 @@ fn expect_data(data: &[u8]) -> ExpectPlan {
 }
 
 fn outcome(result: Result<i64, String>, data: Option<Vec<u8>>) -> Outcome {
-    Outcome { result, data, stat: None, address: None, info: None, mapping: None, descriptor: None }
+    let base = match result {
+        Ok(v) => Outcome::ok(v),
+        Err(e) => Outcome { result: Err(e), ..Outcome::ok(0) },
+    };
+    Outcome { data, ..base }
 }
 
 proptest! {

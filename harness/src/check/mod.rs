@@ -58,6 +58,12 @@ pub fn step(
             Err(e) => Err(mismatch("result", format!("success or failure with {}", r.losers), format!("failure with {e}"))),
         };
     }
+    // A timeout cut short is a failure whatever the call returned.
+    if let (Some(ms), Some(us)) = (expect.waited_at_least_ms, outcome.elapsed_us) {
+        if us < ms * 1000 {
+            return Err(mismatch("time waited", format!("at least {ms} ms"), format!("{:.3} ms", us as f64 / 1000.0)));
+        }
+    }
     match (&expect.errno, &outcome.result) {
         (Some(want), Err(got)) if want == got => return Ok(()),
         (Some(want), r) => return Err(mismatch("result", format!("failure with {want}"), show_result(r))),
@@ -125,6 +131,18 @@ pub fn step(
             }
         }
     }
+    if let (Some(want), Some(got)) = (&expect.values, &outcome.values) {
+        if want != got {
+            return Err(mismatch("values", format!("{want:?}"), format!("{got:?}")));
+        }
+    }
+    if let Some(role) = &expect.pid_of {
+        if let Some(pid) = pid_of(role) {
+            if i64::from(pid) != value {
+                return Err(mismatch("pid", format!("{pid} (role `{role}`)"), value.to_string()));
+            }
+        }
+    }
     if let (Some(want), Some(got)) = (&expect.descriptor, &outcome.descriptor) {
         if want.lowest == Some(true) && got.fd != got.lowest_free {
             return Err(mismatch("descriptor", format!("{} (the lowest free)", got.lowest_free), got.fd.to_string()));
@@ -178,6 +196,7 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
     num("stat.nattch", want.nattch, got.nattch)?;
     num("stat.uid", want.uid.map(u64::from), u64::from(got.uid))?;
     num("stat.gid", want.gid.map(u64::from), u64::from(got.gid))?;
+    num("stat.nsems", want.nsems, got.nsems)?;
     if let Some(m) = want.mode {
         if m != got.mode & 0o777 {
             return Err(mismatch("stat.mode", format!("{m:#o}"), format!("{:#o}", got.mode & 0o777)));
@@ -197,9 +216,12 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
             return Err(mismatch("SHM_LOCKED", show(l), show(has)));
         }
     }
-    for (field, want, t) in
-        [("stat.atime", want.atime, got.atime), ("stat.dtime", want.dtime, got.dtime), ("stat.ctime", want.ctime, got.ctime)]
-    {
+    for (field, want, t) in [
+        ("stat.atime", want.atime, got.atime),
+        ("stat.dtime", want.dtime, got.dtime),
+        ("stat.ctime", want.ctime, got.ctime),
+        ("stat.otime", want.otime, got.otime),
+    ] {
         let ok = match want {
             None => true,
             Some(TimeExpect::Unset) => t == 0,

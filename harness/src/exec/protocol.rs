@@ -47,6 +47,12 @@ pub enum Up {
     Signal {
         event: EventId,
     },
+    /// Send `signal` to a replica of a role; answered with go once sent.
+    Kill {
+        role: RoleId,
+        instance: u32,
+        signal: String,
+    },
     /// The role is about to replace its image (`exec` step): answered with
     /// go once everything it sent before was read, so the new image's
     /// messages cannot overtake the old one's.

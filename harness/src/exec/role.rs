@@ -162,9 +162,16 @@ impl Interp<'_> {
         if resume.is_none() {
             let r = plan.role(self.role);
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(r.umask));
+            // A forked role starts from defaults too, not its parent's handlers.
+            sys::reset_signal_dispositions().map_err(|e| format!("cannot reset signal dispositions: {e}"))?;
             if let Some(spare) = r.spare_descriptors {
                 sys::limit_open_files(sys::limit_leaving(spare)).map_err(|e| format!("cannot lower RLIMIT_NOFILE: {e}"))?;
             }
+        }
+        // Handlers do not survive exec, so a resumed image installs them again.
+        for s in &plan.role(self.role).catch {
+            let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
+            sys::catch_signal(sig).map_err(|e| format!("cannot catch {s}: {e}"))?;
         }
         let shmlba = sys::shmlba() as u64;
         // The `exec` step succeeded: this image is its outcome.
@@ -202,6 +209,7 @@ impl Interp<'_> {
             Op::Barrier { barrier } => self.sync(Up::Barrier { barrier: *barrier }, true),
             Op::WaitBlocked { role, instance } => self.sync(Up::WaitBlocked { role: *role, instance: *instance }, true),
             Op::Spawn { role } => return self.spawn(*role),
+            Op::Kill { role, instance, signal } => self.sync(Up::Kill { role: *role, instance: *instance, signal: signal.clone() }, true),
             Op::Exec { step } => {
                 // Only returns if execve failed.
                 self.sync(Up::Exec, true).map_err(|e| e.to_string())?;
@@ -246,6 +254,23 @@ impl Interp<'_> {
         self.ctx.names.get(o.0).cloned().flatten().ok_or_else(kind_error)
     }
 
+    /// The key a SysV object is created or looked up with.
+    fn sysv_key(&self, object: ObjectId) -> Result<sys::Key, StepError> {
+        let plan = &self.ctx.plan;
+        Ok(match plan.object(object).spec.sysv_key().ok_or_else(kind_error)? {
+            KeyPlan::Private => libc::IPC_PRIVATE,
+            KeyPlan::Generated => self.ctx.keys.get(object.0).copied().flatten().ok_or_else(kind_error)?,
+            KeyPlan::Ftok { file, proj } => sys::ftok(&self.ctx.file_path(&plan.files[file.0].name), *proj)?,
+        })
+    }
+
+    /// A SysV object got its id: the ledger learns of it before anything
+    /// uses it. The step's value is the id.
+    fn created(&mut self, object: ObjectId, id: i32, key: sys::Key) -> Result<Outcome, StepError> {
+        self.chan.send(&Up::Created { object, id: i64::from(id), key: i64::from(key) }).map_err(|e| StepError::Misuse(io(e)))?;
+        Ok(Outcome::ok(i64::from(id)))
+    }
+
     fn name(&self, o: ObjectId) -> &str {
         &self.ctx.plan.object(o).name
     }
@@ -262,19 +287,45 @@ impl Interp<'_> {
                 Ok(Outcome::ok(i64::from(sys::ftok(&path, *proj)?)))
             }
             Op::Shmget { object, flags, size, mode: shmflg_mode } => {
-                let ObjectSpec::SysvShm { size: decl_size, key, mode } = &plan.object(*object).spec else { return Err(kind_error()) };
-                let key = match key {
-                    KeyPlan::Private => libc::IPC_PRIVATE,
-                    KeyPlan::Generated => self.ctx.keys.get(object.0).copied().flatten().ok_or_else(kind_error)?,
-                    KeyPlan::Ftok { file, proj } => sys::ftok(&self.ctx.file_path(&plan.files[file.0].name), *proj)?,
-                };
+                let ObjectSpec::SysvShm { size: decl_size, mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
+                let key = self.sysv_key(*object)?;
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 let id = l.shmget(key, size.unwrap_or(*decl_size), *flags | shmflg_mode.unwrap_or(*mode) as i32)?;
-                // The ledger learns of the segment before anything uses it.
-                self.chan
-                    .send(&Up::Created { object: *object, id: i64::from(id), key: i64::from(key) })
-                    .map_err(|e| StepError::Misuse(io(e)))?;
-                Ok(Outcome::ok(i64::from(id)))
+                self.created(*object, id, key)
+            }
+            Op::Semget { object, flags, nsems, mode: semflg_mode } => {
+                let ObjectSpec::SysvSem { nsems: decl_nsems, mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
+                let key = self.sysv_key(*object)?;
+                let Live::SysvSem(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let id = l.semget(key, nsems.unwrap_or(*decl_nsems), *flags | semflg_mode.unwrap_or(*mode) as i32)?;
+                self.created(*object, id, key)
+            }
+            Op::Semop { object, ops, timeout_ms } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                let start = std::time::Instant::now();
+                let res = l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis));
+                let elapsed = start.elapsed().as_micros() as u64;
+                let mut o = match res {
+                    Ok(o) => o,
+                    Err(StepError::Errno(e)) => Outcome::err(e),
+                    Err(e) => return Err(e),
+                };
+                o.elapsed_us = Some(elapsed);
+                Ok(o)
+            }
+            Op::Semctl { object, cmd, sem, value, values, set, id } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                let call = crate::ipc::sysv_sem::Semctl {
+                    cmd: *cmd,
+                    sem: *sem,
+                    value: *value,
+                    values: values.as_deref(),
+                    set: *set,
+                    invalid_id: *id,
+                };
+                l.semctl(&name, call)
             }
             Op::Shmat { object, at, rdonly, rnd, remap, id, over } => {
                 let name = self.name(*object).to_owned();

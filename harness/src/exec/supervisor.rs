@@ -142,7 +142,7 @@ impl Supervisor {
         }
         let mut ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
         for o in &plan.objects {
-            if let ObjectSpec::SysvShm { key: KeyPlan::Ftok { file, proj }, .. } = &o.spec {
+            if let Some(KeyPlan::Ftok { file, proj }) = o.spec.sysv_key() {
                 ledger.reserve_ftok_key(&run_dir.join("files").join(&plan.files[file.0].name), *proj)?;
             }
         }
@@ -158,10 +158,7 @@ impl Supervisor {
             .objects
             .iter()
             .enumerate()
-            .map(|(i, o)| match &o.spec {
-                ObjectSpec::SysvShm { key: KeyPlan::Generated, .. } => Some(ledger.fresh_key(&tag, i)),
-                _ => None,
-            })
+            .map(|(i, o)| matches!(o.spec.sysv_key(), Some(KeyPlan::Generated)).then(|| ledger.fresh_key(&tag, i)))
             .collect();
         let socket = format!("ipc-harness/{tag}");
         use std::os::linux::net::SocketAddrExt;
@@ -390,6 +387,20 @@ impl Supervisor {
             Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
             Up::Signal { event } => self.events[event.0] += 1,
             Up::Exec => self.send_go(c),
+            Up::Kill { role, instance, signal } => {
+                let target = self.instances.iter().rev().find(|t| t.role == role && t.instance == instance && t.termination.is_none());
+                let sent = target
+                    .ok_or_else(|| "is not running".to_owned())
+                    .and_then(|t| crate::sys::send_signal(t.pid, &signal).map_err(|e| format!("could not be signalled: {e}")));
+                match sent {
+                    Ok(()) => self.send_go(c),
+                    Err(why) => {
+                        let name = self.ctx.plan.role(role).name.clone();
+                        self.instances[i].error = Some(format!("kill {signal}: role `{name}`#{instance} {why}"));
+                        self.stop_early(Locator::Exit { role: self.ctx.plan.role(self.instances[i].role).name.clone() });
+                    }
+                }
+            }
             Up::Wait { event, count } => self.pending.push(Pending::Wait { conn: c, event: event.0, count }),
             Up::Barrier { barrier } => {
                 self.barrier_arrivals[barrier.0] += 1;

@@ -31,6 +31,12 @@ pub struct Outcome {
     /// call, and whether FD_CLOEXEC is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<Descriptor>,
+    /// Values a call reported (semctl GETALL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<i64>>,
+    /// How long the call took, for calls that may wait (microseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_us: Option<u64>,
 }
 
 /// What IPC_INFO/SHM_INFO are compared with, read right after them.
@@ -58,7 +64,17 @@ pub struct Descriptor {
 
 impl Outcome {
     pub fn ok(v: i64) -> Self {
-        Outcome { result: Ok(v), data: None, stat: None, address: None, info: None, mapping: None, descriptor: None }
+        Outcome {
+            result: Ok(v),
+            data: None,
+            stat: None,
+            address: None,
+            info: None,
+            mapping: None,
+            descriptor: None,
+            values: None,
+            elapsed_us: None,
+        }
     }
     pub fn err(e: crate::sys::Errno) -> Self {
         Outcome {
@@ -69,6 +85,8 @@ impl Outcome {
             info: None,
             mapping: None,
             descriptor: None,
+            values: None,
+            elapsed_us: None,
         }
     }
 }

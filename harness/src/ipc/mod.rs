@@ -26,6 +26,7 @@ pub enum Live {
     Mmap(mmap::Live),
     Pipe(pipe::Live),
     PosixShm(posix_shm::Live),
+    SysvSem(sysv_sem::Live),
 }
 
 impl Live {
@@ -38,6 +39,7 @@ impl Live {
             ObjectSpec::PosixShm { size, .. } | ObjectSpec::File { size, .. } | ObjectSpec::Memfd { size } => {
                 Live::PosixShm(posix_shm::Live::new(*size))
             }
+            ObjectSpec::SysvSem { nsems, .. } => Live::SysvSem(sysv_sem::Live::new(*nsems)),
         }
     }
 
@@ -47,7 +49,7 @@ impl Live {
             Live::SysvShm(l) => l.attach,
             Live::Mmap(l) => l.mapping,
             Live::PosixShm(l) => l.mapping,
-            Live::Pipe(_) => None,
+            Live::Pipe(_) | Live::SysvSem(_) => None,
         }
     }
 
@@ -57,6 +59,7 @@ impl Live {
             // Memory mapped with mmap(2): the same for every such kind.
             Live::Mmap(mmap::Live { mapping, .. }) | Live::PosixShm(posix_shm::Live { mapping, .. }) => mapping,
             Live::Pipe(l) => l,
+            Live::SysvSem(l) => l,
         }
     }
 }
@@ -191,12 +194,18 @@ pub struct SysvTable {
     pub name: &'static str,
     /// The file under `/proc/sysvipc`.
     pub table: &'static str,
+    /// The scenario kind, once scenarios can declare it.
+    pub kind: Option<Kind>,
     pub rmid: fn(libc::c_int) -> Result<(), Errno>,
 }
 
 impl Lifecycle for SysvTable {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn kind(&self) -> Option<Kind> {
+        self.kind
     }
 
     fn present(&self) -> std::io::Result<Vec<Residue>> {

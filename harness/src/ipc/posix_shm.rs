@@ -111,6 +111,7 @@ impl Live {
             dtime: 0,
             ctime: st.st_ctime,
             read_at: sys::unix_now(),
+            ..sys::ShmStat::default()
         };
         Ok((st.st_size, stat))
     }

@@ -4,4 +4,4 @@
 use super::SysvTable;
 
 /// `/proc/sysvipc/msg`: key msqid perms cbytes qnum lspid lrpid uid ...
-pub const SYSV_MSG: SysvTable = SysvTable { name: "sysv_msg", table: "msg", rmid: crate::sys::msgctl_rmid };
+pub const SYSV_MSG: SysvTable = SysvTable { name: "sysv_msg", table: "msg", kind: None, rmid: crate::sys::msgctl_rmid };

@@ -1,7 +1,119 @@
-//! System V semaphore sets. Scenario operations come with their issue; the
-//! supervisor already finds and removes sets a run leaves behind.
+//! System V semaphore sets: `semget`, `semop`/`semtimedop`, `semctl`, and
+//! the supervisor's view of sets through `/proc/sysvipc/sem`.
 
-use super::SysvTable;
+use super::{StepError, SysvTable, Transfer};
+use crate::exec::trace::Outcome;
+use crate::plan::{Kind, SemOp, SemctlCmd, ShmSet};
+use crate::sys::{self, Errno};
 
 /// `/proc/sysvipc/sem`: key semid perms nsems uid gid cuid cgid otime ctime.
-pub const SYSV_SEM: SysvTable = SysvTable { name: "sysv_sem", table: "sem", rmid: crate::sys::semctl_rmid };
+pub const SYSV_SEM: SysvTable = SysvTable { name: "sysv_sem", table: "sem", kind: Some(Kind::SysvSem), rmid: crate::sys::semctl_rmid };
+
+/// One semctl call as the plan states it.
+#[derive(Debug, Clone, Copy)]
+pub struct Semctl<'a> {
+    pub cmd: SemctlCmd,
+    pub sem: u16,
+    pub value: Option<i32>,
+    pub values: Option<&'a [u16]>,
+    pub set: Option<ShmSet>,
+    pub invalid_id: Option<i32>,
+}
+
+/// A set as one process knows it.
+#[derive(Debug)]
+pub struct Live {
+    pub nsems: u32,
+    /// The id from `semget` in this process (or inherited through fork).
+    pub id: Option<i32>,
+}
+
+impl Live {
+    pub fn new(nsems: u32) -> Self {
+        Live { nsems, id: None }
+    }
+
+    fn id(&self, name: &str) -> Result<i32, StepError> {
+        self.id.ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `semget` first")))
+    }
+
+    /// `shmflg`-style flags: IPC_CREAT, IPC_EXCL and the permission bits.
+    pub fn semget(&mut self, key: sys::Key, nsems: u32, flags: libc::c_int) -> Result<i32, StepError> {
+        let id = sys::semget(key, libc::c_int::try_from(nsems).map_err(|_| Errno::EINVAL)?, flags)?;
+        self.id = Some(id);
+        Ok(id)
+    }
+
+    pub fn semop(&self, name: &str, ops: &[SemOp], timeout: Option<std::time::Duration>) -> Result<Outcome, StepError> {
+        let bufs: Vec<sys::SemBuf> = ops
+            .iter()
+            .map(|o| {
+                let mut flags = 0;
+                if o.nowait {
+                    flags |= libc::IPC_NOWAIT as i16;
+                }
+                if o.undo {
+                    flags |= libc::SEM_UNDO as i16;
+                }
+                sys::SemBuf { num: o.sem, op: o.op, flags }
+            })
+            .collect();
+        sys::semop(self.id(name)?, &bufs, timeout)?;
+        Ok(Outcome::ok(0))
+    }
+
+    pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
+        let Semctl { cmd, sem, value, values, set, invalid_id } = call;
+        let id = match invalid_id {
+            Some(id) => id,
+            None => self.id(name)?,
+        };
+        let num = libc::c_int::from(sem);
+        let get = |cmd| -> Result<Outcome, StepError> { Ok(Outcome::ok(i64::from(sys::semctl_get(id, num, cmd)?))) };
+        match cmd {
+            SemctlCmd::Getval => get(libc::GETVAL),
+            SemctlCmd::Getpid => get(libc::GETPID),
+            SemctlCmd::Getncnt => get(libc::GETNCNT),
+            SemctlCmd::Getzcnt => get(libc::GETZCNT),
+            SemctlCmd::Setval => {
+                sys::semctl_setval(id, num, value.unwrap_or(0))?;
+                Ok(Outcome::ok(0))
+            }
+            SemctlCmd::Getall => {
+                // The set's own size, so GETALL never writes past the buffer.
+                let n = sys::semctl_stat(id)?.nsems as usize;
+                let values = sys::semctl_getall(id, n)?;
+                Ok(Outcome { values: Some(values.iter().map(|v| i64::from(*v)).collect()), ..Outcome::ok(0) })
+            }
+            SemctlCmd::Setall => {
+                let values = values.unwrap_or_default();
+                let n = sys::semctl_stat(id)?.nsems as usize;
+                if values.len() != n {
+                    return Err(StepError::Misuse(format!("`setall` gives {} values for a set of {n}", values.len())));
+                }
+                sys::semctl_setall(id, values)?;
+                Ok(Outcome::ok(0))
+            }
+            SemctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::semctl_stat(id)?)), ..Outcome::ok(0) }),
+            SemctlCmd::IpcSet => {
+                let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
+                sys::semctl_set(id, s.uid, s.gid, s.mode)?;
+                Ok(Outcome::ok(0))
+            }
+            SemctlCmd::IpcRmid => {
+                sys::semctl_rmid(id)?;
+                Ok(Outcome::ok(0))
+            }
+        }
+    }
+}
+
+/// A semaphore set holds no bytes; the plan never reads or writes one.
+impl Transfer for Live {
+    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Err(StepError::Misuse("a semaphore set has no bytes to read".to_owned()))
+    }
+    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
+        Err(StepError::Misuse("a semaphore set has no bytes to write".to_owned()))
+    }
+}

@@ -85,7 +85,7 @@ impl Builder<'_> {
             roles.push(self.role(RoleId(i), name, decl, &objects, &events, &barriers, &spawned_by));
         }
         self.use_order(&roles, &objects);
-        self.sync_order(&roles, &events, &objects);
+        self.sync_order(&roles, &events);
         if doc.roles.is_empty() {
             self.err(
                 Diagnostic::new(Loc::default(), "the scenario has no roles").hint("add `roles:` with at least one role and its `steps`"),
@@ -261,6 +261,7 @@ impl Builder<'_> {
                 m::ObjectKind::PosixShm => &["size", "mode", "name"],
                 m::ObjectKind::File => &["size", "mode"],
                 m::ObjectKind::Memfd => &["size"],
+                m::ObjectKind::SysvSem => &["nsems", "key", "mode"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -268,6 +269,7 @@ impl Builder<'_> {
                 ("mode", decl.mode.as_ref().map(Sp::loc)),
                 ("sharing", decl.sharing.as_ref().map(Sp::loc)),
                 ("name", decl.name.as_ref().map(Sp::loc)),
+                ("nsems", decl.nsems.as_ref().map(Sp::loc)),
             ];
             for (field, loc) in given {
                 if let Some(loc) = loc.filter(|_| !allowed.contains(&field)) {
@@ -305,27 +307,22 @@ impl Builder<'_> {
             };
             let spec = match kind {
                 m::ObjectKind::SysvShm => {
-                    let key = match decl.key.as_ref().map(Sp::value) {
-                        None | Some(m::KeySpec::Generated) => KeyPlan::Generated,
-                        Some(m::KeySpec::Private) => KeyPlan::Private,
-                        Some(m::KeySpec::Ftok { file, proj }) => {
-                            let fid = doc.files.get_index_of(file.as_str());
-                            if fid.is_none() {
-                                self.err(
-                                    Diagnostic::new(file.loc(), format!("no file named `{}`", file.value())).label("not in `files`").hint(
-                                        format!(
-                                            "declare it under `files:` so the harness creates it (declared files: {})",
-                                            names(&doc.files)
-                                        ),
-                                    ),
-                                );
-                            }
-                            let p = self.proj(proj);
-                            KeyPlan::Ftok { file: FileId(fid.unwrap_or(0)), proj: p }
-                        }
-                    };
+                    let key = self.key(decl);
                     let mode = decl.mode.as_ref().map_or(0o600, |m| self.mode(m));
                     ObjectSpec::SysvShm { size, key, mode }
+                }
+                m::ObjectKind::SysvSem => {
+                    let key = self.key(decl);
+                    let mode = decl.mode.as_ref().map_or(0o600, |m| self.mode(m));
+                    let nsems = decl.nsems.as_ref().map_or(1, |n| *n.value());
+                    if let Some(n) = decl.nsems.as_ref().filter(|n| *n.value() == 0) {
+                        self.err(
+                            Diagnostic::new(n.loc(), "a semaphore set needs at least one semaphore")
+                                .label("zero")
+                                .hint("give `nsems: 1` or more (to see EINVAL for 0, ask for it in the `semget` step)"),
+                        );
+                    }
+                    ObjectSpec::SysvSem { nsems, key, mode }
                 }
                 m::ObjectKind::Mmap => {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
@@ -342,6 +339,27 @@ impl Builder<'_> {
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
         out
+    }
+
+    /// How a SysV object's key is chosen.
+    fn key(&mut self, decl: &m::ObjectDecl) -> KeyPlan {
+        let doc = self.doc;
+        match decl.key.as_ref().map(Sp::value) {
+            None | Some(m::KeySpec::Generated) => KeyPlan::Generated,
+            Some(m::KeySpec::Private) => KeyPlan::Private,
+            Some(m::KeySpec::Ftok { file, proj }) => {
+                let fid = doc.files.get_index_of(file.as_str());
+                if fid.is_none() {
+                    self.err(
+                        Diagnostic::new(file.loc(), format!("no file named `{}`", file.value()))
+                            .label("not in `files`")
+                            .hint(format!("declare it under `files:` so the harness creates it (declared files: {})", names(&doc.files))),
+                    );
+                }
+                let p = self.proj(proj);
+                KeyPlan::Ftok { file: FileId(fid.unwrap_or(0)), proj: p }
+            }
+        }
     }
 
     /// A `posix_shm` object's name. A padded name must have room for the
@@ -624,12 +642,27 @@ impl Builder<'_> {
             );
         }
         let umask = decl.umask.as_ref().map_or(0, |u| self.mode(u));
+        let catch = decl
+            .catch
+            .iter()
+            .map(|s| {
+                if matches!(s.as_str(), "SIGKILL" | "SIGSTOP") {
+                    self.err(
+                        Diagnostic::new(s.loc(), format!("{} cannot be caught", s.value()))
+                            .label("here")
+                            .hint("catch a signal such as SIGUSR1 or SIGALRM"),
+                    );
+                }
+                self.signal(s)
+            })
+            .collect();
         RolePlan {
             name: name.to_owned(),
             start,
             count,
             credentials,
             umask,
+            catch,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             steps,
             exit,
@@ -703,7 +736,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm, Kind::PosixShm];
+        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -722,7 +755,7 @@ impl Builder<'_> {
             }
         }
         // (Reported above; resolve any kind now to avoid follow-up errors.)
-        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm];
+        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));

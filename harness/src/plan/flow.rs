@@ -74,6 +74,10 @@ impl Builder<'_> {
                     Op::Shmget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
+                    Op::Semget { object, .. } if ok => {
+                        held.id.insert(object.0);
+                    }
+                    Op::Semop { object, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
                     Op::Shmat { object, id, over, .. } => {
                         if id.is_none() {
                             need(&held.id, *object, "shmget", self);
@@ -165,6 +169,8 @@ impl Builder<'_> {
                         Kind::SysvShm if step.expect.killed_by.is_some() && held.detached.contains(&object.0) => {}
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
+                        // Refused when the step was built: not a memory or stream kind.
+                        Kind::SysvSem => {}
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {
@@ -233,7 +239,7 @@ impl Builder<'_> {
     /// the role has already waited for, and `blocks: true` with no role
     /// waiting until this one is blocked (the waker could act first, and a
     /// correct kernel would then be reported as failing).
-    pub(super) fn sync_order(&mut self, roles: &[RolePlan], events: &[String], objects: &[ObjectPlan]) {
+    pub(super) fn sync_order(&mut self, roles: &[RolePlan], events: &[String]) {
         for (r, role) in roles.iter().enumerate() {
             let mut waited: Vec<(EventId, u32)> = Vec::new();
             for (index, step) in role.steps.iter().enumerate() {
@@ -252,9 +258,7 @@ impl Builder<'_> {
                         waited.push((*event, *count));
                     }
                     // A negative test may claim a call blocks that cannot.
-                    Op::Read { object, .. } | Op::Write { object, .. }
-                        if step.expect.blocks && objects[object.0].kind() == Kind::Pipe && !self.is_negative_step(&role.name, index) =>
-                    {
+                    _ if step.expect.blocks && !self.is_negative_step(&role.name, index) => {
                         let watched = roles.iter().enumerate().any(|(o, other)| {
                             o != r && other.steps.iter().any(|s| matches!(s.op, Op::WaitBlocked { role: w, .. } if w.0 == r))
                         });

@@ -124,6 +124,87 @@ impl Builder<'_> {
                     &a.expect,
                 )
             }
+            Step::Semget(a) => {
+                let flags = create_flags(&a.flags);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvSem], "semget").map(|object| Op::Semget {
+                        object,
+                        flags,
+                        nsems: a.nsems,
+                        mode,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Semop(a) => {
+                let object = self.object_ref(objects, &a.object, &[Kind::SysvSem], "semop");
+                let nsems = object.map_or(u32::MAX, |o| match objects[o.0].spec {
+                    ObjectSpec::SysvSem { nsems, .. } => nsems,
+                    _ => u32::MAX,
+                });
+                let expects_error = a.expect.as_ref().is_some_and(|e| e.errno.is_some()) || self.is_negative_step(me_name, index);
+                if a.ops.is_empty() {
+                    self.err(
+                        Diagnostic::new(step.loc(), "a semop with no operations")
+                            .label("`ops` is empty")
+                            .hint("give at least one operation, e.g. `ops: [{ op: -1 }]`"),
+                    );
+                }
+                for o in a.ops.iter().filter(|o| u32::from(o.sem) >= nsems && !expects_error) {
+                    self.err(
+                        Diagnostic::new(o.loc(), format!("semaphore {} is outside a set of {nsems}", o.sem))
+                            .label("no such semaphore")
+                            .hint(format!("number semaphores from 0 to {}, or expect `errno: EFBIG`", nsems.saturating_sub(1))),
+                    );
+                }
+                let timeout_ms = a.timeout.as_ref().and_then(|t| {
+                    let ms = crate::plan::build::parse_duration_ms(t);
+                    if ms.is_none() {
+                        self.err(
+                            Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
+                                .label("here")
+                                .hint("write a number with a unit: `100ms`, `2s`"),
+                        );
+                    }
+                    ms
+                });
+                let ops = a.ops.iter().map(|o| *o.value()).collect();
+                (object.map(|object| Op::Semop { object, ops, timeout_ms }), &a.expect)
+            }
+            Step::Semctl(a) => {
+                use m::SemctlCmd as C;
+                let need = |this: &mut Self, what: &str, given: bool, wanted: bool| {
+                    if given != wanted {
+                        let msg = if wanted {
+                            format!("`semctl {}` needs `{what}`", cmd_name(a.cmd))
+                        } else {
+                            format!("`{what}` means nothing to `semctl {}`", cmd_name(a.cmd))
+                        };
+                        this.err(Diagnostic::new(a.object.loc(), msg).label("this semctl").hint(if wanted {
+                            format!("add `{what}:`")
+                        } else {
+                            format!("remove `{what}`")
+                        }));
+                    }
+                };
+                need(self, "value", a.value.is_some(), a.cmd == C::Setval);
+                need(self, "values", a.values.is_some(), a.cmd == C::Setall);
+                need(self, "set", a.set.is_some(), a.cmd == C::IpcSet);
+                let id = self.invalid_id(a.id.as_ref());
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvSem], "semctl").map(|object| Op::Semctl {
+                        object,
+                        cmd: a.cmd,
+                        sem: a.sem,
+                        value: a.value,
+                        values: a.values.clone(),
+                        set: a.set.as_ref().map(|s| *s.value()),
+                        id,
+                    }),
+                    &a.expect,
+                )
+            }
             Step::Mprotect(a) => {
                 let object =
                     self.object_ref(objects, &a.object, &[Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "mprotect");
@@ -477,6 +558,10 @@ impl Builder<'_> {
             }
             Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
             Step::Exec(_) => (Some(Op::Exec { step: index }), &no_expect),
+            Step::Kill(a) => {
+                let signal = self.signal(&a.signal);
+                (self.role_ref(&a.role).map(|role| Op::Kill { role, instance: a.instance, signal }), &no_expect)
+            }
             Step::WaitExit(r) => {
                 let role = self.role_ref(r);
                 if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {
@@ -587,6 +672,7 @@ impl Builder<'_> {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
+            ObjectSpec::SysvSem { .. } => return,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
@@ -614,6 +700,8 @@ impl Builder<'_> {
             Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
             _ => false,
         };
+        // Calls that can sleep until another process acts.
+        let can_block = on_pipe || matches!(op, Op::Semop { .. });
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
@@ -660,21 +748,38 @@ impl Builder<'_> {
             out.eof = Some(*eof.value());
         }
         if let Some(s) = &e.stat {
-            if !matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcStat | ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny, .. } | Op::Fstat { .. }) {
-                misplaced(self, "stat", s.loc(), "`shmctl` with `cmd: ipc_stat`, `shm_stat` or `shm_stat_any`, and `fstat`");
-            }
-            let sysv_only = [
-                ("nattch", s.nattch.is_some()),
-                ("dest", s.dest.is_some()),
-                ("locked", s.locked.is_some()),
-                ("cpid", s.cpid.is_some()),
-                ("lpid", s.lpid.is_some()),
-                ("atime", s.atime.is_some()),
-                ("dtime", s.dtime.is_some()),
-                ("ctime", s.ctime.is_some()),
+            // Which fields each kind of status has.
+            let (fields, what): (&[&str], &str) = match op {
+                Op::Shmctl { cmd: ShmctlCmd::IpcStat | ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny, .. } => (
+                    &["segsz", "nattch", "mode", "dest", "locked", "cpid", "lpid", "uid", "gid", "atime", "dtime", "ctime"],
+                    "shmctl's status",
+                ),
+                Op::Fstat { .. } => (&["segsz", "mode", "uid", "gid"], "fstat (segsz, mode, uid and gid)"),
+                Op::Semctl { cmd: SemctlCmd::IpcStat, .. } => (&["nsems", "mode", "uid", "gid", "otime", "ctime"], "semctl's status"),
+                _ => {
+                    misplaced(self, "stat", s.loc(), "`shmctl` (`ipc_stat`, `shm_stat`, `shm_stat_any`), `semctl ipc_stat` and `fstat`");
+                    (&[], "")
+                }
+            };
+            let v = s.value();
+            let given = [
+                ("segsz", v.segsz.is_some()),
+                ("nattch", v.nattch.is_some()),
+                ("mode", v.mode.is_some()),
+                ("dest", v.dest.is_some()),
+                ("locked", v.locked.is_some()),
+                ("cpid", v.cpid.is_some()),
+                ("lpid", v.lpid.is_some()),
+                ("uid", v.uid.is_some()),
+                ("gid", v.gid.is_some()),
+                ("atime", v.atime.is_some()),
+                ("dtime", v.dtime.is_some()),
+                ("ctime", v.ctime.is_some()),
+                ("nsems", v.nsems.is_some()),
+                ("otime", v.otime.is_some()),
             ];
-            if let (Op::Fstat { .. }, Some((field, _))) = (op, sysv_only.iter().find(|(_, given)| *given)) {
-                misplaced(self, field, s.loc(), "`shmctl ipc_stat` (fstat gives segsz, mode, uid and gid)");
+            if let Some((field, _)) = given.iter().find(|(f, g)| *g && !what.is_empty() && !fields.contains(f)) {
+                misplaced(self, field, s.loc(), what);
             }
             self.stat_roles(s.value(), s.loc());
             out.stat = Some(s.value().clone());
@@ -744,6 +849,38 @@ impl Builder<'_> {
             }
             out.race = Some(r.value().clone());
         }
+        if let Some(v) = &e.values {
+            if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getall, .. }) {
+                misplaced(self, "values", v.loc(), "`semctl` with `cmd: getall`");
+            }
+            out.values = Some(v.value().clone());
+        }
+        if let Some(r) = &e.pid_of {
+            if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getpid, .. }) {
+                misplaced(self, "pid_of", r.loc(), "`semctl` with `cmd: getpid`");
+            }
+            if !self.doc.roles.contains_key(r.as_str()) {
+                self.err(
+                    Diagnostic::new(r.loc(), format!("no role named `{}`", r.value()))
+                        .label("unknown role")
+                        .hint(format!("name one of the roles: {}", crate::plan::build::names(&self.doc.roles))),
+                );
+            }
+            out.pid_of = Some(r.value().clone());
+        }
+        if let Some(w) = &e.waited_at_least {
+            if !matches!(op, Op::Semop { timeout_ms: Some(_), .. }) {
+                misplaced(self, "waited_at_least", w.loc(), "`semop` with a `timeout`");
+            }
+            match crate::plan::build::parse_duration_ms(w) {
+                Some(ms) => out.waited_at_least_ms = Some(ms),
+                None => self.err(
+                    Diagnostic::new(w.loc(), format!("`{}` is not a duration", w.value()))
+                        .label("here")
+                        .hint("write a number with a unit: `100ms`, `2s`"),
+                ),
+            }
+        }
         if let Some(d) = &e.descriptor {
             if !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {
                 misplaced(self, "descriptor", d.loc(), "`shm_open`, `open` and `memfd_create`");
@@ -755,8 +892,8 @@ impl Builder<'_> {
                 self.err(Diagnostic::new(b.loc(), "`blocks: false` cannot be checked").label("not falsifiable").hint(
                     "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
                 ));
-            } else if !on_pipe {
-                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe (other blocking calls come with their kinds)");
+            } else if !can_block {
+                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, and `semop`");
             }
             out.blocks = *b.value();
         }
@@ -830,4 +967,19 @@ impl Builder<'_> {
 /// The longest the bytes of a `data` template get over `replicas` replicas.
 fn longest(data: &[u8], replicas: u32) -> u64 {
     (0..replicas).map(|i| for_instance(data, i).len() as u64).max().unwrap_or(0)
+}
+
+/// IPC_CREAT and IPC_EXCL from a `flags:` list.
+fn create_flags(flags: &[Sp<m::CreateFlag>]) -> i32 {
+    flags.iter().fold(0, |acc, f| {
+        acc | match f.value() {
+            m::CreateFlag::Create => libc::IPC_CREAT,
+            m::CreateFlag::Excl => libc::IPC_EXCL,
+        }
+    })
+}
+
+/// A semctl command as written in YAML.
+fn cmd_name(cmd: m::SemctlCmd) -> String {
+    serde_json::to_value(cmd).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }

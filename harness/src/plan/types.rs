@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, RaceExpect, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, RaceExpect, SemOp, SemctlCmd, ShmSet, ShmctlCmd,
+    StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -104,6 +105,7 @@ impl ObjectPlan {
             ObjectSpec::PosixShm { .. } => Kind::PosixShm,
             ObjectSpec::File { .. } => Kind::File,
             ObjectSpec::Memfd { .. } => Kind::Memfd,
+            ObjectSpec::SysvSem { .. } => Kind::SysvSem,
         }
     }
 }
@@ -134,6 +136,11 @@ pub enum ObjectSpec {
     Memfd {
         size: u64,
     },
+    SysvSem {
+        nsems: u32,
+        key: KeyPlan,
+        mode: u32,
+    },
 }
 
 /// How the supervisor names a `posix_shm` object.
@@ -156,7 +163,15 @@ impl ObjectSpec {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::Pipe => 0,
+            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } => 0,
+        }
+    }
+
+    /// How a SysV object's key is chosen (None for other kinds).
+    pub fn sysv_key(&self) -> Option<&KeyPlan> {
+        match self {
+            ObjectSpec::SysvShm { key, .. } | ObjectSpec::SysvSem { key, .. } => Some(key),
+            _ => None,
         }
     }
 }
@@ -184,6 +199,8 @@ pub struct RolePlan {
     pub start: Start,
     pub count: u32,
     pub credentials: Option<CredentialsPlan>,
+    /// Signals caught with a do-nothing handler (no SA_RESTART).
+    pub catch: Vec<String>,
     /// The umask the role runs with (0 unless the scenario says).
     pub umask: u32,
     /// RLIMIT_NOFILE is lowered to leave this many descriptors free.
@@ -266,6 +283,27 @@ pub enum Op {
         /// A negative id passed instead of the object's.
         id: Option<i32>,
         bad_buffer: bool,
+    },
+    /// `flags`: IPC_CREAT and IPC_EXCL bits.
+    Semget {
+        object: ObjectId,
+        flags: i32,
+        nsems: Option<u32>,
+        mode: Option<u32>,
+    },
+    Semop {
+        object: ObjectId,
+        ops: Vec<SemOp>,
+        timeout_ms: Option<u64>,
+    },
+    Semctl {
+        object: ObjectId,
+        cmd: SemctlCmd,
+        sem: u16,
+        value: Option<i32>,
+        values: Option<Vec<u16>>,
+        set: Option<ShmSet>,
+        id: Option<i32>,
     },
     Mprotect {
         object: ObjectId,
@@ -388,6 +426,11 @@ pub enum Op {
     Spawn {
         role: RoleId,
     },
+    Kill {
+        role: RoleId,
+        instance: u32,
+        signal: String,
+    },
     /// Replace this process's image; the new one resumes after `step`.
     Exec {
         step: usize,
@@ -416,6 +459,7 @@ impl Op {
                 | Op::WaitBlocked { .. }
                 | Op::Spawn { .. }
                 | Op::Exec { .. }
+                | Op::Kill { .. }
                 | Op::WaitExit { .. }
                 | Op::Exit { .. }
                 | Op::Crash { .. }
@@ -430,6 +474,9 @@ impl Op {
             Op::Shmat { .. } => "shmat",
             Op::Shmdt { .. } => "shmdt",
             Op::Mprotect { .. } => "mprotect",
+            Op::Semget { .. } => "semget",
+            Op::Semop { .. } => "semop",
+            Op::Semctl { .. } => "semctl",
             Op::Shmctl { .. } => "shmctl",
             Op::Sysctl { .. } => "sysctl",
             Op::Mmap { .. } => "mmap",
@@ -458,6 +505,7 @@ impl Op {
             Op::WaitBlocked { .. } => "wait_blocked",
             Op::Spawn { .. } => "spawn",
             Op::Exec { .. } => "exec",
+            Op::Kill { .. } => "kill",
             Op::WaitExit { .. } => "wait_exit",
             Op::Exit { .. } => "exit",
             Op::Crash { .. } => "crash",
@@ -537,6 +585,9 @@ pub struct ExpectPlan {
     pub killed_by: Option<String>,
     pub blocks: bool,
     pub descriptor: Option<DescriptorExpect>,
+    pub values: Option<Vec<i64>>,
+    pub pid_of: Option<String>,
+    pub waited_at_least_ms: Option<u64>,
     /// Judged across the role's replicas: this many succeed, the rest fail
     /// with this errno.
     pub race: Option<RaceExpect>,

@@ -122,6 +122,9 @@ pub struct ObjectDecl {
     /// `mmap`: `shared` (MAP_SHARED, the default) or `private` (MAP_PRIVATE).
     #[serde(default)]
     pub sharing: Option<Sp<Sharing>>,
+    /// `sysv_sem`: the number of semaphores in the set (default 1).
+    #[serde(default)]
+    pub nsems: Option<Sp<u32>>,
     /// `posix_shm`: the name passed to `shm_open` (default: a run-unique
     /// name). `{ length: N }` pads the run-unique name to N bytes after the
     /// slash; `{ text: "/a/b" }` is used as written, which needs a private
@@ -160,6 +163,8 @@ pub enum ObjectKind {
     /// An anonymous file (`memfd_create(2)`): shared by inheriting its
     /// descriptor, through fork and (without `cloexec`) through exec.
     Memfd,
+    /// A System V semaphore set (`semget(2)`).
+    SysvSem,
 }
 
 impl ObjectKind {
@@ -171,6 +176,7 @@ impl ObjectKind {
             ObjectKind::PosixShm => "posix_shm",
             ObjectKind::File => "file",
             ObjectKind::Memfd => "memfd",
+            ObjectKind::SysvSem => "sysv_sem",
         }
     }
 }
@@ -216,6 +222,11 @@ pub struct RoleDecl {
     /// are exact). `shm_open`, `open` and `mkfifo` clear its bits.
     #[serde(default)]
     pub umask: Option<Sp<u32>>,
+    /// Signals this role catches with a handler that does nothing, installed
+    /// without SA_RESTART: a blocked call they interrupt fails with EINTR
+    /// (other signals keep their default action).
+    #[serde(default)]
+    pub catch: Vec<Sp<String>>,
     /// Lower RLIMIT_NOFILE at the start so that only this many more
     /// descriptors can be opened (the next one fails with EMFILE).
     #[serde(default)]
@@ -268,6 +279,13 @@ pub enum Step {
     Shmdt(ShmdtArgs),
     /// `shmctl(2)`.
     Shmctl(ShmctlArgs),
+    /// `semget(2)`: create or look up the semaphore set of an object.
+    Semget(SemgetArgs),
+    /// `semop(2)`, or `semtimedop(2)` with `timeout`: the operations are
+    /// applied together, all or none.
+    Semop(SemopArgs),
+    /// `semctl(2)`.
+    Semctl(SemctlArgs),
     /// `mmap(2)` of an `mmap` object.
     Mmap(MmapArgs),
     /// `munmap(2)` of an `mmap` object.
@@ -336,6 +354,9 @@ pub enum Step {
     WaitBlocked(WaitBlockedArgs),
     /// Start the named role (every replica of it) as a child of this one.
     Spawn(Sp<String>),
+    /// Send a signal to a running role (through the supervisor, which
+    /// knows every pid), e.g. to interrupt a blocked call.
+    Kill(KillArgs),
     /// `execve(2)` a fresh image of the harness that goes on with this
     /// role's next steps: the same process, without the old image's
     /// attachments, mappings and close-on-exec descriptors.
@@ -499,6 +520,105 @@ pub struct ShmSet {
     pub gid: u32,
     /// Permission bits, in octal.
     pub mode: u32,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemgetArgs {
+    pub object: Sp<String>,
+    /// `create` (IPC_CREAT), `excl` (IPC_EXCL).
+    #[serde(default)]
+    pub flags: Vec<Sp<CreateFlag>>,
+    /// Ask for another number of semaphores than the object's.
+    #[serde(default)]
+    pub nsems: Option<u32>,
+    /// The permission bits passed, in octal (default: the object's `mode`).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CreateFlag {
+    Create,
+    Excl,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemopArgs {
+    pub object: Sp<String>,
+    /// The operations, applied atomically.
+    pub ops: Vec<Sp<SemOp>>,
+    /// Use semtimedop(2) and give up after this long (`100ms`), with EAGAIN.
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+/// One `struct sembuf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SemOp {
+    /// The semaphore's number in the set (default 0).
+    #[serde(default)]
+    pub sem: u16,
+    /// Added to the value; 0 waits until the value is 0.
+    pub op: i16,
+    /// IPC_NOWAIT: fail with EAGAIN instead of blocking.
+    #[serde(default)]
+    pub nowait: bool,
+    /// SEM_UNDO: the kernel reverts the change when the process exits.
+    #[serde(default)]
+    pub undo: bool,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemctlArgs {
+    pub object: Sp<String>,
+    pub cmd: SemctlCmd,
+    /// The semaphore's number for GETVAL, SETVAL, GETPID, GETNCNT, GETZCNT.
+    #[serde(default)]
+    pub sem: u16,
+    /// For `setval`.
+    #[serde(default)]
+    pub value: Option<i32>,
+    /// For `setall`: one value per semaphore.
+    #[serde(default)]
+    pub values: Option<Vec<u16>>,
+    /// For `ipc_set`: the new owner and permission bits.
+    #[serde(default)]
+    pub set: Option<Sp<ShmSet>>,
+    /// Pass this id instead of the object's (only negative ids).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SemctlCmd {
+    /// The value of semaphore `sem`.
+    Getval,
+    Setval,
+    /// Every value (`expect: { values: [...] }`).
+    Getall,
+    Setall,
+    /// The pid of the last process that operated on semaphore `sem`
+    /// (`expect: { pid_of: role }`).
+    Getpid,
+    /// How many processes wait for the value to grow.
+    Getncnt,
+    /// How many processes wait for the value to be 0.
+    Getzcnt,
+    IpcStat,
+    IpcSet,
+    IpcRmid,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -745,6 +865,16 @@ pub struct ReadArgs {
     pub expect: Option<Sp<Expect>>,
 }
 
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KillArgs {
+    pub role: Sp<String>,
+    /// Which replica (default 0).
+    #[serde(default)]
+    pub instance: u32,
+    pub signal: Sp<String>,
+}
+
 /// `exec` takes no parameters: write `- exec: {}`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -807,6 +937,16 @@ pub struct Expect {
     /// The descriptor a `shm_open`, `open` or `memfd_create` returned.
     #[serde(default)]
     pub descriptor: Option<Sp<DescriptorExpect>>,
+    /// Every value `semctl getall` reported, in order.
+    #[serde(default)]
+    pub values: Option<Sp<Vec<i64>>>,
+    /// The value is the pid of this role (replica 0), as `semctl getpid`
+    /// reports.
+    #[serde(default)]
+    pub pid_of: Option<Sp<String>>,
+    /// The call returned no sooner than this (`100ms`): a timeout was not cut short.
+    #[serde(default)]
+    pub waited_at_least: Option<Sp<String>>,
     /// The replicas of this role race for this step: exactly `winners` of
     /// them succeed and every other one fails with `losers` (an errno).
     #[serde(default)]
@@ -843,6 +983,12 @@ pub struct StatExpect {
     pub segsz: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nattch: Option<u64>,
+    /// `sysv_sem`: the number of semaphores in the set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nsems: Option<u64>,
+    /// `sysv_sem`: sem_otime, the last semop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otime: Option<TimeExpect>,
     /// Permission bits, e.g. `0o600` (SHM_DEST and SHM_LOCKED excluded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,

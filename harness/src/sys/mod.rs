@@ -70,8 +70,9 @@ pub fn shmdt(addr: usize) -> Result<(), Errno> {
     check(unsafe { libc::shmdt(addr as *const libc::c_void) }).map(drop)
 }
 
-/// The fields of `struct shmid_ds` that scenarios check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// The fields of `struct shmid_ds` (and of the other kinds' status) that
+/// scenarios check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ShmStat {
     pub segsz: u64,
     pub nattch: u64,
@@ -87,6 +88,9 @@ pub struct ShmStat {
     pub atime: i64,
     pub dtime: i64,
     pub ctime: i64,
+    /// `sysv_sem`: the number of semaphores, and the last semop.
+    pub nsems: u64,
+    pub otime: i64,
     /// The wall clock (seconds since the epoch) when the status was read,
     /// to compare the times with.
     pub read_at: i64,
@@ -125,6 +129,7 @@ pub fn shmctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int
             dtime: ds.shm_dtime,
             ctime: ds.shm_ctime,
             read_at: unix_now(),
+            ..ShmStat::default()
         },
     ))
 }
@@ -258,6 +263,105 @@ pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
 pub fn semctl_rmid(id: libc::c_int) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no fourth argument.
     check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+}
+
+pub fn semget(key: Key, nsems: libc::c_int, flags: libc::c_int) -> Result<libc::c_int, Errno> {
+    // SAFETY: semget takes only integers.
+    check(unsafe { libc::semget(key, nsems, flags) })
+}
+
+/// One `struct sembuf`: semaphore number, operation, flags.
+#[derive(Debug, Clone, Copy)]
+pub struct SemBuf {
+    pub num: u16,
+    pub op: i16,
+    pub flags: i16,
+}
+
+/// `semop(2)`, or `semtimedop(2)` when a timeout is given.
+pub fn semop(id: libc::c_int, ops: &[SemBuf], timeout: Option<std::time::Duration>) -> Result<(), Errno> {
+    let mut bufs: Vec<libc::sembuf> = ops.iter().map(|o| libc::sembuf { sem_num: o.num, sem_op: o.op, sem_flg: o.flags }).collect();
+    match timeout {
+        // SAFETY: `bufs` holds `bufs.len()` valid sembufs for the call.
+        None => check(unsafe { libc::semop(id, bufs.as_mut_ptr(), bufs.len()) }).map(drop),
+        Some(t) => {
+            let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
+            // SAFETY: as above, and `ts` is a valid timespec for the call.
+            let ret = unsafe { libc::syscall(libc::SYS_semtimedop, id, bufs.as_mut_ptr(), bufs.len(), &ts as *const libc::timespec) };
+            check(ret as libc::c_int).map(drop)
+        }
+    }
+}
+
+/// The fourth argument of semctl (`union semun`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+union Semun {
+    val: libc::c_int,
+    buf: *mut libc::semid_ds,
+    array: *mut libc::c_ushort,
+}
+
+/// GETVAL, GETPID, GETNCNT, GETZCNT: commands that return an integer.
+pub fn semctl_get(id: libc::c_int, num: libc::c_int, cmd: libc::c_int) -> Result<libc::c_int, Errno> {
+    // SAFETY: these commands take no fourth argument.
+    check(unsafe { libc::semctl(id, num, cmd) })
+}
+
+/// SETVAL.
+pub fn semctl_setval(id: libc::c_int, num: libc::c_int, val: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: SETVAL reads `val` from the semun passed by value.
+    check(unsafe { libc::semctl(id, num, libc::SETVAL, Semun { val }) }).map(drop)
+}
+
+/// GETALL for a set of `n` semaphores.
+pub fn semctl_getall(id: libc::c_int, n: usize) -> Result<Vec<u16>, Errno> {
+    let mut values = vec![0u16; n];
+    // SAFETY: GETALL writes nsems values into `values`, which holds `n`, the
+    // set's size as the caller knows it; a larger set would overrun, so the
+    // caller reads nsems from IPC_STAT first.
+    check(unsafe { libc::semctl(id, 0, libc::GETALL, Semun { array: values.as_mut_ptr() }) })?;
+    Ok(values)
+}
+
+/// SETALL: one value per semaphore of the set.
+pub fn semctl_setall(id: libc::c_int, values: &[u16]) -> Result<(), Errno> {
+    let mut values = values.to_vec();
+    // SAFETY: SETALL reads nsems values; the caller gives exactly nsems
+    // (from IPC_STAT), so the kernel reads only `values`.
+    check(unsafe { libc::semctl(id, 0, libc::SETALL, Semun { array: values.as_mut_ptr() }) }).map(drop)
+}
+
+/// IPC_STAT of a semaphore set, in the fields scenarios compare.
+pub fn semctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
+    // SAFETY: semid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: IPC_STAT writes a semid_ds into `ds`, valid for the call.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, Semun { buf: &mut ds }) })?;
+    Ok(ShmStat {
+        nsems: ds.sem_nsems as u64,
+        uid: ds.sem_perm.uid,
+        gid: ds.sem_perm.gid,
+        cuid: ds.sem_perm.cuid,
+        cgid: ds.sem_perm.cgid,
+        mode: u32::from(ds.sem_perm.mode),
+        key: ds.sem_perm.__key,
+        otime: ds.sem_otime,
+        ctime: ds.sem_ctime,
+        read_at: unix_now(),
+        ..ShmStat::default()
+    })
+}
+
+/// IPC_SET of a semaphore set: owner and permission bits.
+pub fn semctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+    // SAFETY: semid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    ds.sem_perm.uid = uid;
+    ds.sem_perm.gid = gid;
+    ds.sem_perm.mode = mode as _;
+    // SAFETY: IPC_SET reads uid, gid and mode from `ds`, valid for the call.
+    check(unsafe { libc::semctl(id, 0, libc::IPC_SET, Semun { buf: &mut ds }) }).map(drop)
 }
 
 pub fn msgctl_rmid(id: libc::c_int) -> Result<(), Errno> {
@@ -486,6 +590,26 @@ pub fn signal_rtmin() -> i32 {
 
 /// Raise `sig` with its default action; if it does not end the process
 /// (for example because it is ignored by default), return.
+/// `kill(2)` one process with a signal named as in scenarios.
+pub fn send_signal(pid: i32, name: &str) -> Result<(), Errno> {
+    let sig = signal_from_name(name).ok_or(Errno::EINVAL)?;
+    // SAFETY: kill takes only integers.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+/// Catch `sig` with a handler that does nothing, without SA_RESTART, so a
+/// blocking call it interrupts fails with EINTR.
+pub fn catch_signal(sig: i32) -> Result<(), Errno> {
+    // SAFETY: sigaction is plain old data; zeroed is valid (empty mask).
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    sa.sa_flags = 0;
+    // SAFETY: the handler does nothing, so it is async-signal-safe.
+    check(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) }).map(drop)
+}
+
 pub fn raise_default(sig: i32) -> Result<(), Errno> {
     // SAFETY: setting SIG_DFL has no memory-safety implications.
     unsafe { libc::signal(sig, libc::SIG_DFL) };
