@@ -131,6 +131,9 @@ pub fn step(
             }
         }
     }
+    if let Some(t) = expect.mtype.filter(|t| Some(*t) != outcome.mtype) {
+        return Err(mismatch("mtype", t.to_string(), outcome.mtype.map_or_else(|| "none".to_owned(), |m| m.to_string())));
+    }
     if let (Some(want), Some(got)) = (&expect.values, &outcome.values) {
         if want != got {
             return Err(mismatch("values", format!("{want:?}"), format!("{got:?}")));
@@ -197,6 +200,9 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
     num("stat.uid", want.uid.map(u64::from), u64::from(got.uid))?;
     num("stat.gid", want.gid.map(u64::from), u64::from(got.gid))?;
     num("stat.nsems", want.nsems, got.nsems)?;
+    num("stat.qnum", want.qnum, got.qnum)?;
+    num("stat.qbytes", want.qbytes, got.qbytes)?;
+    num("stat.cbytes", want.cbytes, got.cbytes)?;
     if let Some(m) = want.mode {
         if m != got.mode & 0o777 {
             return Err(mismatch("stat.mode", format!("{m:#o}"), format!("{:#o}", got.mode & 0o777)));
@@ -221,6 +227,8 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
         ("stat.dtime", want.dtime, got.dtime),
         ("stat.ctime", want.ctime, got.ctime),
         ("stat.otime", want.otime, got.otime),
+        ("stat.stime", want.stime, got.stime),
+        ("stat.rtime", want.rtime, got.rtime),
     ] {
         let ok = match want {
             None => true,
@@ -237,7 +245,12 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
             return Err(mismatch(field, said, t.to_string()));
         }
     }
-    for (field, role, pid) in [("stat.cpid", &want.cpid, got.cpid), ("stat.lpid", &want.lpid, got.lpid)] {
+    for (field, role, pid) in [
+        ("stat.cpid", &want.cpid, got.cpid),
+        ("stat.lpid", &want.lpid, got.lpid),
+        ("stat.lspid", &want.lspid, got.lspid),
+        ("stat.lrpid", &want.lrpid, got.lrpid),
+    ] {
         if let Some(role) = role {
             if let Some(want_pid) = pid_of(role) {
                 if want_pid != pid {

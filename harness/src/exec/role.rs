@@ -314,6 +314,28 @@ impl Interp<'_> {
                 o.elapsed_us = Some(elapsed);
                 Ok(o)
             }
+            Op::Msgget { object, flags, mode: msgflg_mode } => {
+                let ObjectSpec::SysvMsg { mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
+                let key = self.sysv_key(*object)?;
+                let Live::SysvMsg(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let id = l.msgget(key, *flags | msgflg_mode.unwrap_or(*mode) as i32)?;
+                self.created(*object, id, key)
+            }
+            Op::Msgsnd { object, mtype, data, nowait } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.msgsnd(&name, *mtype, &for_instance(data, self.instance), *nowait)
+            }
+            Op::Msgrcv { object, msgtyp, len, flags } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.msgrcv(&name, *msgtyp, *len, *flags)
+            }
+            Op::Msgctl { object, cmd, set, id } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.msgctl(&name, *cmd, *set, *id)
+            }
             Op::Semctl { object, cmd, sem, value, values, set, id } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };

@@ -31,6 +31,9 @@ pub struct Outcome {
     /// call, and whether FD_CLOEXEC is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<Descriptor>,
+    /// The type of the message msgrcv took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtype: Option<i64>,
     /// Values a call reported (semctl GETALL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<i64>>,
@@ -73,6 +76,7 @@ impl Outcome {
             mapping: None,
             descriptor: None,
             values: None,
+            mtype: None,
             elapsed_us: None,
         }
     }
@@ -86,6 +90,7 @@ impl Outcome {
             mapping: None,
             descriptor: None,
             values: None,
+            mtype: None,
             elapsed_us: None,
         }
     }

@@ -27,6 +27,7 @@ pub enum Live {
     Pipe(pipe::Live),
     PosixShm(posix_shm::Live),
     SysvSem(sysv_sem::Live),
+    SysvMsg(sysv_msg::Live),
 }
 
 impl Live {
@@ -40,6 +41,7 @@ impl Live {
                 Live::PosixShm(posix_shm::Live::new(*size))
             }
             ObjectSpec::SysvSem { nsems, .. } => Live::SysvSem(sysv_sem::Live::new(*nsems)),
+            ObjectSpec::SysvMsg { .. } => Live::SysvMsg(sysv_msg::Live::default()),
         }
     }
 
@@ -49,7 +51,7 @@ impl Live {
             Live::SysvShm(l) => l.attach,
             Live::Mmap(l) => l.mapping,
             Live::PosixShm(l) => l.mapping,
-            Live::Pipe(_) | Live::SysvSem(_) => None,
+            Live::Pipe(_) | Live::SysvSem(_) | Live::SysvMsg(_) => None,
         }
     }
 
@@ -60,6 +62,7 @@ impl Live {
             Live::Mmap(mmap::Live { mapping, .. }) | Live::PosixShm(posix_shm::Live { mapping, .. }) => mapping,
             Live::Pipe(l) => l,
             Live::SysvSem(l) => l,
+            Live::SysvMsg(l) => l,
         }
     }
 }

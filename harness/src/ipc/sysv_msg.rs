@@ -1,7 +1,83 @@
-//! System V message queues. Scenario operations come with their issue; the
-//! supervisor already finds and removes queues a run leaves behind.
+//! System V message queues: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, and the
+//! supervisor's view of queues through `/proc/sysvipc/msg`.
 
-use super::SysvTable;
+use super::{StepError, SysvTable, Transfer};
+use crate::exec::trace::Outcome;
+use crate::plan::{Kind, MsgSet, MsgctlCmd};
+use crate::sys::{self, Errno};
 
 /// `/proc/sysvipc/msg`: key msqid perms cbytes qnum lspid lrpid uid ...
-pub const SYSV_MSG: SysvTable = SysvTable { name: "sysv_msg", table: "msg", kind: None, rmid: crate::sys::msgctl_rmid };
+pub const SYSV_MSG: SysvTable = SysvTable { name: "sysv_msg", table: "msg", kind: Some(Kind::SysvMsg), rmid: crate::sys::msgctl_rmid };
+
+/// `msgctl` commands Linux has and the libc crate does not export.
+const MSG_STAT: libc::c_int = 11;
+const MSG_STAT_ANY: libc::c_int = 13;
+
+/// A queue as one process knows it.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// The id from `msgget` in this process (or inherited through fork).
+    pub id: Option<i32>,
+}
+
+impl Live {
+    fn id(&self, name: &str) -> Result<i32, StepError> {
+        self.id.ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `msgget` first")))
+    }
+
+    /// `flags`: IPC_CREAT, IPC_EXCL and the permission bits.
+    pub fn msgget(&mut self, key: sys::Key, flags: libc::c_int) -> Result<i32, StepError> {
+        let id = sys::msgget(key, flags)?;
+        self.id = Some(id);
+        Ok(id)
+    }
+
+    pub fn msgsnd(&self, name: &str, mtype: i64, text: &[u8], nowait: bool) -> Result<Outcome, StepError> {
+        sys::msgsnd(self.id(name)?, mtype, text, if nowait { libc::IPC_NOWAIT } else { 0 })?;
+        Ok(Outcome::ok(0))
+    }
+
+    /// The value is the message's length; `data` its text.
+    pub fn msgrcv(&self, name: &str, msgtyp: i64, len: u64, flags: libc::c_int) -> Result<Outcome, StepError> {
+        let (mtype, text) = sys::msgrcv(self.id(name)?, usize::try_from(len).map_err(|_| Errno::EINVAL)?, msgtyp, flags)?;
+        Ok(Outcome { data: Some(text.clone()), mtype: Some(mtype), ..Outcome::ok(text.len() as i64) })
+    }
+
+    pub fn msgctl(&self, name: &str, cmd: MsgctlCmd, set: Option<MsgSet>, invalid_id: Option<i32>) -> Result<Outcome, StepError> {
+        let id = match invalid_id {
+            Some(id) => id,
+            None => self.id(name)?,
+        };
+        match cmd {
+            MsgctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::msgctl_stat(id, libc::IPC_STAT)?.1)), ..Outcome::ok(0) }),
+            MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny => {
+                let raw = if cmd == MsgctlCmd::MsgStat { MSG_STAT } else { MSG_STAT_ANY };
+                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
+                let (found, stat) = sys::msgctl_stat(index, raw)?;
+                if invalid_id.is_none() && found != id {
+                    return Err(StepError::Misuse(format!("MSG_STAT at index {index} found id {found}, not `{name}`'s {id}")));
+                }
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+            }
+            MsgctlCmd::IpcSet => {
+                let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
+                sys::msgctl_set(id, s.uid, s.gid, s.mode, s.qbytes)?;
+                Ok(Outcome::ok(0))
+            }
+            MsgctlCmd::IpcRmid => {
+                sys::msgctl_rmid(id)?;
+                Ok(Outcome::ok(0))
+            }
+        }
+    }
+}
+
+/// A queue is read and written with msgsnd/msgrcv, never as bytes.
+impl Transfer for Live {
+    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Err(StepError::Misuse("use `msgrcv` to take a message from a queue".to_owned()))
+    }
+    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
+        Err(StepError::Misuse("use `msgsnd` to queue a message".to_owned()))
+    }
+}

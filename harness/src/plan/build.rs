@@ -262,6 +262,7 @@ impl Builder<'_> {
                 m::ObjectKind::File => &["size", "mode"],
                 m::ObjectKind::Memfd => &["size"],
                 m::ObjectKind::SysvSem => &["nsems", "key", "mode"],
+                m::ObjectKind::SysvMsg => &["key", "mode"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -323,6 +324,10 @@ impl Builder<'_> {
                         );
                     }
                     ObjectSpec::SysvSem { nsems, key, mode }
+                }
+                m::ObjectKind::SysvMsg => {
+                    let key = self.key(decl);
+                    ObjectSpec::SysvMsg { key, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) }
                 }
                 m::ObjectKind::Mmap => {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
@@ -736,7 +741,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem];
+        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -755,7 +760,7 @@ impl Builder<'_> {
             }
         }
         // (Reported above; resolve any kind now to avoid follow-up errors.)
-        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem];
+        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem, Kind::SysvMsg];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));

@@ -78,6 +78,12 @@ impl Builder<'_> {
                         held.id.insert(object.0);
                     }
                     Op::Semop { object, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
+                    Op::Msgget { object, .. } if ok => {
+                        held.id.insert(object.0);
+                    }
+                    Op::Msgsnd { object, .. } | Op::Msgrcv { object, .. } | Op::Msgctl { object, id: None, .. } => {
+                        need(&held.id, *object, "msgget", self)
+                    }
                     Op::Shmat { object, id, over, .. } => {
                         if id.is_none() {
                             need(&held.id, *object, "shmget", self);
@@ -170,7 +176,7 @@ impl Builder<'_> {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         // Refused when the step was built: not a memory or stream kind.
-                        Kind::SysvSem => {}
+                        Kind::SysvSem | Kind::SysvMsg => {}
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {

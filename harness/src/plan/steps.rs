@@ -205,6 +205,90 @@ impl Builder<'_> {
                     &a.expect,
                 )
             }
+            Step::Msgget(a) => {
+                let flags = create_flags(&a.flags);
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgget").map(|object| Op::Msgget { object, flags, mode }),
+                    &a.expect,
+                )
+            }
+            Step::Msgsnd(a) => {
+                let data = match (&a.data, a.size) {
+                    (Some(d), None) => d.as_bytes().to_vec(),
+                    (None, Some(n)) if n <= MAX_PIPE_READ => vec![b'x'; n as usize],
+                    (None, Some(n)) => {
+                        self.err(
+                            Diagnostic::new(a.object.loc(), format!("a message of {n} bytes is too large to make"))
+                                .label("size")
+                                .hint(format!("give at most {MAX_PIPE_READ} bytes")),
+                        );
+                        Vec::new()
+                    }
+                    _ => {
+                        self.err(
+                            Diagnostic::new(a.object.loc(), "a msgsnd needs either `data` or `size`")
+                                .label("this msgsnd")
+                                .hint("give the text with `data:`, or a length with `size:`"),
+                        );
+                        Vec::new()
+                    }
+                };
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgsnd").map(|object| Op::Msgsnd {
+                        object,
+                        mtype: a.mtype,
+                        data,
+                        nowait: a.nowait,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Msgrcv(a) => {
+                let flags = a.flags.iter().fold(0, |acc, f| {
+                    acc | match f.value() {
+                        m::MsgrcvFlag::Nowait => libc::IPC_NOWAIT,
+                        m::MsgrcvFlag::Except => libc::MSG_EXCEPT,
+                        m::MsgrcvFlag::Noerror => libc::MSG_NOERROR,
+                        m::MsgrcvFlag::Copy => libc::MSG_COPY,
+                    }
+                });
+                if a.len > MAX_PIPE_READ {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("a buffer of {} bytes is too large", a.len))
+                            .label("len")
+                            .hint(format!("give at most {MAX_PIPE_READ} bytes")),
+                    );
+                }
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgrcv").map(|object| Op::Msgrcv {
+                        object,
+                        msgtyp: a.msgtyp,
+                        len: a.len,
+                        flags,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::Msgctl(a) => {
+                if a.set.is_some() != (a.cmd == m::MsgctlCmd::IpcSet) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`set` goes with `cmd: ipc_set`, and only there")
+                            .label("this msgctl")
+                            .hint("give `set: { uid, gid, mode, qbytes }` to ipc_set, and to no other command"),
+                    );
+                }
+                let id = self.invalid_id(a.id.as_ref());
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgctl").map(|object| Op::Msgctl {
+                        object,
+                        cmd: a.cmd,
+                        set: a.set.as_ref().map(|s| *s.value()),
+                        id,
+                    }),
+                    &a.expect,
+                )
+            }
             Step::Mprotect(a) => {
                 let object =
                     self.object_ref(objects, &a.object, &[Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd], "mprotect");
@@ -672,7 +756,7 @@ impl Builder<'_> {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::SysvSem { .. } => return,
+            ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } => return,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
@@ -701,7 +785,7 @@ impl Builder<'_> {
             _ => false,
         };
         // Calls that can sleep until another process acts.
-        let can_block = on_pipe || matches!(op, Op::Semop { .. });
+        let can_block = on_pipe || matches!(op, Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. });
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
@@ -726,8 +810,8 @@ impl Builder<'_> {
             out.value = Some(*v.value());
         }
         if let Some(d) = &e.data {
-            if !matches!(op, Op::Read { .. }) {
-                misplaced(self, "data", d.loc(), "`read`");
+            if !matches!(op, Op::Read { .. } | Op::Msgrcv { .. }) {
+                misplaced(self, "data", d.loc(), "`read` and `msgrcv`");
             }
             if let Op::Read { len, .. } = op {
                 let n = for_instance(d.as_bytes(), 0).len();
@@ -756,8 +840,11 @@ impl Builder<'_> {
                 ),
                 Op::Fstat { .. } => (&["segsz", "mode", "uid", "gid"], "fstat (segsz, mode, uid and gid)"),
                 Op::Semctl { cmd: SemctlCmd::IpcStat, .. } => (&["nsems", "mode", "uid", "gid", "otime", "ctime"], "semctl's status"),
+                Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => {
+                    (&["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "stime", "rtime", "ctime"], "msgctl's status")
+                }
                 _ => {
-                    misplaced(self, "stat", s.loc(), "`shmctl` (`ipc_stat`, `shm_stat`, `shm_stat_any`), `semctl ipc_stat` and `fstat`");
+                    misplaced(self, "stat", s.loc(), "`shmctl`, `semctl` and `msgctl` status commands, and `fstat`");
                     (&[], "")
                 }
             };
@@ -777,6 +864,13 @@ impl Builder<'_> {
                 ("ctime", v.ctime.is_some()),
                 ("nsems", v.nsems.is_some()),
                 ("otime", v.otime.is_some()),
+                ("qnum", v.qnum.is_some()),
+                ("qbytes", v.qbytes.is_some()),
+                ("cbytes", v.cbytes.is_some()),
+                ("lspid", v.lspid.is_some()),
+                ("lrpid", v.lrpid.is_some()),
+                ("stime", v.stime.is_some()),
+                ("rtime", v.rtime.is_some()),
             ];
             if let Some((field, _)) = given.iter().find(|(f, g)| *g && !what.is_empty() && !fields.contains(f)) {
                 misplaced(self, field, s.loc(), what);
@@ -855,6 +949,12 @@ impl Builder<'_> {
             }
             out.values = Some(v.value().clone());
         }
+        if let Some(t) = &e.mtype {
+            if !matches!(op, Op::Msgrcv { .. }) {
+                misplaced(self, "mtype", t.loc(), "`msgrcv`");
+            }
+            out.mtype = Some(*t.value());
+        }
         if let Some(r) = &e.pid_of {
             if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getpid, .. }) {
                 misplaced(self, "pid_of", r.loc(), "`semctl` with `cmd: getpid`");
@@ -893,7 +993,7 @@ impl Builder<'_> {
                     "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
                 ));
             } else if !can_block {
-                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, and `semop`");
+                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, `semop`, `msgsnd` and `msgrcv`");
             }
             out.blocks = *b.value();
         }
@@ -946,7 +1046,7 @@ impl Builder<'_> {
     }
 
     pub(super) fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
-        for r in [&s.cpid, &s.lpid].into_iter().flatten() {
+        for r in [&s.cpid, &s.lpid, &s.lspid, &s.lrpid].into_iter().flatten() {
             match self.doc.roles.get(r.as_str()) {
                 None => self.err(
                     Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))

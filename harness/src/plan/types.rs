@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MustFailCheck, PipeEnd, RaceExpect, SemOp, SemctlCmd, ShmSet, ShmctlCmd,
-    StatExpect, TimeExpect,
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MsgSet, MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, SemOp, SemctlCmd, ShmSet,
+    ShmctlCmd, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -106,6 +106,7 @@ impl ObjectPlan {
             ObjectSpec::File { .. } => Kind::File,
             ObjectSpec::Memfd { .. } => Kind::Memfd,
             ObjectSpec::SysvSem { .. } => Kind::SysvSem,
+            ObjectSpec::SysvMsg { .. } => Kind::SysvMsg,
         }
     }
 }
@@ -141,6 +142,10 @@ pub enum ObjectSpec {
         key: KeyPlan,
         mode: u32,
     },
+    SysvMsg {
+        key: KeyPlan,
+        mode: u32,
+    },
 }
 
 /// How the supervisor names a `posix_shm` object.
@@ -163,14 +168,14 @@ impl ObjectSpec {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } => 0,
+            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } => 0,
         }
     }
 
     /// How a SysV object's key is chosen (None for other kinds).
     pub fn sysv_key(&self) -> Option<&KeyPlan> {
         match self {
-            ObjectSpec::SysvShm { key, .. } | ObjectSpec::SysvSem { key, .. } => Some(key),
+            ObjectSpec::SysvShm { key, .. } | ObjectSpec::SysvSem { key, .. } | ObjectSpec::SysvMsg { key, .. } => Some(key),
             _ => None,
         }
     }
@@ -303,6 +308,30 @@ pub enum Op {
         value: Option<i32>,
         values: Option<Vec<u16>>,
         set: Option<ShmSet>,
+        id: Option<i32>,
+    },
+    Msgget {
+        object: ObjectId,
+        flags: i32,
+        mode: Option<u32>,
+    },
+    Msgsnd {
+        object: ObjectId,
+        mtype: i64,
+        data: Vec<u8>,
+        nowait: bool,
+    },
+    /// `flags`: IPC_NOWAIT, MSG_EXCEPT, MSG_NOERROR, MSG_COPY bits.
+    Msgrcv {
+        object: ObjectId,
+        msgtyp: i64,
+        len: u64,
+        flags: i32,
+    },
+    Msgctl {
+        object: ObjectId,
+        cmd: MsgctlCmd,
+        set: Option<MsgSet>,
         id: Option<i32>,
     },
     Mprotect {
@@ -477,6 +506,10 @@ impl Op {
             Op::Semget { .. } => "semget",
             Op::Semop { .. } => "semop",
             Op::Semctl { .. } => "semctl",
+            Op::Msgget { .. } => "msgget",
+            Op::Msgsnd { .. } => "msgsnd",
+            Op::Msgrcv { .. } => "msgrcv",
+            Op::Msgctl { .. } => "msgctl",
             Op::Shmctl { .. } => "shmctl",
             Op::Sysctl { .. } => "sysctl",
             Op::Mmap { .. } => "mmap",
@@ -586,6 +619,7 @@ pub struct ExpectPlan {
     pub blocks: bool,
     pub descriptor: Option<DescriptorExpect>,
     pub values: Option<Vec<i64>>,
+    pub mtype: Option<i64>,
     pub pid_of: Option<String>,
     pub waited_at_least_ms: Option<u64>,
     /// Judged across the role's replicas: this many succeed, the rest fail

@@ -128,7 +128,23 @@ fn outcome(o: &Outcome) -> String {
         let _ = write!(s, " at {a:#x}");
     }
     if let Some(st) = &o.stat {
-        let _ = write!(s, " segsz {} nattch {} mode {:#o}", st.segsz, st.nattch, st.mode);
+        // The status fields of the kind that reported it (the others are 0).
+        if st.nsems > 0 {
+            let _ = write!(s, " nsems {} mode {:#o}", st.nsems, st.mode);
+        } else if st.qbytes > 0 {
+            let _ = write!(s, " qnum {} cbytes {} qbytes {} mode {:#o}", st.qnum, st.cbytes, st.qbytes, st.mode);
+        } else {
+            let _ = write!(s, " segsz {} nattch {} mode {:#o}", st.segsz, st.nattch, st.mode);
+        }
+    }
+    if let Some(t) = o.mtype {
+        let _ = write!(s, " mtype {t}");
+    }
+    if let Some(v) = &o.values {
+        let _ = write!(s, " values {v:?}");
+    }
+    if let Some(us) = o.elapsed_us {
+        let _ = write!(s, " after {:.1} ms", us as f64 / 1000.0);
     }
     s
 }

@@ -165,6 +165,8 @@ pub enum ObjectKind {
     Memfd,
     /// A System V semaphore set (`semget(2)`).
     SysvSem,
+    /// A System V message queue (`msgget(2)`).
+    SysvMsg,
 }
 
 impl ObjectKind {
@@ -177,6 +179,7 @@ impl ObjectKind {
             ObjectKind::File => "file",
             ObjectKind::Memfd => "memfd",
             ObjectKind::SysvSem => "sysv_sem",
+            ObjectKind::SysvMsg => "sysv_msg",
         }
     }
 }
@@ -286,6 +289,14 @@ pub enum Step {
     Semop(SemopArgs),
     /// `semctl(2)`.
     Semctl(SemctlArgs),
+    /// `msgget(2)`: create or look up the message queue of an object.
+    Msgget(MsggetArgs),
+    /// `msgsnd(2)`: queue one message.
+    Msgsnd(MsgsndArgs),
+    /// `msgrcv(2)`: take one message (the value is its length).
+    Msgrcv(MsgrcvArgs),
+    /// `msgctl(2)`.
+    Msgctl(MsgctlArgs),
     /// `mmap(2)` of an `mmap` object.
     Mmap(MmapArgs),
     /// `munmap(2)` of an `mmap` object.
@@ -623,6 +634,106 @@ pub enum SemctlCmd {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct MsggetArgs {
+    pub object: Sp<String>,
+    /// `create` (IPC_CREAT), `excl` (IPC_EXCL).
+    #[serde(default)]
+    pub flags: Vec<Sp<CreateFlag>>,
+    /// The permission bits passed, in octal (default: the object's `mode`).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MsgsndArgs {
+    pub object: Sp<String>,
+    /// The message type (mtype), which must be above 0.
+    pub mtype: i64,
+    /// The text; `$instance` is replaced by the replica's number.
+    #[serde(default)]
+    pub data: Option<String>,
+    /// Or: a message of this many bytes (`x`).
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// IPC_NOWAIT: EAGAIN instead of blocking on a full queue.
+    #[serde(default)]
+    pub nowait: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MsgrcvArgs {
+    pub object: Sp<String>,
+    /// msgtyp: 0 the first message, N > 0 the first of type N (with
+    /// `except`, of another type), N < 0 the first of the lowest type up to |N|.
+    #[serde(default)]
+    pub msgtyp: i64,
+    /// The buffer size (msgsz): longer messages are E2BIG, or cut with `noerror`.
+    pub len: u64,
+    /// `nowait` (IPC_NOWAIT: ENOMSG when none), `except` (MSG_EXCEPT),
+    /// `noerror` (MSG_NOERROR), `copy` (MSG_COPY: copy the message at
+    /// index `msgtyp` without removing it; needs `nowait`).
+    #[serde(default)]
+    pub flags: Vec<Sp<MsgrcvFlag>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgrcvFlag {
+    Nowait,
+    Except,
+    Noerror,
+    Copy,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MsgctlArgs {
+    pub object: Sp<String>,
+    pub cmd: MsgctlCmd,
+    /// For `ipc_set`: owner, permission bits and msg_qbytes.
+    #[serde(default)]
+    pub set: Option<Sp<MsgSet>>,
+    /// Pass this id instead of the object's (only negative ids).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MsgctlCmd {
+    IpcStat,
+    /// Owner, mode and msg_qbytes (`set:`).
+    IpcSet,
+    IpcRmid,
+    /// MSG_STAT: IPC_STAT by the queue's index; the value is its id.
+    MsgStat,
+    /// MSG_STAT_ANY (Linux 4.17): MSG_STAT without the read-permission check.
+    MsgStatAny,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsgSet {
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits, in octal.
+    pub mode: u32,
+    /// The queue's byte limit.
+    pub qbytes: u64,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct MprotectArgs {
     pub object: Sp<String>,
     /// Page-aligned offset into the mapping.
@@ -937,6 +1048,9 @@ pub struct Expect {
     /// The descriptor a `shm_open`, `open` or `memfd_create` returned.
     #[serde(default)]
     pub descriptor: Option<Sp<DescriptorExpect>>,
+    /// The type of the message `msgrcv` took.
+    #[serde(default)]
+    pub mtype: Option<Sp<i64>>,
     /// Every value `semctl getall` reported, in order.
     #[serde(default)]
     pub values: Option<Sp<Vec<i64>>>,
@@ -989,6 +1103,27 @@ pub struct StatExpect {
     /// `sysv_sem`: sem_otime, the last semop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub otime: Option<TimeExpect>,
+    /// `sysv_msg`: messages queued (msg_qnum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qnum: Option<u64>,
+    /// `sysv_msg`: the byte limit (msg_qbytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qbytes: Option<u64>,
+    /// `sysv_msg`: bytes queued (msg_cbytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cbytes: Option<u64>,
+    /// `sysv_msg`: the last msgsnd was made by this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lspid: Option<String>,
+    /// `sysv_msg`: the last msgrcv was made by this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lrpid: Option<String>,
+    /// `sysv_msg`: msg_stime, the last msgsnd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stime: Option<TimeExpect>,
+    /// `sysv_msg`: msg_rtime, the last msgrcv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtime: Option<TimeExpect>,
     /// Permission bits, e.g. `0o600` (SHM_DEST and SHM_LOCKED excluded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<u32>,

@@ -91,6 +91,15 @@ pub struct ShmStat {
     /// `sysv_sem`: the number of semaphores, and the last semop.
     pub nsems: u64,
     pub otime: i64,
+    /// `sysv_msg`: messages and bytes queued, the byte limit, the last
+    /// sender and receiver, and the times of the last send and receive.
+    pub qnum: u64,
+    pub qbytes: u64,
+    pub cbytes: u64,
+    pub lspid: i32,
+    pub lrpid: i32,
+    pub stime: i64,
+    pub rtime: i64,
     /// The wall clock (seconds since the epoch) when the status was read,
     /// to compare the times with.
     pub read_at: i64,
@@ -263,6 +272,78 @@ pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
 pub fn semctl_rmid(id: libc::c_int) -> Result<(), Errno> {
     // SAFETY: IPC_RMID takes no fourth argument.
     check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+}
+
+pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
+    // SAFETY: msgget takes only integers.
+    check(unsafe { libc::msgget(key, flags) })
+}
+
+/// `msgsnd(2)` of one message: `mtype` followed by the text.
+pub fn msgsnd(id: libc::c_int, mtype: i64, text: &[u8], flags: libc::c_int) -> Result<(), Errno> {
+    let mut buf = Vec::with_capacity(8 + text.len());
+    buf.extend_from_slice(&(mtype as libc::c_long).to_ne_bytes());
+    buf.extend_from_slice(text);
+    // SAFETY: `buf` is a struct msgbuf: a long mtype then `text.len()` bytes.
+    check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), text.len(), flags) }).map(drop)
+}
+
+/// `msgrcv(2)` into a buffer of `len` bytes: the type and the text.
+pub fn msgrcv(id: libc::c_int, len: usize, msgtyp: i64, flags: libc::c_int) -> Result<(i64, Vec<u8>), Errno> {
+    let head = std::mem::size_of::<libc::c_long>();
+    let mut buf = vec![0u8; head + len];
+    // SAFETY: `buf` holds a long and `len` bytes, as msgrcv writes at most.
+    let n = unsafe { libc::msgrcv(id, buf.as_mut_ptr().cast(), len, msgtyp as libc::c_long, flags) };
+    if n == -1 {
+        return Err(Errno::last());
+    }
+    let mtype = libc::c_long::from_ne_bytes(buf[..head].try_into().map_err(|_| Errno::EIO)?);
+    // c_long is 32 bits on 32-bit ABIs, where the conversion is not a no-op.
+    #[allow(clippy::useless_conversion)]
+    let mtype = i64::from(mtype);
+    Ok((mtype, buf[head..head + n as usize].to_vec()))
+}
+
+/// IPC_STAT (by id), or MSG_STAT / MSG_STAT_ANY (by index: the return
+/// value is the queue's id).
+pub fn msgctl_stat(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, ShmStat), Errno> {
+    // SAFETY: msqid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: the status commands write a msqid_ds into `ds`.
+    let ret = check(unsafe { libc::msgctl(id, cmd, &mut ds) })?;
+    Ok((
+        ret,
+        ShmStat {
+            qnum: ds.msg_qnum as u64,
+            qbytes: ds.msg_qbytes as u64,
+            cbytes: ds.__msg_cbytes as u64,
+            lspid: ds.msg_lspid,
+            lrpid: ds.msg_lrpid,
+            stime: ds.msg_stime,
+            rtime: ds.msg_rtime,
+            ctime: ds.msg_ctime,
+            uid: ds.msg_perm.uid,
+            gid: ds.msg_perm.gid,
+            cuid: ds.msg_perm.cuid,
+            cgid: ds.msg_perm.cgid,
+            mode: u32::from(ds.msg_perm.mode),
+            key: ds.msg_perm.__key,
+            read_at: unix_now(),
+            ..ShmStat::default()
+        },
+    ))
+}
+
+/// IPC_SET of a queue: owner, permission bits and msg_qbytes.
+pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -> Result<(), Errno> {
+    // SAFETY: msqid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+    ds.msg_perm.uid = uid;
+    ds.msg_perm.gid = gid;
+    ds.msg_perm.mode = mode as _;
+    ds.msg_qbytes = qbytes as _;
+    // SAFETY: IPC_SET reads the fields set above from `ds`.
+    check(unsafe { libc::msgctl(id, libc::IPC_SET, &mut ds) }).map(drop)
 }
 
 pub fn semget(key: Key, nsems: libc::c_int, flags: libc::c_int) -> Result<libc::c_int, Errno> {
