@@ -535,6 +535,25 @@ impl Interp<'_> {
                 let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
                 Ok(Outcome::ok(crate::ipc::stress::check(m, *round)))
             }
+            Op::Append { object, records, size, chunks, guard } => {
+                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                let fd = l.raw_fd()?;
+                let sem = match guard {
+                    Some(g) => match &self.objects[g.0] {
+                        Live::SysvSem(s) => Some(s.id.ok_or_else(|| StepError::Misuse("the guard has no id: run `semget`".to_owned()))?),
+                        _ => return Err(kind_error()),
+                    },
+                    None => None,
+                };
+                let shape = crate::ipc::records::Shape { size: *size as usize, chunks: *chunks as usize };
+                crate::ipc::records::append(fd, sem, shape, self.instance, *records)?;
+                Ok(Outcome::ok(i64::from(*records)))
+            }
+            Op::CheckRecords { object, records, size } => {
+                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                let (examined, broken) = crate::ipc::records::check(l.raw_fd()?, *size as usize, u64::from(*records))?;
+                Ok(Outcome { examined: Some(examined), ..Outcome::ok(broken as i64) })
+            }
             // Synchronisation and process steps are handled by `perform`.
             _ => Err(kind_error()),
         }

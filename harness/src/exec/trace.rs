@@ -37,6 +37,9 @@ pub struct Outcome {
     /// Values a call reported (semctl GETALL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<i64>>,
+    /// How many facts an invariant check examined (records, blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub examined: Option<u64>,
     /// How long the call took, for calls that may wait (microseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_us: Option<u64>,
@@ -77,6 +80,7 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            examined: None,
             elapsed_us: None,
         }
     }
@@ -91,6 +95,7 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            examined: None,
             elapsed_us: None,
         }
     }

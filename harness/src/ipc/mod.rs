@@ -9,6 +9,7 @@ pub mod pipe;
 pub mod posix_mq;
 pub mod posix_shm;
 pub mod publish;
+pub mod records;
 pub mod stress;
 pub mod sysv_msg;
 pub mod sysv_sem;

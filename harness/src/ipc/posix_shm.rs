@@ -70,6 +70,12 @@ impl Live {
         Ok(buf)
     }
 
+    /// The open descriptor's number.
+    pub fn raw_fd(&self) -> Result<i32, StepError> {
+        use std::os::fd::AsRawFd;
+        Ok(self.fd()?.as_raw_fd())
+    }
+
     /// The descriptor number and whether FD_CLOEXEC is set.
     pub fn descriptor(&self) -> Result<(i32, bool), StepError> {
         use std::os::fd::AsRawFd;

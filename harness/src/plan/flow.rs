@@ -161,6 +161,13 @@ impl Builder<'_> {
                             held.mapped.insert(object.0);
                         }
                     }
+                    Op::Append { object, guard, .. } => {
+                        need(&held.opened, *object, opener(objects[object.0].kind()), self);
+                        if let Some(g) = guard {
+                            need(&held.id, *g, "semget", self);
+                        }
+                    }
+                    Op::CheckRecords { object, .. } => need(&held.opened, *object, opener(objects[object.0].kind()), self),
                     Op::Read { object, via_descriptor: true, .. } | Op::Write { object, via_descriptor: true, .. } => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
                     }

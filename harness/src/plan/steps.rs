@@ -546,6 +546,24 @@ impl Builder<'_> {
                 self.require_count(step, a.expect.as_ref(), "check_pattern", "blocks found wrong");
                 (object.map(|object| Op::CheckPattern { object, round: a.round }), &a.expect)
             }
+            Step::Append(a) => {
+                let object = self.object_ref(objects, &a.to, &[Kind::File, Kind::PosixShm, Kind::Memfd], "append");
+                let guard = a.guard.as_ref().and_then(|g| self.object_ref(objects, g, &[Kind::SysvSem], "append guard"));
+                let (size, chunks) = (a.size.unwrap_or(64), a.chunks.unwrap_or(8));
+                if size < crate::ipc::records::MIN_SIZE || chunks == 0 || chunks > size || a.records == 0 {
+                    self.err(
+                        Diagnostic::new(a.to.loc(), "records of this shape cannot be appended").label("size, chunks or records").hint(
+                            format!("give at least 1 record of at least {} bytes, in 1 to `size` chunks", crate::ipc::records::MIN_SIZE),
+                        ),
+                    );
+                }
+                (object.map(|object| Op::Append { object, records: a.records, size, chunks, guard }), &a.expect)
+            }
+            Step::CheckRecords(a) => {
+                let object = self.object_ref(objects, &a.from, &[Kind::File, Kind::PosixShm, Kind::Memfd], "check_records");
+                self.require_count(step, a.expect.as_ref(), "check_records", "records found broken");
+                (object.map(|object| Op::CheckRecords { object, records: a.records, size: a.size.unwrap_or(64) }), &a.expect)
+            }
             Step::Read(a) => {
                 let object = self.object_ref(
                     objects,

@@ -438,6 +438,18 @@ pub enum Op {
         object: ObjectId,
         round: u32,
     },
+    Append {
+        object: ObjectId,
+        records: u32,
+        size: u32,
+        chunks: u32,
+        guard: Option<ObjectId>,
+    },
+    CheckRecords {
+        object: ObjectId,
+        records: u32,
+        size: u32,
+    },
     Signal {
         event: EventId,
     },
@@ -532,6 +544,8 @@ impl Op {
             Op::Consume { .. } => "consume",
             Op::Stress { .. } => "stress",
             Op::CheckPattern { .. } => "check_pattern",
+            Op::Append { .. } => "append",
+            Op::CheckRecords { .. } => "check_records",
             Op::Signal { .. } => "signal",
             Op::Wait { .. } => "wait",
             Op::Barrier { .. } => "barrier",

@@ -143,6 +143,9 @@ fn outcome(o: &Outcome) -> String {
     if let Some(v) = &o.values {
         let _ = write!(s, " values {v:?}");
     }
+    if let Some(n) = o.examined {
+        let _ = write!(s, " ({n} examined)");
+    }
     if let Some(us) = o.elapsed_us {
         let _ = write!(s, " after {:.1} ms", us as f64 / 1000.0);
     }

@@ -350,6 +350,15 @@ pub enum Step {
     /// round every replica writes its blocks with a pattern of the round,
     /// then checks them. The value is the number of blocks found wrong.
     Stress(StressArgs),
+    /// Append `records` numbered records of `size` bytes to an open file,
+    /// each written with O_APPEND in `chunks` write(2) calls; with `guard`,
+    /// each record is written between a decrement and an increment (with
+    /// SEM_UNDO) of semaphore 0 of that `sysv_sem` object: the seed's
+    /// critical region.
+    Append(AppendArgs),
+    /// Read the whole file and count the records that are not whole (torn,
+    /// interleaved, or missing against `records`); that count is the value.
+    CheckRecords(CheckRecordsArgs),
     /// Check that every block holds the pattern of round `round`, as the
     /// replicas of a `stress` role leave it after that many rounds; the
     /// value is the number of wrong blocks.
@@ -925,6 +934,37 @@ pub struct StressArgs {
     pub to: Sp<String>,
     /// Write-and-check rounds (at most 100 000).
     pub rounds: u32,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendArgs {
+    pub to: Sp<String>,
+    pub records: u32,
+    /// Bytes per record (default 64, at least 16).
+    #[serde(default)]
+    pub size: Option<u32>,
+    /// write(2) calls per record (default 8).
+    #[serde(default)]
+    pub chunks: Option<u32>,
+    /// A `sysv_sem` object whose semaphore 0 (initially 1) guards each record.
+    #[serde(default)]
+    pub guard: Option<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRecordsArgs {
+    pub from: Sp<String>,
+    /// How many records every `append` together wrote.
+    pub records: u32,
+    /// Bytes per record, as appended (default 64).
+    #[serde(default)]
+    pub size: Option<u32>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

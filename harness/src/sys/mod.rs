@@ -274,6 +274,42 @@ pub fn semctl_rmid(id: libc::c_int) -> Result<(), Errno> {
     check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
 }
 
+/// Make every write on `fd` append (O_APPEND).
+pub fn set_append(fd: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: F_GETFL/F_SETFL only read and change the file's status flags.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_APPEND) }).map(drop)
+}
+
+/// write(2) until every byte is written.
+pub fn write_all(fd: libc::c_int, mut data: &[u8]) -> Result<(), Errno> {
+    while !data.is_empty() {
+        // SAFETY: `data` is valid for `data.len()` bytes.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 {
+            return Err(Errno::last());
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// pread(2) the whole file from offset 0.
+pub fn read_whole(fd: libc::c_int) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), out.len() as libc::off_t) };
+        match n {
+            n if n < 0 => return Err(Errno::last()),
+            0 => return Ok(out),
+            n => out.extend_from_slice(&buf[..n as usize]),
+        }
+    }
+}
+
 pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: msgget takes only integers.
     check(unsafe { libc::msgget(key, flags) })
