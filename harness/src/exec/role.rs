@@ -331,6 +331,16 @@ impl Interp<'_> {
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 l.msgrcv(&name, *msgtyp, *len, *flags)
             }
+            Op::SendNumbered { object, messages, mtype } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.send_numbered(&name, self.instance, *messages, mtype.unwrap_or(i64::from(self.instance) + 1))
+            }
+            Op::ReceiveNumbered { object, messages, per_producer, alone } => {
+                let name = self.name(*object).to_owned();
+                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.receive_numbered(&name, *messages, *per_producer, *alone)
+            }
             Op::Msgctl { object, cmd, set, id } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };

@@ -72,6 +72,52 @@ impl Live {
     }
 }
 
+impl Live {
+    /// Send `p<instance>-<n>` for n in 0..messages.
+    pub fn send_numbered(&self, name: &str, instance: u32, messages: u32, mtype: i64) -> Result<Outcome, StepError> {
+        let id = self.id(name)?;
+        for n in 0..messages {
+            sys::msgsnd(id, mtype, format!("p{instance}-{n}").as_bytes(), 0)?;
+        }
+        Ok(Outcome::ok(i64::from(messages)))
+    }
+
+    /// Take `messages` messages and count what breaks exactly-once, in-order
+    /// delivery per producer: a message out of its producer's order (or,
+    /// for the only consumer, after a gap), one that is not a numbered
+    /// message, and, when `alone`, any message still queued after all were
+    /// taken. Returns the count, with the messages examined.
+    pub fn receive_numbered(&self, name: &str, messages: u32, per_producer: u32, alone: bool) -> Result<Outcome, StepError> {
+        let id = self.id(name)?;
+        let mut next: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
+        let mut violations = 0i64;
+        for _ in 0..messages {
+            let (_, text) = sys::msgrcv(id, 64, 0, 0)?;
+            let parsed = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|t| t.strip_prefix('p'))
+                .and_then(|t| t.split_once('-'))
+                .and_then(|(p, n)| Some((p.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
+            match parsed {
+                Some((p, n)) if n < per_producer && (n == *next.get(&p).unwrap_or(&0) || (!alone && n >= *next.get(&p).unwrap_or(&0))) => {
+                    next.insert(p, n + 1);
+                }
+                _ => violations += 1,
+            }
+        }
+        // The only consumer must find nothing left: a duplicate or an extra
+        // message would be.
+        while alone {
+            match sys::msgrcv(id, 64, 0, libc::IPC_NOWAIT) {
+                Ok(_) => violations += 1,
+                Err(Errno::ENOMSG) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Outcome { examined: Some(u64::from(messages)), ..Outcome::ok(violations) })
+    }
+}
+
 /// A queue is read and written with msgsnd/msgrcv, never as bytes.
 impl Transfer for Live {
     fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {

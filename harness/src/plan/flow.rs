@@ -81,9 +81,11 @@ impl Builder<'_> {
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
-                    Op::Msgsnd { object, .. } | Op::Msgrcv { object, .. } | Op::Msgctl { object, id: None, .. } => {
-                        need(&held.id, *object, "msgget", self)
-                    }
+                    Op::Msgsnd { object, .. }
+                    | Op::Msgrcv { object, .. }
+                    | Op::SendNumbered { object, .. }
+                    | Op::ReceiveNumbered { object, .. }
+                    | Op::Msgctl { object, id: None, .. } => need(&held.id, *object, "msgget", self),
                     Op::Shmat { object, id, over, .. } => {
                         if id.is_none() {
                             need(&held.id, *object, "shmget", self);

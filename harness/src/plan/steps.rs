@@ -270,6 +270,26 @@ impl Builder<'_> {
                     &a.expect,
                 )
             }
+            Step::SendNumbered(a) => (
+                self.object_ref(objects, &a.object, &[Kind::SysvMsg], "send_numbered").map(|object| Op::SendNumbered {
+                    object,
+                    messages: a.messages,
+                    mtype: a.mtype,
+                }),
+                &a.expect,
+            ),
+            Step::ReceiveNumbered(a) => {
+                self.require_count(step, a.expect.as_ref(), "receive_numbered", "violations");
+                (
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "receive_numbered").map(|object| Op::ReceiveNumbered {
+                        object,
+                        messages: a.messages,
+                        per_producer: a.per_producer,
+                        alone: replicas == 1,
+                    }),
+                    &a.expect,
+                )
+            }
             Step::Msgctl(a) => {
                 if a.set.is_some() != (a.cmd == m::MsgctlCmd::IpcSet) {
                     self.err(

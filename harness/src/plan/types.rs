@@ -334,6 +334,19 @@ pub enum Op {
         set: Option<MsgSet>,
         id: Option<i32>,
     },
+    SendNumbered {
+        object: ObjectId,
+        messages: u32,
+        mtype: Option<i64>,
+    },
+    /// `alone`: the only consumer (the role has one replica), so it must
+    /// see every producer's messages without gaps.
+    ReceiveNumbered {
+        object: ObjectId,
+        messages: u32,
+        per_producer: u32,
+        alone: bool,
+    },
     Mprotect {
         object: ObjectId,
         offset: u64,
@@ -522,6 +535,8 @@ impl Op {
             Op::Msgsnd { .. } => "msgsnd",
             Op::Msgrcv { .. } => "msgrcv",
             Op::Msgctl { .. } => "msgctl",
+            Op::SendNumbered { .. } => "send_numbered",
+            Op::ReceiveNumbered { .. } => "receive_numbered",
             Op::Shmctl { .. } => "shmctl",
             Op::Sysctl { .. } => "sysctl",
             Op::Mmap { .. } => "mmap",

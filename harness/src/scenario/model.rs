@@ -297,6 +297,14 @@ pub enum Step {
     Msgrcv(MsgrcvArgs),
     /// `msgctl(2)`.
     Msgctl(MsgctlArgs),
+    /// Send `messages` numbered messages (`p<instance>-<n>`) with msgsnd,
+    /// each of type `mtype` (default: the replica's number plus 1).
+    SendNumbered(SendNumberedArgs),
+    /// Receive `messages` messages with msgrcv (blocking, any type) and
+    /// check that each producer's arrive once each and in the order sent,
+    /// then that nothing more is queued. The value counts the violations;
+    /// the report says how many messages it examined.
+    ReceiveNumbered(ReceiveNumberedArgs),
     /// `mmap(2)` of an `mmap` object.
     Mmap(MmapArgs),
     /// `munmap(2)` of an `mmap` object.
@@ -700,6 +708,29 @@ pub enum MsgrcvFlag {
     Except,
     Noerror,
     Copy,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendNumberedArgs {
+    pub object: Sp<String>,
+    pub messages: u32,
+    #[serde(default)]
+    pub mtype: Option<i64>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveNumberedArgs {
+    pub object: Sp<String>,
+    /// How many messages to take.
+    pub messages: u32,
+    /// How many messages each producer replica sent (its `send_numbered`).
+    pub per_producer: u32,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
