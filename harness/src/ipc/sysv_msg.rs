@@ -107,11 +107,13 @@ impl Live {
         }
         // The only consumer must find nothing left: a duplicate or an extra
         // message would be.
-        while alone {
-            match sys::msgrcv(id, 64, 0, libc::IPC_NOWAIT) {
-                Ok(_) => violations += 1,
-                Err(Errno::ENOMSG) => break,
-                Err(e) => return Err(e.into()),
+        if alone {
+            loop {
+                match sys::msgrcv(id, 64, 0, libc::IPC_NOWAIT) {
+                    Ok(_) => violations += 1,
+                    Err(Errno::ENOMSG) => break,
+                    Err(e) => return Err(e.into()),
+                }
             }
         }
         Ok(Outcome { examined: Some(u64::from(messages)), ..Outcome::ok(violations) })
