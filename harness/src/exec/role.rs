@@ -300,11 +300,17 @@ impl Interp<'_> {
                 let id = l.semget(key, nsems.unwrap_or(*decl_nsems), *flags | semflg_mode.unwrap_or(*mode) as i32)?;
                 self.created(*object, id, key)
             }
-            Op::Semop { object, ops, timeout_ms } => {
+            Op::Semop { object, ops, timeout_ms, repeat } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 let start = std::time::Instant::now();
-                let res = l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis));
+                let mut res = Ok(Outcome::ok(0));
+                for _ in 0..*repeat {
+                    res = l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis));
+                    if res.is_err() {
+                        break;
+                    }
+                }
                 let elapsed = start.elapsed().as_micros() as u64;
                 let mut o = match res {
                     Ok(o) => o,
@@ -312,6 +318,9 @@ impl Interp<'_> {
                     Err(e) => return Err(e),
                 };
                 o.elapsed_us = Some(elapsed);
+                if *repeat > 1 {
+                    o.examined = Some(u64::from(*repeat));
+                }
                 Ok(o)
             }
             Op::Msgget { object, flags, mode: msgflg_mode } => {

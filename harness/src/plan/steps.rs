@@ -170,7 +170,15 @@ impl Builder<'_> {
                     ms
                 });
                 let ops = a.ops.iter().map(|o| *o.value()).collect();
-                (object.map(|object| Op::Semop { object, ops, timeout_ms }), &a.expect)
+                let repeat = a.repeat.unwrap_or(1);
+                if repeat == 0 || repeat > 1_000_000 {
+                    self.err(
+                        Diagnostic::new(step.loc(), format!("a semop repeated {repeat} times"))
+                            .label("repeat out of range")
+                            .hint("repeat from 1 to 1000000 times"),
+                    );
+                }
+                (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat }), &a.expect)
             }
             Step::Semctl(a) => {
                 use m::SemctlCmd as C;

@@ -300,6 +300,7 @@ pub enum Op {
         object: ObjectId,
         ops: Vec<SemOp>,
         timeout_ms: Option<u64>,
+        repeat: u32,
     },
     Semctl {
         object: ObjectId,

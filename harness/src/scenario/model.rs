@@ -583,6 +583,10 @@ pub struct SemopArgs {
     /// Use semtimedop(2) and give up after this long (`100ms`), with EAGAIN.
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
+    /// Make the same call this many times in a row (default 1), stopping at
+    /// the first error.
+    #[serde(default)]
+    pub repeat: Option<u32>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
