@@ -91,23 +91,21 @@ pub fn step(
     if let (Some(want), Some(got)) = (&expect.stat, &outcome.stat) {
         stat(want, got, pid_of)?;
     }
-    if let (Some(want), Some((got, sysctl))) = (&expect.info, outcome.info.as_deref()) {
-        if want.agrees_with_sysctl == Some(true) {
-            for (name, reported, file) in [
-                ("shmmax", got.shmmax, sysctl.sysctl[0]),
-                ("shmall", got.shmall, sysctl.sysctl[1]),
-                ("shmmni", got.shmmni, sysctl.sysctl[2]),
-            ] {
-                if reported != file {
-                    return Err(mismatch(name, format!("{file} (/proc/sys/kernel/{name})"), format!("{reported} (IPC_INFO)")));
-                }
+    if let Some(want) = &expect.info {
+        if let (Some(true), Some(limits)) = (want.agrees_with_sysctl, &outcome.limits) {
+            if let Some((name, reported, file)) = limits.iter().find(|(_, r, f)| r != f) {
+                return Err(mismatch(name, format!("{file} (its sysctl)"), format!("{reported} (IPC_INFO)")));
             }
         }
+        if let (Some(u), Some(got)) = (want.used_ids, outcome.used_ids) {
+            if u != got {
+                return Err(mismatch("used_ids", u.to_string(), got.to_string()));
+            }
+        }
+    }
+    if let (Some(want), Some((got, sysctl))) = (&expect.info, outcome.info.as_deref()) {
         if let Some(m) = want.shmmin.filter(|m| *m != got.shmmin) {
             return Err(mismatch("shmmin", m.to_string(), got.shmmin.to_string()));
-        }
-        if let Some(u) = want.used_ids.filter(|u| *u != got.used_ids) {
-            return Err(mismatch("used_ids (SHM_INFO)", u.to_string(), got.used_ids.to_string()));
         }
         if let Some(agree) = want.agrees_with_proc {
             let (scanned, scanned_pages) = sysctl.stat_any;

@@ -129,7 +129,7 @@ struct Interp<'a> {
 
 /// What a step leads to.
 enum Flow {
-    Outcome(Outcome),
+    Outcome(Box<Outcome>),
     Exit(i32),
 }
 
@@ -187,7 +187,7 @@ impl Interp<'_> {
                 Flow::Exit(code) => return Ok(code),
                 Flow::Outcome(o) => {
                     let unmet = crate::check::step(&step.expect, &o, self.instance, shmlba, &|_| None).is_err();
-                    self.chan.send(&Up::StepDone { step: i, outcome: o }).map_err(io)?;
+                    self.chan.send(&Up::StepDone { step: i, outcome: *o }).map_err(io)?;
                     if unmet {
                         self.chan.send(&Up::Abort { step: i }).map_err(io)?;
                         return Ok(ABORT_STATUS);
@@ -235,8 +235,8 @@ impl Interp<'_> {
             _ => self.ipc(op),
         };
         match res {
-            Ok(o) => Ok(Flow::Outcome(o)),
-            Err(StepError::Errno(e)) => Ok(Flow::Outcome(Outcome::err(e))),
+            Ok(o) => Ok(Flow::Outcome(Box::new(o))),
+            Err(StepError::Errno(e)) => Ok(Flow::Outcome(Box::new(Outcome::err(e)))),
             Err(StepError::Misuse(m)) => Err(m),
         }
     }
@@ -604,7 +604,7 @@ impl Interp<'_> {
             }
             self.children.push((role, pid));
         }
-        Ok(Flow::Outcome(Outcome::ok(i64::from(first))))
+        Ok(Flow::Outcome(Box::new(Outcome::ok(i64::from(first)))))
     }
 
     /// In a forked child: take the child role's identity, keep the objects

@@ -37,6 +37,13 @@ pub struct Outcome {
     /// Values a call reported (semctl GETALL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<i64>>,
+    /// IPC_INFO limits next to the sysctl files read at the same moment:
+    /// (name, reported, file), for every kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Vec<(String, u64, u64)>>,
+    /// SHM_INFO, SEM_INFO or MSG_INFO: objects in use in the namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_ids: Option<i64>,
     /// How many facts an invariant check examined (records, blocks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub examined: Option<u64>,
@@ -80,6 +87,8 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            limits: None,
+            used_ids: None,
             examined: None,
             elapsed_us: None,
         }
@@ -95,6 +104,8 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            limits: None,
+            used_ids: None,
             examined: None,
             elapsed_us: None,
         }

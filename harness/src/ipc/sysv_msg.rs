@@ -44,6 +44,16 @@ impl Live {
     }
 
     pub fn msgctl(&self, name: &str, cmd: MsgctlCmd, set: Option<MsgSet>, invalid_id: Option<i32>) -> Result<Outcome, StepError> {
+        if cmd == MsgctlCmd::IpcInfo {
+            let (limits, used) = sys::msgctl_info()?;
+            let read = |n: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse().ok());
+            let pairs = ["msgmax", "msgmnb", "msgmni"]
+                .iter()
+                .enumerate()
+                .map(|(i, n)| ((*n).to_owned(), limits[i], read(n).unwrap_or(0)))
+                .collect();
+            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
+        }
         let id = match invalid_id {
             Some(id) => id,
             None => self.id(name)?,
@@ -68,6 +78,7 @@ impl Live {
                 sys::msgctl_rmid(id)?;
                 Ok(Outcome::ok(0))
             }
+            MsgctlCmd::IpcInfo => Err(StepError::Misuse("handled above".to_owned())),
         }
     }
 }

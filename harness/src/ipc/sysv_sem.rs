@@ -64,6 +64,14 @@ impl Live {
 
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
         let Semctl { cmd, sem, value, values, set, invalid_id } = call;
+        if cmd == SemctlCmd::IpcInfo {
+            let (limits, used) = sys::semctl_info()?;
+            let file = std::fs::read_to_string("/proc/sys/kernel/sem").unwrap_or_default();
+            let files: Vec<u64> = file.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+            let names = ["semmsl", "semmns", "semopm", "semmni"];
+            let pairs = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), limits[i], files.get(i).copied().unwrap_or(0))).collect();
+            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
+        }
         let id = match invalid_id {
             Some(id) => id,
             None => self.id(name)?,
@@ -104,6 +112,7 @@ impl Live {
                 sys::semctl_rmid(id)?;
                 Ok(Outcome::ok(0))
             }
+            SemctlCmd::IpcInfo => Err(StepError::Misuse("handled above".to_owned())),
         }
     }
 }

@@ -151,7 +151,17 @@ impl Live {
                         ctx.stat_any.1 += st.segsz.div_ceil(page);
                     }
                 }
-                Ok(Outcome { info: Some(Box::new((info, ctx))), ..Outcome::ok(info.highest_index) })
+                let limits = vec![
+                    ("shmmax".to_owned(), info.shmmax, ctx.sysctl[0]),
+                    ("shmall".to_owned(), info.shmall, ctx.sysctl[1]),
+                    ("shmmni".to_owned(), info.shmmni, ctx.sysctl[2]),
+                ];
+                Ok(Outcome {
+                    info: Some(Box::new((info, ctx))),
+                    limits: Some(limits),
+                    used_ids: Some(info.used_ids),
+                    ..Outcome::ok(info.highest_index)
+                })
             }
         }
     }

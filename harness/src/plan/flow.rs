@@ -77,6 +77,7 @@ impl Builder<'_> {
                     Op::Semget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
+                    Op::Semctl { cmd: SemctlCmd::IpcInfo, .. } | Op::Msgctl { cmd: MsgctlCmd::IpcInfo, .. } => {}
                     Op::Semop { object, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);

@@ -651,6 +651,9 @@ pub enum SemctlCmd {
     IpcStat,
     IpcSet,
     IpcRmid,
+    /// IPC_INFO and SEM_INFO: the limits (`agrees_with_sysctl` compares them
+    /// with kernel.sem) and the sets in use (`used_ids`).
+    IpcInfo,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -763,6 +766,9 @@ pub enum MsgctlCmd {
     MsgStat,
     /// MSG_STAT_ANY (Linux 4.17): MSG_STAT without the read-permission check.
     MsgStatAny,
+    /// IPC_INFO and MSG_INFO: the limits (`agrees_with_sysctl` compares them
+    /// with kernel.msgmax, msgmnb, msgmni) and the queues in use (`used_ids`).
+    IpcInfo,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

@@ -382,6 +382,62 @@ pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -
     check(unsafe { libc::msgctl(id, libc::IPC_SET, &mut ds) }).map(drop)
 }
 
+/// IPC_INFO of semaphores (SEMMSL, SEMMNS, SEMOPM, SEMMNI, as kernel.sem
+/// orders them) and SEM_INFO's count of sets in use.
+pub fn semctl_info() -> Result<([u64; 4], i64), Errno> {
+    // struct seminfo: ten ints.
+    #[repr(C)]
+    #[derive(Default)]
+    struct SemInfo {
+        semmap: libc::c_int,
+        semmni: libc::c_int,
+        semmns: libc::c_int,
+        semmnu: libc::c_int,
+        semmsl: libc::c_int,
+        semopm: libc::c_int,
+        semume: libc::c_int,
+        semusz: libc::c_int,
+        semvmx: libc::c_int,
+        semaem: libc::c_int,
+    }
+    const SEM_INFO: libc::c_int = 19;
+    let mut limits = SemInfo::default();
+    // SAFETY: IPC_INFO writes a struct seminfo, laid out by `SemInfo`.
+    check(unsafe { libc::semctl(0, 0, libc::IPC_INFO, Semun { buf: (&mut limits as *mut SemInfo).cast() }) })?;
+    let mut usage = SemInfo::default();
+    // SAFETY: SEM_INFO writes a struct seminfo too.
+    check(unsafe { libc::semctl(0, 0, SEM_INFO, Semun { buf: (&mut usage as *mut SemInfo).cast() }) })?;
+    let l = [limits.semmsl, limits.semmns, limits.semopm, limits.semmni].map(|v| v as u64);
+    Ok((l, i64::from(usage.semusz)))
+}
+
+/// IPC_INFO of message queues (msgmax, msgmnb, msgmni) and MSG_INFO's count
+/// of queues in use.
+pub fn msgctl_info() -> Result<([u64; 3], i64), Errno> {
+    // struct msginfo: seven ints and an unsigned short.
+    #[repr(C)]
+    #[derive(Default)]
+    struct MsgInfo {
+        msgpool: libc::c_int,
+        msgmap: libc::c_int,
+        msgmax: libc::c_int,
+        msgmnb: libc::c_int,
+        msgmni: libc::c_int,
+        msgssz: libc::c_int,
+        msgtql: libc::c_int,
+        msgseg: libc::c_ushort,
+    }
+    const MSG_INFO: libc::c_int = 12;
+    let mut limits = MsgInfo::default();
+    // SAFETY: IPC_INFO writes a struct msginfo, laid out by `MsgInfo`, which
+    // is smaller than the msqid_ds the prototype names.
+    check(unsafe { libc::msgctl(0, libc::IPC_INFO, (&mut limits as *mut MsgInfo).cast()) })?;
+    let mut usage = MsgInfo::default();
+    // SAFETY: MSG_INFO writes a struct msginfo too.
+    check(unsafe { libc::msgctl(0, MSG_INFO, (&mut usage as *mut MsgInfo).cast()) })?;
+    Ok(([limits.msgmax, limits.msgmnb, limits.msgmni].map(|v| v as u64), i64::from(usage.msgpool)))
+}
+
 pub fn semget(key: Key, nsems: libc::c_int, flags: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: semget takes only integers.
     check(unsafe { libc::semget(key, nsems, flags) })
