@@ -350,12 +350,12 @@ impl Interp<'_> {
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 l.receive_numbered(&name, *messages, *per_producer, *alone)
             }
-            Op::Msgctl { object, cmd, set, id } => {
+            Op::Msgctl { object, cmd, set, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.msgctl(&name, *cmd, *set, *id)
+                l.msgctl(&name, *cmd, *set, *id, *bad_buffer)
             }
-            Op::Semctl { object, cmd, sem, value, values, set, id } => {
+            Op::Semctl { object, cmd, sem, value, values, set, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 let call = crate::ipc::sysv_sem::Semctl {
@@ -365,6 +365,7 @@ impl Interp<'_> {
                     values: values.as_deref(),
                     set: *set,
                     invalid_id: *id,
+                    bad_buffer: *bad_buffer,
                 };
                 l.semctl(&name, call)
             }

@@ -43,7 +43,14 @@ impl Live {
         Ok(Outcome { data: Some(text.clone()), mtype: Some(mtype), ..Outcome::ok(text.len() as i64) })
     }
 
-    pub fn msgctl(&self, name: &str, cmd: MsgctlCmd, set: Option<MsgSet>, invalid_id: Option<i32>) -> Result<Outcome, StepError> {
+    pub fn msgctl(
+        &self,
+        name: &str,
+        cmd: MsgctlCmd,
+        set: Option<MsgSet>,
+        invalid_id: Option<i32>,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
         if cmd == MsgctlCmd::IpcInfo {
             let (limits, used) = sys::msgctl_info()?;
             let read = |n: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse().ok());
@@ -58,6 +65,15 @@ impl Live {
             Some(id) => id,
             None => self.id(name)?,
         };
+        if bad_buffer || cmd == MsgctlCmd::Undefined {
+            let raw = match cmd {
+                MsgctlCmd::IpcStat => libc::IPC_STAT,
+                MsgctlCmd::IpcSet => libc::IPC_SET,
+                _ => sys::shm_consts::UNDEFINED,
+            };
+            sys::msgctl_raw_bad(id, raw)?;
+            return Ok(Outcome::ok(0));
+        }
         match cmd {
             MsgctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::msgctl_stat(id, libc::IPC_STAT)?.1)), ..Outcome::ok(0) }),
             MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny => {
@@ -78,7 +94,7 @@ impl Live {
                 sys::msgctl_rmid(id)?;
                 Ok(Outcome::ok(0))
             }
-            MsgctlCmd::IpcInfo => Err(StepError::Misuse("handled above".to_owned())),
+            MsgctlCmd::IpcInfo | MsgctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }
     }
 }

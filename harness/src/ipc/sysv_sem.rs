@@ -9,6 +9,10 @@ use crate::sys::{self, Errno};
 /// `/proc/sysvipc/sem`: key semid perms nsems uid gid cuid cgid otime ctime.
 pub const SYSV_SEM: SysvTable = SysvTable { name: "sysv_sem", table: "sem", kind: Some(Kind::SysvSem), rmid: crate::sys::semctl_rmid };
 
+/// `semctl` commands Linux has and the libc crate does not export.
+const SEM_STAT: libc::c_int = 18;
+const SEM_STAT_ANY: libc::c_int = 20;
+
 /// One semctl call as the plan states it.
 #[derive(Debug, Clone, Copy)]
 pub struct Semctl<'a> {
@@ -18,6 +22,7 @@ pub struct Semctl<'a> {
     pub values: Option<&'a [u16]>,
     pub set: Option<ShmSet>,
     pub invalid_id: Option<i32>,
+    pub bad_buffer: bool,
 }
 
 /// A set as one process knows it.
@@ -63,7 +68,7 @@ impl Live {
     }
 
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
-        let Semctl { cmd, sem, value, values, set, invalid_id } = call;
+        let Semctl { cmd, sem, value, values, set, invalid_id, bad_buffer } = call;
         if cmd == SemctlCmd::IpcInfo {
             let (limits, used) = sys::semctl_info()?;
             let file = std::fs::read_to_string("/proc/sys/kernel/sem").unwrap_or_default();
@@ -76,6 +81,17 @@ impl Live {
             Some(id) => id,
             None => self.id(name)?,
         };
+        if bad_buffer || cmd == SemctlCmd::Undefined {
+            let raw = match cmd {
+                SemctlCmd::IpcStat => libc::IPC_STAT,
+                SemctlCmd::IpcSet => libc::IPC_SET,
+                SemctlCmd::Getall => libc::GETALL,
+                SemctlCmd::Setall => libc::SETALL,
+                _ => sys::shm_consts::UNDEFINED,
+            };
+            sys::semctl_raw_bad(id, raw)?;
+            return Ok(Outcome::ok(0));
+        }
         let num = libc::c_int::from(sem);
         let get = |cmd| -> Result<Outcome, StepError> { Ok(Outcome::ok(i64::from(sys::semctl_get(id, num, cmd)?))) };
         match cmd {
@@ -112,7 +128,16 @@ impl Live {
                 sys::semctl_rmid(id)?;
                 Ok(Outcome::ok(0))
             }
-            SemctlCmd::IpcInfo => Err(StepError::Misuse("handled above".to_owned())),
+            SemctlCmd::SemStat | SemctlCmd::SemStatAny => {
+                let raw = if cmd == SemctlCmd::SemStat { SEM_STAT } else { SEM_STAT_ANY };
+                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
+                let (found, stat) = sys::semctl_stat_index(index, raw)?;
+                if invalid_id.is_none() && found != id {
+                    return Err(StepError::Misuse(format!("SEM_STAT at index {index} found id {found}, not `{name}`'s {id}")));
+                }
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+            }
+            SemctlCmd::IpcInfo | SemctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }
     }
 }

@@ -199,6 +199,13 @@ impl Builder<'_> {
                 need(self, "value", a.value.is_some(), a.cmd == C::Setval);
                 need(self, "values", a.values.is_some(), a.cmd == C::Setall);
                 need(self, "set", a.set.is_some(), a.cmd == C::IpcSet);
+                if a.bad_buffer && !matches!(a.cmd, C::IpcStat | C::IpcSet | C::Getall | C::Setall) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat`, `ipc_set`, `getall` and `setall`")
+                            .label("this command")
+                            .hint("the other commands take no buffer"),
+                    );
+                }
                 let id = self.invalid_id(a.id.as_ref());
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvSem], "semctl").map(|object| Op::Semctl {
@@ -209,6 +216,7 @@ impl Builder<'_> {
                         values: a.values.clone(),
                         set: a.set.as_ref().map(|s| *s.value()),
                         id,
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -306,6 +314,13 @@ impl Builder<'_> {
                             .hint("give `set: { uid, gid, mode, qbytes }` to ipc_set, and to no other command"),
                     );
                 }
+                if a.bad_buffer && !matches!(a.cmd, m::MsgctlCmd::IpcStat | m::MsgctlCmd::IpcSet) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat` and `ipc_set`")
+                            .label("this command")
+                            .hint("the other commands are not checked this way"),
+                    );
+                }
                 let id = self.invalid_id(a.id.as_ref());
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgctl").map(|object| Op::Msgctl {
@@ -313,6 +328,7 @@ impl Builder<'_> {
                         cmd: a.cmd,
                         set: a.set.as_ref().map(|s| *s.value()),
                         id,
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -885,7 +901,9 @@ impl Builder<'_> {
                     "shmctl's status",
                 ),
                 Op::Fstat { .. } => (&["segsz", "mode", "uid", "gid"], "fstat (segsz, mode, uid and gid)"),
-                Op::Semctl { cmd: SemctlCmd::IpcStat, .. } => (&["nsems", "mode", "uid", "gid", "otime", "ctime"], "semctl's status"),
+                Op::Semctl { cmd: SemctlCmd::IpcStat | SemctlCmd::SemStat | SemctlCmd::SemStatAny, .. } => {
+                    (&["nsems", "mode", "uid", "gid", "otime", "ctime"], "semctl's status")
+                }
                 Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => {
                     (&["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "stime", "rtime", "ctime"], "msgctl's status")
                 }

@@ -310,6 +310,7 @@ pub enum Op {
         values: Option<Vec<u16>>,
         set: Option<ShmSet>,
         id: Option<i32>,
+        bad_buffer: bool,
     },
     Msgget {
         object: ObjectId,
@@ -334,6 +335,7 @@ pub enum Op {
         cmd: MsgctlCmd,
         set: Option<MsgSet>,
         id: Option<i32>,
+        bad_buffer: bool,
     },
     SendNumbered {
         object: ObjectId,

@@ -628,6 +628,10 @@ pub struct SemctlArgs {
     /// Pass this id instead of the object's (only negative ids).
     #[serde(default)]
     pub id: Option<Sp<i64>>,
+    /// `ipc_stat`, `ipc_set`, `getall`, `setall`: pass a buffer address in
+    /// kernel space (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -654,6 +658,12 @@ pub enum SemctlCmd {
     /// IPC_INFO and SEM_INFO: the limits (`agrees_with_sysctl` compares them
     /// with kernel.sem) and the sets in use (`used_ids`).
     IpcInfo,
+    /// SEM_STAT: IPC_STAT by the set's index; the value is its id.
+    SemStat,
+    /// SEM_STAT_ANY (Linux 4.17): SEM_STAT without the read-permission check.
+    SemStatAny,
+    /// A command number Linux does not define (EINVAL).
+    Undefined,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -751,6 +761,9 @@ pub struct MsgctlArgs {
     /// Pass this id instead of the object's (only negative ids).
     #[serde(default)]
     pub id: Option<Sp<i64>>,
+    /// `ipc_stat`, `ipc_set`: pass a buffer address in kernel space (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -769,6 +782,8 @@ pub enum MsgctlCmd {
     /// IPC_INFO and MSG_INFO: the limits (`agrees_with_sysctl` compares them
     /// with kernel.msgmax, msgmnb, msgmni) and the queues in use (`used_ids`).
     IpcInfo,
+    /// A command number Linux does not define (EINVAL).
+    Undefined,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

@@ -147,11 +147,35 @@ pub fn shmctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int
 /// a buffer address in kernel space, which the kernel must refuse with
 /// EFAULT, or with a command number Linux does not define.
 pub fn shmctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
-    // The top page of the address space is never user memory on Linux.
-    let bad = usize::MAX & !0xfff;
     // SAFETY: the kernel checks the user pointer (copy_to_user/copy_from_user
     // fail on a kernel address) and touches nothing of this process.
-    check(unsafe { libc::syscall(libc::SYS_shmctl, id, cmd, bad) } as libc::c_int).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_shmctl, id, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+}
+
+/// A buffer address no process can use: the top page of the address space
+/// is never user memory on Linux.
+const BAD_ADDRESS: usize = usize::MAX & !0xfff;
+
+/// `msgctl(2)` made directly, as [`shmctl_raw_bad`].
+pub fn msgctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: as in `shmctl_raw_bad`.
+    check(unsafe { libc::syscall(libc::SYS_msgctl, id, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+}
+
+/// `semctl(2)` made directly, as [`shmctl_raw_bad`] (the fourth argument,
+/// a union passed by value, carries the bad pointer).
+pub fn semctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: as in `shmctl_raw_bad`.
+    check(unsafe { libc::syscall(libc::SYS_semctl, id, 0, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+}
+
+/// SEM_STAT / SEM_STAT_ANY by index: the set's id and status.
+pub fn semctl_stat_index(index: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, ShmStat), Errno> {
+    // SAFETY: semid_ds is plain old data; zeroed is a valid value.
+    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+    // SAFETY: the status commands write a semid_ds into `ds`.
+    let ret = check(unsafe { libc::semctl(index, 0, cmd, Semun { buf: &mut ds }) })?;
+    Ok((ret, ShmStat { nsems: ds.sem_nsems as u64, mode: u32::from(ds.sem_perm.mode), read_at: unix_now(), ..ShmStat::default() }))
 }
 
 /// The index of a SysV id in its table (for SHM_STAT): the low 15 bits, or
