@@ -146,7 +146,7 @@ impl Ledger {
                     .and_then(|e| e.object.clone())
                     .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()))
                     .or_else(|| {
-                        let file = r.name.as_deref()?.rsplit('/').next()?;
+                        let file = ipc::posix_name(r.name.as_deref()?.rsplit('/').next()?);
                         self.object_names.iter().find(|(_, n)| n == file).map(|(o, _)| o.clone())
                     });
                 out.push(r);

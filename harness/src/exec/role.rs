@@ -254,6 +254,22 @@ impl Interp<'_> {
         self.ctx.names.get(o.0).cloned().flatten().ok_or_else(kind_error)
     }
 
+    /// Where a POSIX semaphore is: inside its mapping, or where sem_open
+    /// put it.
+    fn sem_addr(&self, object: ObjectId) -> Result<usize, StepError> {
+        match self.ctx.plan.object(object).spec {
+            ObjectSpec::PosixSem { place: Some((o, offset)) } => {
+                Ok(self.objects[o.0].mapping().ok_or_else(|| not_mapped(self.name(o)))?.addr + offset as usize)
+            }
+            _ => match &self.objects[object.0] {
+                Live::PosixSem(l) => {
+                    l.addr.ok_or_else(|| StepError::Misuse(format!("`{}` is not open: run `sem_open`", self.name(object))))
+                }
+                _ => Err(kind_error()),
+            },
+        }
+    }
+
     /// The key a SysV object is created or looked up with.
     fn sysv_key(&self, object: ObjectId) -> Result<sys::Key, StepError> {
         let plan = &self.ctx.plan;
@@ -321,6 +337,53 @@ impl Interp<'_> {
                 if *repeat > 1 {
                     o.examined = Some(u64::from(*repeat));
                 }
+                Ok(o)
+            }
+            Op::SemOpen { object, flags, value, mode } => {
+                let name = self.posix_name(*object)?;
+                let value = u32::try_from(*value).map_err(|_| sys::Errno::EINVAL)?;
+                let addr = sys::sem_open(&name, *flags, *mode, value)?;
+                let Live::PosixSem(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.addr = Some(addr);
+                Ok(Outcome::ok(0))
+            }
+            Op::SemInit { object, value } => {
+                sys::sem_init(self.sem_addr(*object)?, u32::try_from(*value).map_err(|_| sys::Errno::EINVAL)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::SemPost { object } => {
+                sys::sem_post(self.sem_addr(*object)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::SemTrywait { object } => {
+                sys::sem_trywait(self.sem_addr(*object)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::SemGetvalue { object } => Ok(Outcome::ok(i64::from(sys::sem_getvalue(self.sem_addr(*object)?)?))),
+            Op::SemDestroy { object } => {
+                sys::sem_destroy(self.sem_addr(*object)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::SemClose { object } => {
+                sys::sem_close(self.sem_addr(*object)?)?;
+                if let Live::PosixSem(l) = &mut self.objects[object.0] {
+                    l.addr = None;
+                }
+                Ok(Outcome::ok(0))
+            }
+            Op::SemUnlink { object } => {
+                sys::sem_unlink(&self.posix_name(*object)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::SemWait { object, timeout_ms, bad_timeout } => {
+                let addr = self.sem_addr(*object)?;
+                let start = std::time::Instant::now();
+                let res = sys::sem_wait(addr, timeout_ms.map(std::time::Duration::from_millis), *bad_timeout);
+                let mut o = match res {
+                    Ok(()) => Outcome::ok(0),
+                    Err(e) => Outcome::err(e),
+                };
+                o.elapsed_us = Some(start.elapsed().as_micros() as u64);
                 Ok(o)
             }
             Op::Msgget { object, flags, mode: msgflg_mode } => {

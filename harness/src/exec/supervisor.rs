@@ -151,6 +151,7 @@ impl Supervisor {
             .iter()
             .map(|o| match &o.spec {
                 ObjectSpec::PosixShm { name, .. } => ledger.posix_name(&o.name, name).map(Some),
+                ObjectSpec::PosixSem { place: None } => ledger.posix_name(&o.name, &crate::plan::NamePlan::RunUnique).map(Some),
                 _ => Ok(None),
             })
             .collect::<Result<_, _>>()?;

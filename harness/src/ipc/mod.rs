@@ -29,6 +29,7 @@ pub enum Live {
     PosixShm(posix_shm::Live),
     SysvSem(sysv_sem::Live),
     SysvMsg(sysv_msg::Live),
+    PosixSem(PosixSem),
 }
 
 impl Live {
@@ -43,6 +44,7 @@ impl Live {
             }
             ObjectSpec::SysvSem { nsems, .. } => Live::SysvSem(sysv_sem::Live::new(*nsems)),
             ObjectSpec::SysvMsg { .. } => Live::SysvMsg(sysv_msg::Live::default()),
+            ObjectSpec::PosixSem { .. } => Live::PosixSem(PosixSem::default()),
         }
     }
 
@@ -52,7 +54,7 @@ impl Live {
             Live::SysvShm(l) => l.attach,
             Live::Mmap(l) => l.mapping,
             Live::PosixShm(l) => l.mapping,
-            Live::Pipe(_) | Live::SysvSem(_) | Live::SysvMsg(_) => None,
+            Live::Pipe(_) | Live::SysvSem(_) | Live::SysvMsg(_) | Live::PosixSem(_) => None,
         }
     }
 
@@ -64,6 +66,7 @@ impl Live {
             Live::Pipe(l) => l,
             Live::SysvSem(l) => l,
             Live::SysvMsg(l) => l,
+            Live::PosixSem(l) => l,
         }
     }
 }
@@ -75,6 +78,23 @@ pub trait Transfer {
     fn read(&mut self, offset: u64, len: u64, all: bool) -> Result<Vec<u8>, StepError>;
     /// Write `data`; returns the count the call reported.
     fn write(&mut self, offset: u64, data: &[u8]) -> Result<i64, StepError>;
+}
+
+/// A POSIX semaphore in one process: a named one's address once opened (an
+/// unnamed one lives in another object's mapping).
+#[derive(Debug, Default)]
+pub struct PosixSem {
+    pub addr: Option<usize>,
+}
+
+/// A semaphore holds no bytes; the plan never reads or writes one.
+impl Transfer for PosixSem {
+    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
+        Err(StepError::Misuse("this object holds no bytes to read".to_owned()))
+    }
+    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
+        Err(StepError::Misuse("this object holds no bytes to write".to_owned()))
+    }
 }
 
 /// Why a step produced no outcome of its own.
@@ -153,7 +173,7 @@ impl Scope {
         match self {
             Scope::Namespace => true,
             Scope::Shared { keys, ids, pids, prefix } => match &r.name {
-                Some(path) => path.rsplit('/').next().is_some_and(|n| n.starts_with(prefix.as_str())),
+                Some(path) => path.rsplit('/').next().map(posix_name).is_some_and(|n| n.starts_with(prefix.as_str())),
                 None => {
                     (r.key != 0 && keys.contains(&r.key))
                         || ids.iter().any(|(k, i)| *k == r.kind && *i == r.id)
@@ -162,6 +182,12 @@ impl Scope {
             },
         }
     }
+}
+
+/// The name a POSIX object was given, from its file: named semaphores are
+/// `sem.NAME` in /dev/shm.
+pub fn posix_name(file: &str) -> &str {
+    file.strip_prefix("sem.").unwrap_or(file)
 }
 
 /// What the supervisor needs of a kind whose objects outlive processes:
@@ -188,7 +214,7 @@ pub trait Lifecycle: Sync {
 
 /// Every kind with persistent objects. A new kind adds itself here.
 pub fn lifecycles() -> &'static [&'static dyn Lifecycle] {
-    &[&sysv_shm::SysvShmKind, &sysv_sem::SYSV_SEM, &sysv_msg::SYSV_MSG, &posix_shm::POSIX_SHM, &posix_mq::POSIX_MQ]
+    &[&sysv_shm::SysvShmKind, &sysv_sem::SYSV_SEM, &sysv_msg::SYSV_MSG, &posix_shm::POSIX_SHM, &posix_shm::POSIX_SEM, &posix_mq::POSIX_MQ]
 }
 
 /// A System V table whose objects the supervisor can only list and remove
@@ -231,6 +257,8 @@ impl Lifecycle for SysvTable {
 pub struct Folder {
     pub name: &'static str,
     pub dir: &'static str,
+    /// Which entries of the folder are of this kind (by file name).
+    pub holds: fn(&str) -> bool,
 }
 
 impl Lifecycle for Folder {
@@ -239,7 +267,9 @@ impl Lifecycle for Folder {
     }
 
     fn present(&self) -> std::io::Result<Vec<Residue>> {
-        folder_entries(self.name, self.dir)
+        let mut all = folder_entries(self.name, self.dir)?;
+        all.retain(|r| r.name.as_deref().and_then(|p| p.rsplit('/').next()).is_some_and(self.holds));
+        Ok(all)
     }
 
     fn remove(&self, r: &Residue) -> Result<(), Errno> {

@@ -6,4 +6,4 @@
 
 use super::Folder;
 
-pub const POSIX_MQ: Folder = Folder { name: "posix_mq", dir: "/dev/mqueue" };
+pub const POSIX_MQ: Folder = Folder { name: "posix_mq", dir: "/dev/mqueue", holds: |_| true };

@@ -13,7 +13,10 @@ use super::{Folder, Mapping, StepError};
 use crate::plan::OpenFlags;
 use crate::sys;
 
-pub const POSIX_SHM: Folder = Folder { name: "posix_shm", dir: "/dev/shm" };
+pub const POSIX_SHM: Folder = Folder { name: "posix_shm", dir: "/dev/shm", holds: |f| !f.starts_with("sem.") };
+
+/// Named POSIX semaphores live in the same folder as `sem.NAME` (glibc).
+pub const POSIX_SEM: Folder = Folder { name: "posix_sem", dir: "/dev/shm", holds: |f| f.starts_with("sem.") };
 
 /// An object as one process knows it.
 #[derive(Debug)]

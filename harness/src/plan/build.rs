@@ -263,6 +263,7 @@ impl Builder<'_> {
                 m::ObjectKind::Memfd => &["size"],
                 m::ObjectKind::SysvSem => &["nsems", "key", "mode"],
                 m::ObjectKind::SysvMsg => &["key", "mode"],
+                m::ObjectKind::PosixSem => &["in"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -271,6 +272,7 @@ impl Builder<'_> {
                 ("sharing", decl.sharing.as_ref().map(Sp::loc)),
                 ("name", decl.name.as_ref().map(Sp::loc)),
                 ("nsems", decl.nsems.as_ref().map(Sp::loc)),
+                ("in", decl.r#in.as_ref().map(Sp::loc)),
             ];
             for (field, loc) in given {
                 if let Some(loc) = loc.filter(|_| !allowed.contains(&field)) {
@@ -329,6 +331,8 @@ impl Builder<'_> {
                     let key = self.key(decl);
                     ObjectSpec::SysvMsg { key, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) }
                 }
+                // The place is resolved below, once every object is known.
+                m::ObjectKind::PosixSem => ObjectSpec::PosixSem { place: None },
                 m::ObjectKind::Mmap => {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
                 }
@@ -342,6 +346,24 @@ impl Builder<'_> {
                 m::ObjectKind::Memfd => ObjectSpec::Memfd { size },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
+        }
+        for (i, decl) in doc.objects.values().enumerate() {
+            let Some(place) = decl.r#in.as_ref().filter(|_| *decl.kind.value() == m::ObjectKind::PosixSem) else { continue };
+            let mappable = [Kind::SysvShm, Kind::Mmap, Kind::PosixShm, Kind::File, Kind::Memfd];
+            let Some(o) = self.object_ref(&out, &place.object, &mappable, "posix_sem in") else { continue };
+            let size = out[o.0].spec.size();
+            // sem_t is 32 bytes on 64-bit Linux and must be aligned.
+            if place.offset % 32 != 0 || place.offset + 32 > size {
+                self.err(
+                    Diagnostic::new(
+                        place.loc(),
+                        format!("no room for a semaphore at offset {} of `{}` ({size} bytes)", place.offset, place.object.value()),
+                    )
+                    .label("offset")
+                    .hint("give a multiple of 32 with 32 bytes after it inside the object"),
+                );
+            }
+            out[i].spec = ObjectSpec::PosixSem { place: Some((o, place.offset)) };
         }
         out
     }
@@ -741,7 +763,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg];
+        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -760,7 +782,8 @@ impl Builder<'_> {
             }
         }
         // (Reported above; resolve any kind now to avoid follow-up errors.)
-        let any_kind = [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem, Kind::SysvMsg];
+        let any_kind =
+            [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));

@@ -78,6 +78,29 @@ impl Builder<'_> {
                         held.id.insert(object.0);
                     }
                     Op::Semctl { cmd: SemctlCmd::IpcInfo, .. } | Op::Msgctl { cmd: MsgctlCmd::IpcInfo, .. } => {}
+                    Op::SemOpen { object, .. } if ok => {
+                        held.opened.insert(object.0);
+                    }
+                    Op::SemUnlink { .. } | Op::SemOpen { .. } => {}
+                    Op::SemInit { object, .. }
+                    | Op::SemPost { object }
+                    | Op::SemWait { object, .. }
+                    | Op::SemTrywait { object }
+                    | Op::SemGetvalue { object }
+                    | Op::SemClose { object }
+                    | Op::SemDestroy { object } => match objects[object.0].spec {
+                        // An unnamed semaphore is reached through its mapping.
+                        ObjectSpec::PosixSem { place: Some((o, _)) } => match objects[o.0].kind() {
+                            Kind::SysvShm => need(&held.attached, o, "shmat", self),
+                            _ => need(&held.mapped, o, "mmap", self),
+                        },
+                        _ => {
+                            need(&held.opened, *object, "sem_open", self);
+                            if matches!(step.op, Op::SemClose { .. }) {
+                                held.opened.remove(&object.0);
+                            }
+                        }
+                    },
                     Op::Semop { object, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);
@@ -186,7 +209,7 @@ impl Builder<'_> {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         // Refused when the step was built: not a memory or stream kind.
-                        Kind::SysvSem | Kind::SysvMsg => {}
+                        Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem => {}
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {

@@ -221,6 +221,87 @@ impl Builder<'_> {
                     &a.expect,
                 )
             }
+            Step::SemOpen(a) => {
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_open");
+                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: Some(_) })) {
+                    self.err(
+                        Diagnostic::new(
+                            a.object.loc(),
+                            format!("`{}` is unnamed (it has `in:`), so it cannot be opened by name", objects[o.0].name),
+                        )
+                        .label("unnamed semaphore")
+                        .hint("use `sem_init` for a semaphore in shared memory, or drop `in:` to make it named"),
+                    );
+                }
+                let flags = a.flags.iter().fold(0, |acc, f| {
+                    acc | match f.value() {
+                        m::CreateFlag::Create => libc::O_CREAT,
+                        m::CreateFlag::Excl => libc::O_EXCL,
+                    }
+                });
+                let mode = a.mode.as_ref().map_or(0o600, |m| self.mode(m));
+                (object.map(|object| Op::SemOpen { object, flags, value: a.value.unwrap_or(0), mode }), &a.expect)
+            }
+            Step::SemInit(a) => {
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_init");
+                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: None })) {
+                    self.err(
+                        Diagnostic::new(
+                            a.object.loc(),
+                            format!("`{}` is named, so it has no place in shared memory to initialise", objects[o.0].name),
+                        )
+                        .label("named semaphore")
+                        .hint("give the object `in: { object, offset }`, or use `sem_open`"),
+                    );
+                }
+                (object.map(|object| Op::SemInit { object, value: a.value.unwrap_or(0) }), &a.expect)
+            }
+            Step::SemWait(a) => {
+                let timeout_ms = a.timeout.as_ref().and_then(|t| {
+                    let ms = crate::plan::build::parse_duration_ms(t);
+                    if ms.is_none() {
+                        self.err(
+                            Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
+                                .label("here")
+                                .hint("write a number with a unit: `100ms`, `2s`"),
+                        );
+                    }
+                    ms
+                });
+                (
+                    self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_wait").map(|object| Op::SemWait {
+                        object,
+                        timeout_ms,
+                        bad_timeout: a.bad_timeout,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::SemPost(a)
+            | Step::SemTrywait(a)
+            | Step::SemGetvalue(a)
+            | Step::SemClose(a)
+            | Step::SemUnlink(a)
+            | Step::SemDestroy(a) => {
+                let name = match step.value() {
+                    Step::SemPost(_) => "sem_post",
+                    Step::SemTrywait(_) => "sem_trywait",
+                    Step::SemGetvalue(_) => "sem_getvalue",
+                    Step::SemClose(_) => "sem_close",
+                    Step::SemUnlink(_) => "sem_unlink",
+                    _ => "sem_destroy",
+                };
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], name);
+                let op = object.map(|object| match step.value() {
+                    Step::SemPost(_) => Op::SemPost { object },
+                    Step::SemTrywait(_) => Op::SemTrywait { object },
+                    Step::SemGetvalue(_) => Op::SemGetvalue { object },
+                    Step::SemClose(_) => Op::SemClose { object },
+                    Step::SemUnlink(_) => Op::SemUnlink { object },
+                    _ => Op::SemDestroy { object },
+                });
+                (op, &a.expect)
+            }
             Step::Msgget(a) => {
                 let flags = create_flags(&a.flags);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
@@ -818,7 +899,7 @@ impl Builder<'_> {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } => return,
+            ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } => return,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
@@ -847,7 +928,7 @@ impl Builder<'_> {
             _ => false,
         };
         // Calls that can sleep until another process acts.
-        let can_block = on_pipe || matches!(op, Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. });
+        let can_block = on_pipe || matches!(op, Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. } | Op::SemWait { .. });
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
@@ -1036,8 +1117,8 @@ impl Builder<'_> {
             out.pid_of = Some(r.value().clone());
         }
         if let Some(w) = &e.waited_at_least {
-            if !matches!(op, Op::Semop { timeout_ms: Some(_), .. }) {
-                misplaced(self, "waited_at_least", w.loc(), "`semop` with a `timeout`");
+            if !matches!(op, Op::Semop { timeout_ms: Some(_), .. } | Op::SemWait { timeout_ms: Some(_), .. }) {
+                misplaced(self, "waited_at_least", w.loc(), "`semop` and `sem_wait` with a `timeout`");
             }
             match crate::plan::build::parse_duration_ms(w) {
                 Some(ms) => out.waited_at_least_ms = Some(ms),
@@ -1060,7 +1141,7 @@ impl Builder<'_> {
                     "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
                 ));
             } else if !can_block {
-                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, `semop`, `msgsnd` and `msgrcv`");
+                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, `semop`, `sem_wait`, `msgsnd` and `msgrcv`");
             }
             out.blocks = *b.value();
         }

@@ -107,6 +107,7 @@ impl ObjectPlan {
             ObjectSpec::Memfd { .. } => Kind::Memfd,
             ObjectSpec::SysvSem { .. } => Kind::SysvSem,
             ObjectSpec::SysvMsg { .. } => Kind::SysvMsg,
+            ObjectSpec::PosixSem { .. } => Kind::PosixSem,
         }
     }
 }
@@ -146,6 +147,11 @@ pub enum ObjectSpec {
         key: KeyPlan,
         mode: u32,
     },
+    /// Named (a run-unique name, `RunContext::names`) unless `place` puts it
+    /// in another object's mapping at an offset.
+    PosixSem {
+        place: Option<(ObjectId, u64)>,
+    },
 }
 
 /// How the supervisor names a `posix_shm` object.
@@ -168,7 +174,7 @@ impl ObjectSpec {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } => 0,
+            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } => 0,
         }
     }
 
@@ -311,6 +317,40 @@ pub enum Op {
         set: Option<ShmSet>,
         id: Option<i32>,
         bad_buffer: bool,
+    },
+    /// `flags`: O_CREAT and O_EXCL bits.
+    SemOpen {
+        object: ObjectId,
+        flags: i32,
+        value: u64,
+        mode: u32,
+    },
+    SemInit {
+        object: ObjectId,
+        value: u64,
+    },
+    SemPost {
+        object: ObjectId,
+    },
+    SemWait {
+        object: ObjectId,
+        timeout_ms: Option<u64>,
+        bad_timeout: bool,
+    },
+    SemTrywait {
+        object: ObjectId,
+    },
+    SemGetvalue {
+        object: ObjectId,
+    },
+    SemClose {
+        object: ObjectId,
+    },
+    SemUnlink {
+        object: ObjectId,
+    },
+    SemDestroy {
+        object: ObjectId,
     },
     Msgget {
         object: ObjectId,
@@ -534,6 +574,15 @@ impl Op {
             Op::Semget { .. } => "semget",
             Op::Semop { .. } => "semop",
             Op::Semctl { .. } => "semctl",
+            Op::SemOpen { .. } => "sem_open",
+            Op::SemInit { .. } => "sem_init",
+            Op::SemPost { .. } => "sem_post",
+            Op::SemWait { .. } => "sem_wait",
+            Op::SemTrywait { .. } => "sem_trywait",
+            Op::SemGetvalue { .. } => "sem_getvalue",
+            Op::SemClose { .. } => "sem_close",
+            Op::SemUnlink { .. } => "sem_unlink",
+            Op::SemDestroy { .. } => "sem_destroy",
             Op::Msgget { .. } => "msgget",
             Op::Msgsnd { .. } => "msgsnd",
             Op::Msgrcv { .. } => "msgrcv",

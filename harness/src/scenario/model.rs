@@ -122,6 +122,10 @@ pub struct ObjectDecl {
     /// `mmap`: `shared` (MAP_SHARED, the default) or `private` (MAP_PRIVATE).
     #[serde(default)]
     pub sharing: Option<Sp<Sharing>>,
+    /// `posix_sem`: an unnamed semaphore at this place of a shared mapping
+    /// (made with `sem_init`); without it the semaphore is named.
+    #[serde(default)]
+    pub r#in: Option<Sp<PlaceDecl>>,
     /// `sysv_sem`: the number of semaphores in the set (default 1).
     #[serde(default)]
     pub nsems: Option<Sp<u32>>,
@@ -131,6 +135,16 @@ pub struct ObjectDecl {
     /// `/dev/shm` (a literal name could be another program's object).
     #[serde(default)]
     pub name: Option<Sp<NameSpec>>,
+}
+
+/// Where in another object's mapping something lives.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceDecl {
+    pub object: Sp<String>,
+    /// Bytes from the start of the mapping (a multiple of 32).
+    #[serde(default)]
+    pub offset: u64,
 }
 
 /// How a `posix_shm` object's name is made.
@@ -167,6 +181,9 @@ pub enum ObjectKind {
     SysvSem,
     /// A System V message queue (`msgget(2)`).
     SysvMsg,
+    /// A POSIX semaphore: named (`sem_open(3)`, a run-unique name), or
+    /// unnamed inside shared memory (`in:`, made with `sem_init(3)`).
+    PosixSem,
 }
 
 impl ObjectKind {
@@ -180,6 +197,7 @@ impl ObjectKind {
             ObjectKind::Memfd => "memfd",
             ObjectKind::SysvSem => "sysv_sem",
             ObjectKind::SysvMsg => "sysv_msg",
+            ObjectKind::PosixSem => "posix_sem",
         }
     }
 }
@@ -289,6 +307,24 @@ pub enum Step {
     Semop(SemopArgs),
     /// `semctl(2)`.
     Semctl(SemctlArgs),
+    /// `sem_open(3)` of a named `posix_sem`.
+    SemOpen(SemOpenArgs),
+    /// `sem_init(3)` of an unnamed `posix_sem` in shared memory (pshared 1).
+    SemInit(SemInitArgs),
+    /// `sem_post(3)`.
+    SemPost(ObjectArgs),
+    /// `sem_wait(3)`, or `sem_timedwait(3)` with `timeout`.
+    SemWait(SemWaitArgs),
+    /// `sem_trywait(3)`: EAGAIN instead of blocking.
+    SemTrywait(ObjectArgs),
+    /// `sem_getvalue(3)`: the value is the semaphore's.
+    SemGetvalue(ObjectArgs),
+    /// `sem_close(3)` of a named semaphore.
+    SemClose(ObjectArgs),
+    /// `sem_unlink(3)`: remove the name; open handles stay valid.
+    SemUnlink(ObjectArgs),
+    /// `sem_destroy(3)` of an unnamed semaphore.
+    SemDestroy(ObjectArgs),
     /// `msgget(2)`: create or look up the message queue of an object.
     Msgget(MsggetArgs),
     /// `msgsnd(2)`: queue one message.
@@ -664,6 +700,48 @@ pub enum SemctlCmd {
     SemStatAny,
     /// A command number Linux does not define (EINVAL).
     Undefined,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemOpenArgs {
+    pub object: Sp<String>,
+    /// `create` (O_CREAT), `excl` (O_EXCL).
+    #[serde(default)]
+    pub flags: Vec<Sp<CreateFlag>>,
+    /// The initial value with `create` (default 0).
+    #[serde(default)]
+    pub value: Option<u64>,
+    /// Permission bits with `create`, in octal (default 0o600).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemInitArgs {
+    pub object: Sp<String>,
+    /// The initial value (default 0).
+    #[serde(default)]
+    pub value: Option<u64>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SemWaitArgs {
+    pub object: Sp<String>,
+    /// Use sem_timedwait and give up after this long (ETIMEDOUT).
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
+    /// sem_timedwait with tv_nsec out of range (EINVAL when it would block).
+    #[serde(default)]
+    pub bad_timeout: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

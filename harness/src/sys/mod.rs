@@ -334,6 +334,73 @@ pub fn read_whole(fd: libc::c_int) -> Result<Vec<u8>, Errno> {
     }
 }
 
+/// `sem_open(3)`: the address of the named semaphore (mapped by the C
+/// library from /dev/shm/sem.NAME).
+pub fn sem_open(name: &str, flags: libc::c_int, mode: u32, value: u32) -> Result<usize, Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a valid C string; mode and value are read only with
+    // O_CREAT, as the variadic prototype allows.
+    let sem = unsafe { libc::sem_open(c.as_ptr(), flags, mode as libc::c_uint, value as libc::c_uint) };
+    if sem == libc::SEM_FAILED { Err(Errno::last()) } else { Ok(sem as usize) }
+}
+
+pub fn sem_unlink(name: &str) -> Result<(), Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a valid C string.
+    check(unsafe { libc::sem_unlink(c.as_ptr()) }).map(drop)
+}
+
+/// The semaphore operations on an address from [`sem_open`] or inside a
+/// shared mapping this process holds (checked by the caller).
+pub fn sem_close(sem: usize) -> Result<(), Errno> {
+    // SAFETY: `sem` came from sem_open and is closed once.
+    check(unsafe { libc::sem_close(sem as *mut libc::sem_t) }).map(drop)
+}
+
+pub fn sem_init(sem: usize, value: u32) -> Result<(), Errno> {
+    // SAFETY: `sem` is 32 aligned bytes of a shared mapping (checked by the
+    // plan), which sem_init fills; pshared 1 lets other processes use it.
+    check(unsafe { libc::sem_init(sem as *mut libc::sem_t, 1, value) }).map(drop)
+}
+
+pub fn sem_destroy(sem: usize) -> Result<(), Errno> {
+    // SAFETY: as in `sem_init`.
+    check(unsafe { libc::sem_destroy(sem as *mut libc::sem_t) }).map(drop)
+}
+
+pub fn sem_post(sem: usize) -> Result<(), Errno> {
+    // SAFETY: a semaphore from sem_open or sem_init, as above.
+    check(unsafe { libc::sem_post(sem as *mut libc::sem_t) }).map(drop)
+}
+
+pub fn sem_trywait(sem: usize) -> Result<(), Errno> {
+    // SAFETY: as in `sem_post`.
+    check(unsafe { libc::sem_trywait(sem as *mut libc::sem_t) }).map(drop)
+}
+
+/// sem_wait, or sem_timedwait until now + `timeout` (CLOCK_REALTIME, as
+/// POSIX says), or with an invalid tv_nsec when `bad`.
+pub fn sem_wait(sem: usize, timeout: Option<std::time::Duration>, bad: bool) -> Result<(), Errno> {
+    let Some(t) = timeout.or(bad.then_some(std::time::Duration::ZERO)) else {
+        // SAFETY: as in `sem_post`.
+        return check(unsafe { libc::sem_wait(sem as *mut libc::sem_t) }).map(drop);
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + t;
+    let ts = libc::timespec {
+        tv_sec: now.as_secs() as libc::time_t,
+        tv_nsec: if bad { 1_000_000_000 } else { now.subsec_nanos() as libc::c_long },
+    };
+    // SAFETY: as in `sem_post`, and `ts` is valid for the call.
+    check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, &ts) }).map(drop)
+}
+
+pub fn sem_getvalue(sem: usize) -> Result<i32, Errno> {
+    let mut v = 0;
+    // SAFETY: as in `sem_post`, and `v` is valid for the call.
+    check(unsafe { libc::sem_getvalue(sem as *mut libc::sem_t, &mut v) })?;
+    Ok(v)
+}
+
 pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: msgget takes only integers.
     check(unsafe { libc::msgget(key, flags) })
