@@ -227,6 +227,8 @@ pub struct SysvTable {
     /// The scenario kind, once scenarios can declare it.
     pub kind: Option<Kind>,
     pub rmid: fn(libc::c_int) -> Result<(), Errno>,
+    /// IPC_STAT, for post-conditions.
+    pub stat: fn(libc::c_int) -> Result<ShmStat, Errno>,
 }
 
 impl Lifecycle for SysvTable {
@@ -249,6 +251,10 @@ impl Lifecycle for SysvTable {
             return Err(Errno::ESTALE);
         }
         (self.rmid)(id)
+    }
+
+    fn stat(&self, r: &Residue) -> Result<ShmStat, Errno> {
+        (self.stat)(i32::try_from(r.id).map_err(|_| Errno::EINVAL)?)
     }
 }
 

@@ -7,7 +7,13 @@ use crate::plan::{Kind, MsgSet, MsgctlCmd};
 use crate::sys::{self, Errno};
 
 /// `/proc/sysvipc/msg`: key msqid perms cbytes qnum lspid lrpid uid ...
-pub const SYSV_MSG: SysvTable = SysvTable { name: "sysv_msg", table: "msg", kind: Some(Kind::SysvMsg), rmid: crate::sys::msgctl_rmid };
+pub const SYSV_MSG: SysvTable = SysvTable {
+    name: "sysv_msg",
+    table: "msg",
+    kind: Some(Kind::SysvMsg),
+    rmid: crate::sys::msgctl_rmid,
+    stat: |id| crate::sys::msgctl_stat(id, libc::IPC_STAT).map(|(_, s)| s),
+};
 
 /// `msgctl` commands Linux has and the libc crate does not export.
 const MSG_STAT: libc::c_int = 11;

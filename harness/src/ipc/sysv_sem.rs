@@ -7,7 +7,8 @@ use crate::plan::{Kind, SemOp, SemctlCmd, ShmSet};
 use crate::sys::{self, Errno};
 
 /// `/proc/sysvipc/sem`: key semid perms nsems uid gid cuid cgid otime ctime.
-pub const SYSV_SEM: SysvTable = SysvTable { name: "sysv_sem", table: "sem", kind: Some(Kind::SysvSem), rmid: crate::sys::semctl_rmid };
+pub const SYSV_SEM: SysvTable =
+    SysvTable { name: "sysv_sem", table: "sem", kind: Some(Kind::SysvSem), rmid: crate::sys::semctl_rmid, stat: crate::sys::semctl_stat };
 
 /// `semctl` commands Linux has and the libc crate does not export.
 const SEM_STAT: libc::c_int = 18;

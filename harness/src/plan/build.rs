@@ -809,7 +809,21 @@ impl Builder<'_> {
                         .hint("keep either the stat or `gone`"),
                 );
             }
-            if let Some(o) = self.object_at(objects, name, name.loc(), &[Kind::SysvShm], "after.stat") {
+            if let Some(o) = self.object_at(objects, name, name.loc(), &[Kind::SysvShm, Kind::SysvSem, Kind::SysvMsg], "after.stat") {
+                let v = s.value();
+                // Each kind's status has only its own fields.
+                let foreign = match objects[o.0].kind() {
+                    Kind::SysvShm => v.nsems.is_some() || v.otime.is_some() || v.qnum.is_some() || v.qbytes.is_some() || v.cbytes.is_some(),
+                    Kind::SysvSem => v.segsz.is_some() || v.nattch.is_some() || v.cpid.is_some() || v.lpid.is_some() || v.qnum.is_some(),
+                    _ => v.segsz.is_some() || v.nattch.is_some() || v.nsems.is_some() || v.cpid.is_some() || v.lpid.is_some(),
+                };
+                if foreign {
+                    self.err(
+                        Diagnostic::new(s.loc(), format!("this stat names fields a {} object does not have", objects[o.0].kind().name()))
+                            .label("fields of another kind")
+                            .hint("shared memory has segsz, nattch, cpid, lpid; semaphore sets nsems, otime; queues qnum, qbytes, cbytes"),
+                    );
+                }
                 self.stat_roles(s.value(), s.loc());
                 out.stat.push((o, s.value().clone(), s.loc()));
             }

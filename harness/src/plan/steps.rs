@@ -199,6 +199,18 @@ impl Builder<'_> {
                 need(self, "value", a.value.is_some(), a.cmd == C::Setval);
                 need(self, "values", a.values.is_some(), a.cmd == C::Setall);
                 need(self, "set", a.set.is_some(), a.cmd == C::IpcSet);
+                let nsems = self.doc.objects.get(a.object.as_str()).and_then(|d| d.nsems.as_ref().map(|n| *n.value())).unwrap_or(1);
+                let expects_error = a.expect.as_ref().is_some_and(|e| e.errno.is_some()) || self.is_negative_step(me_name, index);
+                if matches!(a.cmd, C::Getval | C::Setval | C::Getpid | C::Getncnt | C::Getzcnt)
+                    && u32::from(a.sem) >= nsems
+                    && !expects_error
+                {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("semaphore {} is outside a set of {nsems}", a.sem))
+                            .label("no such semaphore")
+                            .hint(format!("number semaphores from 0 to {}, or expect `errno: EINVAL`", nsems.saturating_sub(1))),
+                    );
+                }
                 if a.bad_buffer && !matches!(a.cmd, C::IpcStat | C::IpcSet | C::Getall | C::Setall) {
                     self.err(
                         Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat`, `ipc_set`, `getall` and `setall`")
