@@ -403,6 +403,14 @@ impl Interp<'_> {
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 l.msgrcv(&name, *msgtyp, *len, *flags)
             }
+            Op::PingPong { object, rounds, first } => {
+                let name = self.name(*object).to_owned();
+                match &self.objects[object.0] {
+                    Live::SysvSem(l) => l.ping_pong(&name, *rounds, *first),
+                    Live::SysvMsg(l) => l.ping_pong(&name, *rounds, *first),
+                    _ => Err(kind_error()),
+                }
+            }
             Op::SendNumbered { object, messages, mtype } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };

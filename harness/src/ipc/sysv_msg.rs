@@ -106,6 +106,29 @@ impl Live {
 }
 
 impl Live {
+    /// `rounds` of ping-pong with the other side: the first sends type 1
+    /// and takes type 2, the second the reverse, each message carrying its
+    /// round; the value counts messages that carried another round.
+    pub fn ping_pong(&self, name: &str, rounds: u32, first: bool) -> Result<Outcome, StepError> {
+        let id = self.id(name)?;
+        let (out, back) = if first { (1, 2) } else { (2, 1) };
+        let mut violations = 0;
+        for r in 0..rounds {
+            let round = r.to_string();
+            if first {
+                sys::msgsnd(id, out, round.as_bytes(), 0)?;
+            }
+            let (_, got) = sys::msgrcv(id, 32, back, 0)?;
+            if got != round.as_bytes() {
+                violations += 1;
+            }
+            if !first {
+                sys::msgsnd(id, out, round.as_bytes(), 0)?;
+            }
+        }
+        Ok(Outcome { examined: Some(u64::from(rounds)), ..Outcome::ok(violations) })
+    }
+
     /// Send `p<instance>-<n>` for n in 0..messages.
     pub fn send_numbered(&self, name: &str, instance: u32, messages: u32, mtype: i64) -> Result<Outcome, StepError> {
         let id = self.id(name)?;

@@ -105,6 +105,10 @@ impl Builder<'_> {
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
+                    Op::PingPong { object, .. } => {
+                        let first = if objects[object.0].kind() == Kind::SysvSem { "semget" } else { "msgget" };
+                        need(&held.id, *object, first, self)
+                    }
                     Op::Msgsnd { object, .. }
                     | Op::Msgrcv { object, .. }
                     | Op::SendNumbered { object, .. }

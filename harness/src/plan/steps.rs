@@ -379,6 +379,18 @@ impl Builder<'_> {
                     &a.expect,
                 )
             }
+            Step::PingPong(a) => {
+                self.require_count(step, a.expect.as_ref(), "ping_pong", "violations");
+                let object = self.object_ref(objects, &a.object, &[Kind::SysvSem, Kind::SysvMsg], "ping_pong");
+                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::SysvSem { nsems, .. } if nsems < 2)) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("`{}` has one semaphore; a ping-pong needs two", objects[o.0].name))
+                            .label("too small")
+                            .hint("give the object `nsems: 2`"),
+                    );
+                }
+                (object.map(|object| Op::PingPong { object, rounds: a.rounds, first: a.side == m::Side::First }), &a.expect)
+            }
             Step::SendNumbered(a) => (
                 self.object_ref(objects, &a.object, &[Kind::SysvMsg], "send_numbered").map(|object| Op::SendNumbered {
                     object,

@@ -377,6 +377,11 @@ pub enum Op {
         id: Option<i32>,
         bad_buffer: bool,
     },
+    PingPong {
+        object: ObjectId,
+        rounds: u32,
+        first: bool,
+    },
     SendNumbered {
         object: ObjectId,
         messages: u32,
@@ -587,6 +592,7 @@ impl Op {
             Op::Msgsnd { .. } => "msgsnd",
             Op::Msgrcv { .. } => "msgrcv",
             Op::Msgctl { .. } => "msgctl",
+            Op::PingPong { .. } => "ping_pong",
             Op::SendNumbered { .. } => "send_numbered",
             Op::ReceiveNumbered { .. } => "receive_numbered",
             Op::Shmctl { .. } => "shmctl",

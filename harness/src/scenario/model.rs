@@ -333,6 +333,13 @@ pub enum Step {
     Msgrcv(MsgrcvArgs),
     /// `msgctl(2)`.
     Msgctl(MsgctlArgs),
+    /// Ping-pong between two roles for `rounds` rounds: on a `sysv_sem` set
+    /// of at least 2, `first` posts semaphore 0 and waits on 1, `second`
+    /// the other way round, and each checks after its wait that the other's
+    /// semaphore is back at 0 (strict alternation); on a `sysv_msg` queue,
+    /// `first` sends type 1 and receives type 2, each checking the round
+    /// number carried. The value counts the violations.
+    PingPong(PingPongArgs),
     /// Send `messages` numbered messages (`p<instance>-<n>`) with msgsnd,
     /// each of type `mtype` (default: the replica's number plus 1).
     SendNumbered(SendNumberedArgs),
@@ -803,6 +810,23 @@ pub enum MsgrcvFlag {
     Except,
     Noerror,
     Copy,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PingPongArgs {
+    pub object: Sp<String>,
+    pub rounds: u32,
+    pub side: Side,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    First,
+    Second,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
