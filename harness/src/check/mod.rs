@@ -129,6 +129,22 @@ pub fn step(
             }
         }
     }
+    if let Some(p) = expect.prio.filter(|p| Some(*p) != outcome.prio) {
+        return Err(mismatch("priority", p.to_string(), outcome.prio.map_or_else(|| "none".to_owned(), |m| m.to_string())));
+    }
+    if let (Some(want), Some((maxmsg, msgsize, curmsgs, nonblock))) = (&expect.attr, outcome.attr) {
+        for (name, w, g) in
+            [("mq_maxmsg", want.maxmsg, maxmsg), ("mq_msgsize", want.msgsize, msgsize), ("mq_curmsgs", want.curmsgs, curmsgs)]
+        {
+            if let Some(w) = w.filter(|w| *w != g) {
+                return Err(mismatch(name, w.to_string(), g.to_string()));
+            }
+        }
+        if let Some(n) = want.nonblock.filter(|n| *n != nonblock) {
+            let show = |b: bool| if b { "O_NONBLOCK set" } else { "O_NONBLOCK clear" };
+            return Err(mismatch("mq_flags", show(n), show(nonblock)));
+        }
+    }
     if let Some(t) = expect.mtype.filter(|t| Some(*t) != outcome.mtype) {
         return Err(mismatch("mtype", t.to_string(), outcome.mtype.map_or_else(|| "none".to_owned(), |m| m.to_string())));
     }

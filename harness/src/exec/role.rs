@@ -168,6 +168,11 @@ impl Interp<'_> {
                 sys::limit_open_files(sys::limit_leaving(spare)).map_err(|e| format!("cannot lower RLIMIT_NOFILE: {e}"))?;
             }
         }
+        // Blocked signals survive exec; a fresh role blocks what it waits for.
+        if resume.is_none() {
+            let blocked: Vec<i32> = plan.role(self.role).block.iter().filter_map(|s| sys::signal_from_name(s)).collect();
+            sys::block_signals(&blocked).map_err(|e| format!("cannot block {blocked:?}: {e}"))?;
+        }
         // Handlers do not survive exec, so a resumed image installs them again.
         for s in &plan.role(self.role).catch {
             let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
@@ -385,6 +390,57 @@ impl Interp<'_> {
                 };
                 o.elapsed_us = Some(start.elapsed().as_micros() as u64);
                 Ok(o)
+            }
+            Op::MqOpen { object, flags, mode, default_attr } => {
+                let path = self.posix_name(*object)?;
+                let ObjectSpec::PosixMq { mode: decl_mode, maxmsg, msgsize, .. } = plan.object(*object).spec else {
+                    return Err(kind_error());
+                };
+                let attr = (!default_attr).then_some((maxmsg, msgsize));
+                let Live::PosixMq(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.open(&path, *flags, mode.unwrap_or(decl_mode), attr)
+            }
+            Op::MqSend { object, data, prio, timeout_ms } => {
+                let name = self.name(*object).to_owned();
+                let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                timed(|| l.send(&name, &for_instance(data, self.instance), *prio, timeout_ms.map(std::time::Duration::from_millis)))
+            }
+            Op::MqReceive { object, len, timeout_ms } => {
+                let name = self.name(*object).to_owned();
+                let ObjectSpec::PosixMq { msgsize, .. } = plan.object(*object).spec else { return Err(kind_error()) };
+                let len = usize::try_from(len.unwrap_or(msgsize.max(0) as u64)).map_err(|_| sys::Errno::EINVAL)?;
+                let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                timed(|| l.receive(&name, len, timeout_ms.map(std::time::Duration::from_millis)))
+            }
+            Op::MqGetattr { object } => {
+                let name = self.name(*object).to_owned();
+                let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.getattr(&name)
+            }
+            Op::MqSetattr { object, nonblock } => {
+                let name = self.name(*object).to_owned();
+                let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.setattr(&name, *nonblock)
+            }
+            Op::MqNotify { object, signal, value } => {
+                let name = self.name(*object).to_owned();
+                let sig = signal.as_deref().map(|s| sys::signal_from_name(s).ok_or_else(kind_error)).transpose()?;
+                let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
+                l.notify(&name, sig, *value)
+            }
+            Op::MqClose { object } => {
+                let name = self.name(*object).to_owned();
+                let Live::PosixMq(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                l.close(&name)
+            }
+            Op::MqUnlink { object } => {
+                sys::mq_unlink(&self.posix_name(*object)?)?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Sigwait { signal, timeout_ms } => {
+                let sig = sys::signal_from_name(signal).ok_or_else(kind_error)?;
+                let value = sys::wait_signal(sig, std::time::Duration::from_millis(*timeout_ms))?;
+                Ok(Outcome::ok(i64::from(value)))
             }
             Op::Msgget { object, flags, mode: msgflg_mode } => {
                 let ObjectSpec::SysvMsg { mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
@@ -773,6 +829,19 @@ fn token() -> String {
 fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
     let (fd, cloexec) = l.descriptor()?;
     Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec }), ..Outcome::ok(i64::from(fd)) })
+}
+
+/// Run a call that may wait, recording how long it took (also when it
+/// fails: a timeout's length is part of what is checked).
+fn timed(call: impl FnOnce() -> Result<Outcome, StepError>) -> Result<Outcome, StepError> {
+    let start = std::time::Instant::now();
+    let mut o = match call() {
+        Ok(o) => o,
+        Err(StepError::Errno(e)) => Outcome::err(e),
+        Err(e) => return Err(e),
+    };
+    o.elapsed_us = Some(start.elapsed().as_micros() as u64);
+    Ok(o)
 }
 
 fn not_mapped(object: &str) -> StepError {

@@ -136,6 +136,15 @@ impl Supervisor {
         // to the run by its unique name).
         std::fs::create_dir_all(run_dir.join("objects")).context("creating the objects folder")?;
         set_mode(&run_dir.join("objects"), 0o1777)?;
+        // Without /dev/mqueue, the run's own IPC namespace gets an mqueue
+        // mount of its own, private to its mount namespace, so leftover
+        // queues can be found and removed.
+        if plan.requires.posix_mq && isolation != Isolation::RunUnique && !std::path::Path::new("/dev/mqueue").is_dir() {
+            let dir = run_dir.join("mqueue");
+            std::fs::create_dir_all(&dir).context("creating the mqueue mount point")?;
+            crate::sys::mount_mqueue(&dir).context("mounting an mqueue file system for the run")?;
+            crate::ipc::posix_mq::set_dir(dir);
+        }
         for f in &plan.files {
             let p = run_dir.join("files").join(&f.name);
             std::fs::write(&p, &f.content).context(format!("creating {}", p.display()))?;
@@ -152,6 +161,7 @@ impl Supervisor {
             .map(|o| match &o.spec {
                 ObjectSpec::PosixShm { name, .. } => ledger.posix_name(&o.name, name).map(Some),
                 ObjectSpec::PosixSem { place: None } => ledger.posix_name(&o.name, &crate::plan::NamePlan::RunUnique).map(Some),
+                ObjectSpec::PosixMq { name, .. } => ledger.posix_name(&o.name, name).map(Some),
                 _ => Ok(None),
             })
             .collect::<Result<_, _>>()?;
@@ -678,6 +688,7 @@ impl Supervisor {
             .ok()
             .filter(|b| !b.is_empty())
             .map(|b| String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned());
+        let _ = crate::sys::unmount(&self.ctx.run_dir.join("mqueue"));
         let _ = std::fs::remove_dir_all(&self.ctx.run_dir);
         Trace {
             isolation: self.isolation,

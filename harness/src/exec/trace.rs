@@ -31,6 +31,12 @@ pub struct Outcome {
     /// call, and whether FD_CLOEXEC is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub descriptor: Option<Descriptor>,
+    /// The priority of the message mq_receive took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prio: Option<u32>,
+    /// mq_getattr: maxmsg, msgsize, curmsgs, and whether O_NONBLOCK is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attr: Option<(i64, i64, i64, bool)>,
     /// The type of the message msgrcv took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtype: Option<i64>,
@@ -87,6 +93,8 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            prio: None,
+            attr: None,
             limits: None,
             used_ids: None,
             examined: None,
@@ -104,6 +112,8 @@ impl Outcome {
             descriptor: None,
             values: None,
             mtype: None,
+            prio: None,
+            attr: None,
             limits: None,
             used_ids: None,
             examined: None,

@@ -30,6 +30,7 @@ pub enum Live {
     SysvSem(sysv_sem::Live),
     SysvMsg(sysv_msg::Live),
     PosixSem(PosixSem),
+    PosixMq(posix_mq::Live),
 }
 
 impl Live {
@@ -45,6 +46,7 @@ impl Live {
             ObjectSpec::SysvSem { nsems, .. } => Live::SysvSem(sysv_sem::Live::new(*nsems)),
             ObjectSpec::SysvMsg { .. } => Live::SysvMsg(sysv_msg::Live::default()),
             ObjectSpec::PosixSem { .. } => Live::PosixSem(PosixSem::default()),
+            ObjectSpec::PosixMq { .. } => Live::PosixMq(posix_mq::Live::default()),
         }
     }
 
@@ -54,7 +56,7 @@ impl Live {
             Live::SysvShm(l) => l.attach,
             Live::Mmap(l) => l.mapping,
             Live::PosixShm(l) => l.mapping,
-            Live::Pipe(_) | Live::SysvSem(_) | Live::SysvMsg(_) | Live::PosixSem(_) => None,
+            Live::Pipe(_) | Live::SysvSem(_) | Live::SysvMsg(_) | Live::PosixSem(_) | Live::PosixMq(_) => None,
         }
     }
 
@@ -67,6 +69,7 @@ impl Live {
             Live::SysvSem(l) => l,
             Live::SysvMsg(l) => l,
             Live::PosixSem(l) => l,
+            Live::PosixMq(l) => l,
         }
     }
 }

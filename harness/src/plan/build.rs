@@ -77,7 +77,13 @@ impl Builder<'_> {
         let mut requires = self.requires();
         let files = doc.files.iter().map(|(n, f)| FilePlan { name: n.value().clone(), content: f.content.clone() }).collect();
         let objects = self.objects();
-        requires.private_dev_shm = objects.iter().any(|o| matches!(o.spec, ObjectSpec::PosixShm { name: NamePlan::Literal(_), .. }));
+        requires.private_dev_shm = objects.iter().any(|o| {
+            matches!(
+                o.spec,
+                ObjectSpec::PosixShm { name: NamePlan::Literal(_), .. } | ObjectSpec::PosixMq { name: NamePlan::Literal(_), .. }
+            )
+        });
+        requires.posix_mq = objects.iter().any(|o| o.kind() == Kind::PosixMq);
         let (events, barriers) = self.sync_names();
         let spawned_by = self.spawn_graph();
         let mut roles = Vec::new();
@@ -264,6 +270,7 @@ impl Builder<'_> {
                 m::ObjectKind::SysvSem => &["nsems", "key", "mode"],
                 m::ObjectKind::SysvMsg => &["key", "mode"],
                 m::ObjectKind::PosixSem => &["in"],
+                m::ObjectKind::PosixMq => &["mode", "name", "maxmsg", "msgsize"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -273,6 +280,8 @@ impl Builder<'_> {
                 ("name", decl.name.as_ref().map(Sp::loc)),
                 ("nsems", decl.nsems.as_ref().map(Sp::loc)),
                 ("in", decl.r#in.as_ref().map(Sp::loc)),
+                ("maxmsg", decl.maxmsg.as_ref().map(Sp::loc)),
+                ("msgsize", decl.msgsize.as_ref().map(Sp::loc)),
             ];
             for (field, loc) in given {
                 if let Some(loc) = loc.filter(|_| !allowed.contains(&field)) {
@@ -333,6 +342,13 @@ impl Builder<'_> {
                 }
                 // The place is resolved below, once every object is known.
                 m::ObjectKind::PosixSem => ObjectSpec::PosixSem { place: None },
+                // Out-of-range attributes are for the kernel to refuse.
+                m::ObjectKind::PosixMq => ObjectSpec::PosixMq {
+                    name: self.posix_name(decl.name.as_ref()),
+                    mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)),
+                    maxmsg: decl.maxmsg.as_ref().map_or(10, |v| *v.value()),
+                    msgsize: decl.msgsize.as_ref().map_or(64, |v| *v.value()),
+                },
                 m::ObjectKind::Mmap => {
                     ObjectSpec::Mmap { size, shared: decl.sharing.as_ref().is_none_or(|s| *s.value() == m::Sharing::Shared) }
                 }
@@ -669,6 +685,7 @@ impl Builder<'_> {
             );
         }
         let umask = decl.umask.as_ref().map_or(0, |u| self.mode(u));
+        let block = decl.block.iter().map(|s| self.signal(s)).collect();
         let catch = decl
             .catch
             .iter()
@@ -690,6 +707,7 @@ impl Builder<'_> {
             credentials,
             umask,
             catch,
+            block,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             steps,
             exit,
@@ -763,7 +781,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem];
+        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem, Kind::PosixMq];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -782,8 +800,18 @@ impl Builder<'_> {
             }
         }
         // (Reported above; resolve any kind now to avoid follow-up errors.)
-        let any_kind =
-            [Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem];
+        let any_kind = [
+            Kind::SysvShm,
+            Kind::Mmap,
+            Kind::Pipe,
+            Kind::PosixShm,
+            Kind::File,
+            Kind::Memfd,
+            Kind::SysvSem,
+            Kind::SysvMsg,
+            Kind::PosixSem,
+            Kind::PosixMq,
+        ];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {
                 out.exists.push((o, n.loc()));

@@ -81,7 +81,22 @@ impl Builder<'_> {
                     Op::SemOpen { object, .. } if ok => {
                         held.opened.insert(object.0);
                     }
-                    Op::SemUnlink { .. } | Op::SemOpen { .. } => {}
+                    Op::SemUnlink { .. } | Op::SemOpen { .. } | Op::MqUnlink { .. } => {}
+                    Op::MqOpen { object, .. } if ok => {
+                        held.opened.insert(object.0);
+                    }
+                    Op::MqOpen { .. } => {}
+                    Op::MqSend { object, .. }
+                    | Op::MqReceive { object, .. }
+                    | Op::MqGetattr { object }
+                    | Op::MqSetattr { object, .. }
+                    | Op::MqNotify { object, .. }
+                    | Op::MqClose { object } => {
+                        need(&held.opened, *object, "mq_open", self);
+                        if matches!(step.op, Op::MqClose { .. }) {
+                            held.opened.remove(&object.0);
+                        }
+                    }
                     Op::SemInit { object, .. }
                     | Op::SemPost { object }
                     | Op::SemWait { object, .. }
@@ -213,7 +228,7 @@ impl Builder<'_> {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         // Refused when the step was built: not a memory or stream kind.
-                        Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem => {}
+                        Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem | Kind::PosixMq => {}
                         Kind::Pipe => {
                             need(&held.piped, *object, "pipe", self);
                             let (end, ends) = if matches!(step.op, Op::Read { .. }) {

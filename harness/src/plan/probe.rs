@@ -126,6 +126,11 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
             "an object has a literal POSIX name, which is only safe in a private /dev/shm, and this run shares the host's".to_owned(),
         );
     }
+    if plan.requires.posix_mq && isolation == Isolation::RunUnique && !std::path::Path::new("/dev/mqueue").is_dir() {
+        return Some(
+            "uses POSIX message queues, and this run shares the host's IPC namespace without /dev/mqueue to find leftovers in".to_owned(),
+        );
+    }
     if plan.requires.credentials && isolation == Isolation::UserNamespace {
         return Some("a role runs with other credentials, which a single-uid user namespace cannot map".to_owned());
     }

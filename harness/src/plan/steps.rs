@@ -314,6 +314,114 @@ impl Builder<'_> {
                 });
                 (op, &a.expect)
             }
+            Step::MqOpen(a) => {
+                let flags = a.flags.iter().fold(0, |acc, f| {
+                    acc | match f.value() {
+                        m::MqOpenFlag::Create => libc::O_CREAT,
+                        m::MqOpenFlag::Excl => libc::O_EXCL,
+                        m::MqOpenFlag::Rdonly => libc::O_RDONLY,
+                        m::MqOpenFlag::Wronly => libc::O_WRONLY,
+                        m::MqOpenFlag::Nonblock => libc::O_NONBLOCK,
+                    }
+                });
+                let access = a.flags.iter().filter(|f| matches!(f.value(), m::MqOpenFlag::Rdonly | m::MqOpenFlag::Wronly)).count();
+                if access > 1 {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`rdonly` and `wronly` together")
+                            .label("two access modes")
+                            .hint("give one of them, or neither for O_RDWR"),
+                    );
+                }
+                let flags = if access == 0 { flags | libc::O_RDWR } else { flags };
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                (
+                    self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_open").map(|object| Op::MqOpen {
+                        object,
+                        flags,
+                        mode,
+                        default_attr: a.default_attr,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::MqSend(a) => {
+                let data = match (&a.data, a.size) {
+                    (Some(d), None) => d.as_bytes().to_vec(),
+                    (None, Some(n)) if n <= MAX_PIPE_READ => vec![b'x'; n as usize],
+                    _ => {
+                        self.err(
+                            Diagnostic::new(a.object.loc(), "an mq_send needs either `data` or `size` (at most 16 MiB)")
+                                .label("this mq_send")
+                                .hint("give the text with `data:`, or a length with `size:`"),
+                        );
+                        Vec::new()
+                    }
+                };
+                let timeout_ms = self.duration(a.timeout.as_ref());
+                (
+                    self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_send").map(|object| Op::MqSend {
+                        object,
+                        data,
+                        prio: a.prio,
+                        timeout_ms,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::MqReceive(a) => {
+                let timeout_ms = self.duration(a.timeout.as_ref());
+                (
+                    self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_receive").map(|object| Op::MqReceive {
+                        object,
+                        len: a.len,
+                        timeout_ms,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::MqSetattr(a) => (
+                self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_setattr")
+                    .map(|object| Op::MqSetattr { object, nonblock: a.nonblock }),
+                &a.expect,
+            ),
+            Step::MqNotify(a) => {
+                let signal = a.signal.as_ref().map(|s| self.signal(s));
+                (
+                    self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_notify").map(|object| Op::MqNotify {
+                        object,
+                        signal,
+                        value: a.value,
+                    }),
+                    &a.expect,
+                )
+            }
+            Step::MqGetattr(a) | Step::MqClose(a) | Step::MqUnlink(a) => {
+                let name = match step.value() {
+                    Step::MqGetattr(_) => "mq_getattr",
+                    Step::MqClose(_) => "mq_close",
+                    _ => "mq_unlink",
+                };
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], name);
+                let op = object.map(|object| match step.value() {
+                    Step::MqGetattr(_) => Op::MqGetattr { object },
+                    Step::MqClose(_) => Op::MqClose { object },
+                    _ => Op::MqUnlink { object },
+                });
+                (op, &a.expect)
+            }
+            Step::Sigwait(a) => {
+                let signal = self.signal(&a.signal);
+                let blocked = self.doc.roles.get_index(me.0).is_some_and(|(_, d)| d.block.iter().any(|b| b.value() == a.signal.value()));
+                if !blocked {
+                    self.err(
+                        Diagnostic::new(a.signal.loc(), format!("role `{me_name}` does not block {}", a.signal.value()))
+                            .label("may arrive before the wait and kill the role")
+                            .hint(format!("add `block: [{}]` to the role", a.signal.value())),
+                    );
+                }
+                let timeout_ms = self.duration(a.timeout.as_ref()).unwrap_or(1000);
+                (Some(Op::Sigwait { signal, timeout_ms }), &a.expect)
+            }
             Step::Msgget(a) => {
                 let flags = create_flags(&a.flags);
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
@@ -887,6 +995,20 @@ impl Builder<'_> {
         }
     }
 
+    /// An optional duration such as `100ms`.
+    fn duration(&mut self, t: Option<&Sp<String>>) -> Option<u64> {
+        let t = t?;
+        let ms = crate::plan::build::parse_duration_ms(t);
+        if ms.is_none() {
+            self.err(
+                Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
+                    .label("here")
+                    .hint("write a number with a unit: `100ms`, `2s`"),
+            );
+        }
+        ms
+    }
+
     /// Steps whose value is a count of failures assert nothing without
     /// `expect: { value }`.
     fn require_count(&mut self, step: &Sp<Step>, expect: Option<&Sp<m::Expect>>, name: &str, what: &str) {
@@ -923,7 +1045,7 @@ impl Builder<'_> {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } => return,
+            ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } | ObjectSpec::PosixMq { .. } => return,
             ObjectSpec::Pipe => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
@@ -952,7 +1074,11 @@ impl Builder<'_> {
             _ => false,
         };
         // Calls that can sleep until another process acts.
-        let can_block = on_pipe || matches!(op, Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. } | Op::SemWait { .. });
+        let can_block = on_pipe
+            || matches!(
+                op,
+                Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }
+            );
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
         let misplaced = |this: &mut Self, field: &str, loc: Loc, ok_ops: &str| {
@@ -977,8 +1103,8 @@ impl Builder<'_> {
             out.value = Some(*v.value());
         }
         if let Some(d) = &e.data {
-            if !matches!(op, Op::Read { .. } | Op::Msgrcv { .. }) {
-                misplaced(self, "data", d.loc(), "`read` and `msgrcv`");
+            if !matches!(op, Op::Read { .. } | Op::Msgrcv { .. } | Op::MqReceive { .. }) {
+                misplaced(self, "data", d.loc(), "`read`, `msgrcv` and `mq_receive`");
             }
             if let Op::Read { len, .. } = op {
                 let n = for_instance(d.as_bytes(), 0).len();
@@ -1121,6 +1247,18 @@ impl Builder<'_> {
             }
             out.values = Some(v.value().clone());
         }
+        if let Some(p) = &e.prio {
+            if !matches!(op, Op::MqReceive { .. }) {
+                misplaced(self, "prio", p.loc(), "`mq_receive`");
+            }
+            out.prio = Some(*p.value());
+        }
+        if let Some(a) = &e.attr {
+            if !matches!(op, Op::MqGetattr { .. }) {
+                misplaced(self, "attr", a.loc(), "`mq_getattr`");
+            }
+            out.attr = Some(a.value().clone());
+        }
         if let Some(t) = &e.mtype {
             if !matches!(op, Op::Msgrcv { .. }) {
                 misplaced(self, "mtype", t.loc(), "`msgrcv`");
@@ -1141,8 +1279,14 @@ impl Builder<'_> {
             out.pid_of = Some(r.value().clone());
         }
         if let Some(w) = &e.waited_at_least {
-            if !matches!(op, Op::Semop { timeout_ms: Some(_), .. } | Op::SemWait { timeout_ms: Some(_), .. }) {
-                misplaced(self, "waited_at_least", w.loc(), "`semop` and `sem_wait` with a `timeout`");
+            if !matches!(
+                op,
+                Op::Semop { timeout_ms: Some(_), .. }
+                    | Op::SemWait { timeout_ms: Some(_), .. }
+                    | Op::MqSend { timeout_ms: Some(_), .. }
+                    | Op::MqReceive { timeout_ms: Some(_), .. }
+            ) {
+                misplaced(self, "waited_at_least", w.loc(), "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout`");
             }
             match crate::plan::build::parse_duration_ms(w) {
                 Some(ms) => out.waited_at_least_ms = Some(ms),
@@ -1165,7 +1309,12 @@ impl Builder<'_> {
                     "a call that returns at once may still have slept; omit `blocks`, or state `blocks: true` where a call must wait",
                 ));
             } else if !can_block {
-                misplaced(self, "blocks", b.loc(), "`read` and `write` on a pipe, `semop`, `sem_wait`, `msgsnd` and `msgrcv`");
+                misplaced(
+                    self,
+                    "blocks",
+                    b.loc(),
+                    "`read` and `write` on a pipe, `semop`, `sem_wait`, `msgsnd`, `msgrcv`, `mq_send` and `mq_receive`",
+                );
             }
             out.blocks = *b.value();
         }

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MsgSet, MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, SemOp, SemctlCmd, ShmSet,
-    ShmctlCmd, StatExpect, TimeExpect,
+    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MqAttrExpect, MsgSet, MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, SemOp,
+    SemctlCmd, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -78,6 +78,9 @@ pub struct Requirements {
     /// An object has a literal POSIX name, which is only safe in a private
     /// /dev/shm.
     pub private_dev_shm: bool,
+    /// The scenario uses POSIX message queues, which the harness can scan
+    /// and clean only in its own IPC namespace or through /dev/mqueue.
+    pub posix_mq: bool,
     /// Some role changes credentials, which needs CAP_SETUID and CAP_SETGID
     /// and a uid map that holds the target ids.
     pub credentials: bool,
@@ -108,6 +111,7 @@ impl ObjectPlan {
             ObjectSpec::SysvSem { .. } => Kind::SysvSem,
             ObjectSpec::SysvMsg { .. } => Kind::SysvMsg,
             ObjectSpec::PosixSem { .. } => Kind::PosixSem,
+            ObjectSpec::PosixMq { .. } => Kind::PosixMq,
         }
     }
 }
@@ -152,6 +156,13 @@ pub enum ObjectSpec {
     PosixSem {
         place: Option<(ObjectId, u64)>,
     },
+    /// The name is made per run, like a `posix_shm` object's.
+    PosixMq {
+        name: NamePlan,
+        mode: u32,
+        maxmsg: i64,
+        msgsize: i64,
+    },
 }
 
 /// How the supervisor names a `posix_shm` object.
@@ -174,7 +185,11 @@ impl ObjectSpec {
             | ObjectSpec::PosixShm { size, .. }
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
-            ObjectSpec::Pipe | ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } => 0,
+            ObjectSpec::Pipe
+            | ObjectSpec::SysvSem { .. }
+            | ObjectSpec::SysvMsg { .. }
+            | ObjectSpec::PosixSem { .. }
+            | ObjectSpec::PosixMq { .. } => 0,
         }
     }
 
@@ -212,6 +227,8 @@ pub struct RolePlan {
     pub credentials: Option<CredentialsPlan>,
     /// Signals caught with a do-nothing handler (no SA_RESTART).
     pub catch: Vec<String>,
+    /// Signals blocked from the start (taken with `sigwait`).
+    pub block: Vec<String>,
     /// The umask the role runs with (0 unless the scenario says).
     pub umask: u32,
     /// RLIMIT_NOFILE is lowered to leave this many descriptors free.
@@ -351,6 +368,46 @@ pub enum Op {
     },
     SemDestroy {
         object: ObjectId,
+    },
+    /// `flags`: O_CREAT, O_EXCL, O_RDONLY/O_WRONLY/O_RDWR, O_NONBLOCK.
+    MqOpen {
+        object: ObjectId,
+        flags: i32,
+        mode: Option<u32>,
+        default_attr: bool,
+    },
+    MqSend {
+        object: ObjectId,
+        data: Vec<u8>,
+        prio: u32,
+        timeout_ms: Option<u64>,
+    },
+    MqReceive {
+        object: ObjectId,
+        len: Option<u64>,
+        timeout_ms: Option<u64>,
+    },
+    MqGetattr {
+        object: ObjectId,
+    },
+    MqSetattr {
+        object: ObjectId,
+        nonblock: bool,
+    },
+    MqNotify {
+        object: ObjectId,
+        signal: Option<String>,
+        value: i32,
+    },
+    MqClose {
+        object: ObjectId,
+    },
+    MqUnlink {
+        object: ObjectId,
+    },
+    Sigwait {
+        signal: String,
+        timeout_ms: u64,
     },
     Msgget {
         object: ObjectId,
@@ -588,6 +645,15 @@ impl Op {
             Op::SemClose { .. } => "sem_close",
             Op::SemUnlink { .. } => "sem_unlink",
             Op::SemDestroy { .. } => "sem_destroy",
+            Op::MqOpen { .. } => "mq_open",
+            Op::MqSend { .. } => "mq_send",
+            Op::MqReceive { .. } => "mq_receive",
+            Op::MqGetattr { .. } => "mq_getattr",
+            Op::MqSetattr { .. } => "mq_setattr",
+            Op::MqNotify { .. } => "mq_notify",
+            Op::MqClose { .. } => "mq_close",
+            Op::MqUnlink { .. } => "mq_unlink",
+            Op::Sigwait { .. } => "sigwait",
             Op::Msgget { .. } => "msgget",
             Op::Msgsnd { .. } => "msgsnd",
             Op::Msgrcv { .. } => "msgrcv",
@@ -707,6 +773,8 @@ pub struct ExpectPlan {
     pub descriptor: Option<DescriptorExpect>,
     pub values: Option<Vec<i64>>,
     pub mtype: Option<i64>,
+    pub prio: Option<u32>,
+    pub attr: Option<MqAttrExpect>,
     pub pid_of: Option<String>,
     pub waited_at_least_ms: Option<u64>,
     /// Judged across the role's replicas: this many succeed, the rest fail

@@ -137,6 +137,12 @@ fn outcome(o: &Outcome) -> String {
             let _ = write!(s, " segsz {} nattch {} mode {:#o}", st.segsz, st.nattch, st.mode);
         }
     }
+    if let Some(p) = o.prio {
+        let _ = write!(s, " prio {p}");
+    }
+    if let Some((maxmsg, msgsize, curmsgs, nonblock)) = o.attr {
+        let _ = write!(s, " maxmsg {maxmsg} msgsize {msgsize} curmsgs {curmsgs}{}", if nonblock { " nonblock" } else { "" });
+    }
     if let Some(t) = o.mtype {
         let _ = write!(s, " mtype {t}");
     }

@@ -126,6 +126,12 @@ pub struct ObjectDecl {
     /// (made with `sem_init`); without it the semaphore is named.
     #[serde(default)]
     pub r#in: Option<Sp<PlaceDecl>>,
+    /// `posix_mq`: the queue's capacity in messages (mq_maxmsg, default 10).
+    #[serde(default)]
+    pub maxmsg: Option<Sp<i64>>,
+    /// `posix_mq`: the largest message in bytes (mq_msgsize, default 64).
+    #[serde(default)]
+    pub msgsize: Option<Sp<i64>>,
     /// `sysv_sem`: the number of semaphores in the set (default 1).
     #[serde(default)]
     pub nsems: Option<Sp<u32>>,
@@ -184,6 +190,8 @@ pub enum ObjectKind {
     /// A POSIX semaphore: named (`sem_open(3)`, a run-unique name), or
     /// unnamed inside shared memory (`in:`, made with `sem_init(3)`).
     PosixSem,
+    /// A POSIX message queue (`mq_open(3)`), named per run.
+    PosixMq,
 }
 
 impl ObjectKind {
@@ -198,6 +206,7 @@ impl ObjectKind {
             ObjectKind::SysvSem => "sysv_sem",
             ObjectKind::SysvMsg => "sysv_msg",
             ObjectKind::PosixSem => "posix_sem",
+            ObjectKind::PosixMq => "posix_mq",
         }
     }
 }
@@ -243,6 +252,10 @@ pub struct RoleDecl {
     /// are exact). `shm_open`, `open` and `mkfifo` clear its bits.
     #[serde(default)]
     pub umask: Option<Sp<u32>>,
+    /// Signals this role blocks from the start, to take them with `sigwait`
+    /// (so they never run their default action).
+    #[serde(default)]
+    pub block: Vec<Sp<String>>,
     /// Signals this role catches with a handler that does nothing, installed
     /// without SA_RESTART: a blocked call they interrupt fails with EINTR
     /// (other signals keep their default action).
@@ -325,6 +338,27 @@ pub enum Step {
     SemUnlink(ObjectArgs),
     /// `sem_destroy(3)` of an unnamed semaphore.
     SemDestroy(ObjectArgs),
+    /// `mq_open(3)` of a `posix_mq` object.
+    MqOpen(MqOpenArgs),
+    /// `mq_send(3)`, or `mq_timedsend(3)` with `timeout`.
+    MqSend(MqSendArgs),
+    /// `mq_receive(3)`, or `mq_timedreceive(3)` with `timeout`: the value is
+    /// the length, `data` the text, `prio` the priority.
+    MqReceive(MqReceiveArgs),
+    /// `mq_getattr(3)` (`expect: { attr }`).
+    MqGetattr(ObjectArgs),
+    /// `mq_setattr(3)`: set or clear O_NONBLOCK.
+    MqSetattr(MqSetattrArgs),
+    /// `mq_notify(3)`: ask for `signal` (with `value` in si_value) when a
+    /// message arrives on the empty queue; without `signal`, unregister.
+    MqNotify(MqNotifyArgs),
+    /// `mq_close(3)`.
+    MqClose(ObjectArgs),
+    /// `mq_unlink(3)`: remove the name; open descriptors stay valid.
+    MqUnlink(ObjectArgs),
+    /// Wait for a signal the role blocks (`block:`), with `sigtimedwait(2)`:
+    /// the value is the si_value it carries (EAGAIN at the timeout).
+    Sigwait(SigwaitArgs),
     /// `msgget(2)`: create or look up the message queue of an object.
     Msgget(MsggetArgs),
     /// `msgsnd(2)`: queue one message.
@@ -747,6 +781,100 @@ pub struct SemWaitArgs {
     /// sem_timedwait with tv_nsec out of range (EINVAL when it would block).
     #[serde(default)]
     pub bad_timeout: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqOpenArgs {
+    pub object: Sp<String>,
+    /// `create` (O_CREAT), `excl` (O_EXCL), `rdonly` / `wronly` (instead of
+    /// O_RDWR), `nonblock` (O_NONBLOCK).
+    #[serde(default)]
+    pub flags: Vec<Sp<MqOpenFlag>>,
+    /// Permission bits with `create`, in octal (default: the object's).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    /// With `create`: pass no attributes (NULL), taking the defaults from
+    /// fs.mqueue.msg_default and msgsize_default.
+    #[serde(default)]
+    pub default_attr: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MqOpenFlag {
+    Create,
+    Excl,
+    Rdonly,
+    Wronly,
+    Nonblock,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqSendArgs {
+    pub object: Sp<String>,
+    #[serde(default)]
+    pub data: Option<String>,
+    /// Or: a message of this many bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    #[serde(default)]
+    pub prio: u32,
+    /// mq_timedsend: give up after this long (ETIMEDOUT).
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqReceiveArgs {
+    pub object: Sp<String>,
+    /// The buffer size (default: the object's msgsize); smaller than
+    /// mq_msgsize is EMSGSIZE.
+    #[serde(default)]
+    pub len: Option<u64>,
+    /// mq_timedreceive: give up after this long (ETIMEDOUT).
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqSetattrArgs {
+    pub object: Sp<String>,
+    pub nonblock: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqNotifyArgs {
+    pub object: Sp<String>,
+    #[serde(default)]
+    pub signal: Option<Sp<String>>,
+    #[serde(default)]
+    pub value: i32,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigwaitArgs {
+    pub signal: Sp<String>,
+    /// How long to wait (default 1s).
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -1246,6 +1374,12 @@ pub struct Expect {
     /// The descriptor a `shm_open`, `open` or `memfd_create` returned.
     #[serde(default)]
     pub descriptor: Option<Sp<DescriptorExpect>>,
+    /// The priority of the message `mq_receive` took.
+    #[serde(default)]
+    pub prio: Option<Sp<u32>>,
+    /// What `mq_getattr` reports; only the fields given are compared.
+    #[serde(default)]
+    pub attr: Option<Sp<MqAttrExpect>>,
     /// The type of the message `msgrcv` took.
     #[serde(default)]
     pub mtype: Option<Sp<i64>>,
@@ -1273,6 +1407,21 @@ pub struct Expect {
 pub struct RaceExpect {
     pub winners: u32,
     pub losers: String,
+}
+
+/// Expected message queue attributes.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqAttrExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maxmsg: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgsize: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub curmsgs: Option<i64>,
+    /// O_NONBLOCK is set on this descriptor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonblock: Option<bool>,
 }
 
 /// Expected properties of a new descriptor; only the ones given are compared.

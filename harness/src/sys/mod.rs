@@ -401,6 +401,145 @@ pub fn sem_getvalue(sem: usize) -> Result<i32, Errno> {
     Ok(v)
 }
 
+/// Mount an mqueue file system (of this process's IPC namespace) at `dir`.
+pub fn mount_mqueue(dir: &Path) -> Result<(), Errno> {
+    use nix::mount::{MsFlags, mount};
+    mount(Some("mqueue"), dir, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
+}
+
+/// Detach a mount (a no-op error where nothing is mounted).
+pub fn unmount(dir: &Path) -> Result<(), Errno> {
+    nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH)
+}
+
+/// `mq_open(3)`; `attr` is (maxmsg, msgsize) with O_CREAT, None for NULL.
+pub fn mq_open(name: &str, flags: libc::c_int, mode: u32, attr: Option<(i64, i64)>) -> Result<libc::c_int, Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: mq_attr is plain old data; zeroed is a valid value.
+    let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
+    let ptr = match attr {
+        Some((maxmsg, msgsize)) => {
+            a.mq_maxmsg = maxmsg as _;
+            a.mq_msgsize = msgsize as _;
+            &mut a as *mut libc::mq_attr
+        }
+        None => std::ptr::null_mut(),
+    };
+    // SAFETY: `c` is a valid C string and `ptr` null or a valid mq_attr.
+    check(unsafe { libc::mq_open(c.as_ptr(), flags, mode as libc::mode_t, ptr) })
+}
+
+pub fn mq_unlink(name: &str) -> Result<(), Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a valid C string.
+    check(unsafe { libc::mq_unlink(c.as_ptr()) }).map(drop)
+}
+
+pub fn mq_close(mqd: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: mq_close takes only the descriptor.
+    check(unsafe { libc::mq_close(mqd) }).map(drop)
+}
+
+/// An absolute CLOCK_REALTIME deadline `t` from now, as the timed calls take.
+fn deadline(t: std::time::Duration) -> libc::timespec {
+    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + t;
+    libc::timespec { tv_sec: at.as_secs() as libc::time_t, tv_nsec: at.subsec_nanos() as libc::c_long }
+}
+
+pub fn mq_send(mqd: libc::c_int, data: &[u8], prio: u32, timeout: Option<std::time::Duration>) -> Result<(), Errno> {
+    let ptr = data.as_ptr().cast();
+    match timeout {
+        // SAFETY: `data` is valid for `data.len()` bytes.
+        None => check(unsafe { libc::mq_send(mqd, ptr, data.len(), prio) }).map(drop),
+        Some(t) => {
+            let ts = deadline(t);
+            // SAFETY: as above, and `ts` is a valid timespec.
+            check(unsafe { libc::mq_timedsend(mqd, ptr, data.len(), prio, &ts) }).map(drop)
+        }
+    }
+}
+
+/// Receive into a buffer of `len` bytes: the message and its priority.
+pub fn mq_receive(mqd: libc::c_int, len: usize, timeout: Option<std::time::Duration>) -> Result<(Vec<u8>, u32), Errno> {
+    let mut buf = vec![0u8; len];
+    let mut prio = 0;
+    let n = match timeout {
+        // SAFETY: `buf` is valid for `len` bytes and `prio` for a u32.
+        None => unsafe { libc::mq_receive(mqd, buf.as_mut_ptr().cast(), len, &mut prio) },
+        Some(t) => {
+            let ts = deadline(t);
+            // SAFETY: as above, and `ts` is a valid timespec.
+            unsafe { libc::mq_timedreceive(mqd, buf.as_mut_ptr().cast(), len, &mut prio, &ts) }
+        }
+    };
+    if n < 0 {
+        return Err(Errno::last());
+    }
+    buf.truncate(n as usize);
+    Ok((buf, prio))
+}
+
+/// mq_getattr: (maxmsg, msgsize, curmsgs, O_NONBLOCK set).
+pub fn mq_getattr(mqd: libc::c_int) -> Result<(i64, i64, i64, bool), Errno> {
+    // SAFETY: mq_attr is plain old data; zeroed is a valid value.
+    let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: `a` is valid for the call.
+    check(unsafe { libc::mq_getattr(mqd, &mut a) })?;
+    Ok((a.mq_maxmsg as i64, a.mq_msgsize as i64, a.mq_curmsgs as i64, a.mq_flags as libc::c_int & libc::O_NONBLOCK != 0))
+}
+
+/// mq_setattr: set or clear O_NONBLOCK (the only attribute it changes).
+pub fn mq_setattr(mqd: libc::c_int, nonblock: bool) -> Result<(), Errno> {
+    // SAFETY: mq_attr is plain old data; zeroed is a valid value.
+    let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
+    a.mq_flags = if nonblock { libc::O_NONBLOCK as _ } else { 0 };
+    // SAFETY: `a` is valid for the call; the old attributes are not asked for.
+    check(unsafe { libc::mq_setattr(mqd, &a, std::ptr::null_mut()) }).map(drop)
+}
+
+/// mq_notify with SIGEV_SIGNAL carrying `value`, or unregister (None).
+pub fn mq_notify(mqd: libc::c_int, signal: Option<i32>, value: i32) -> Result<(), Errno> {
+    let Some(sig) = signal else {
+        // SAFETY: a null sigevent unregisters.
+        return check(unsafe { libc::mq_notify(mqd, std::ptr::null()) }).map(drop);
+    };
+    // SAFETY: sigevent is plain old data; zeroed is a valid value.
+    let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
+    ev.sigev_notify = libc::SIGEV_SIGNAL;
+    ev.sigev_signo = sig;
+    ev.sigev_value = libc::sigval { sival_ptr: value as isize as *mut libc::c_void };
+    // SAFETY: `ev` is valid for the call.
+    check(unsafe { libc::mq_notify(mqd, &ev) }).map(drop)
+}
+
+/// Block these signals for the whole process (they are then taken with
+/// [`wait_signal`]).
+pub fn block_signals(sigs: &[i32]) -> Result<(), Errno> {
+    let mut set = nix::sys::signal::SigSet::empty();
+    for s in sigs {
+        set.add(nix::sys::signal::Signal::try_from(*s)?);
+    }
+    set.thread_block()
+}
+
+/// sigtimedwait for one blocked signal: the si_value it carries.
+pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<i32, Errno> {
+    // SAFETY: sigset_t and siginfo_t are plain old data; zeroed is valid.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t.
+    unsafe {
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+    }
+    // SAFETY: as above.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+    // SAFETY: every pointer is to a valid local for the call.
+    check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?;
+    // SAFETY: a queued signal's siginfo carries si_value.
+    Ok(unsafe { info.si_value() }.sival_ptr as isize as i32)
+}
+
 pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: msgget takes only integers.
     check(unsafe { libc::msgget(key, flags) })
