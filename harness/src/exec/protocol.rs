@@ -35,7 +35,7 @@ pub enum Up {
     },
     StepDone {
         step: usize,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
     },
     /// A SysV object was created or looked up: the ledger records it before
     /// the role uses it.

@@ -181,7 +181,7 @@ impl Interp<'_> {
         let shmlba = sys::shmlba() as u64;
         // The `exec` step succeeded: this image is its outcome.
         if let Some(step) = resume {
-            self.chan.send(&Up::StepDone { step, outcome: Outcome::ok(0) }).map_err(io)?;
+            self.chan.send(&Up::StepDone { step, outcome: Box::new(Outcome::ok(0)) }).map_err(io)?;
         }
         let first = resume.map_or(0, |s| s + 1);
         for (i, step) in plan.role(self.role).steps.iter().enumerate().skip(first) {
@@ -192,7 +192,7 @@ impl Interp<'_> {
                 Flow::Exit(code) => return Ok(code),
                 Flow::Outcome(o) => {
                     let unmet = crate::check::step(&step.expect, &o, self.instance, shmlba, &|_| None).is_err();
-                    self.chan.send(&Up::StepDone { step: i, outcome: *o }).map_err(io)?;
+                    self.chan.send(&Up::StepDone { step: i, outcome: o }).map_err(io)?;
                     if unmet {
                         self.chan.send(&Up::Abort { step: i }).map_err(io)?;
                         return Ok(ABORT_STATUS);

@@ -392,7 +392,7 @@ impl Supervisor {
             Up::StepDone { step, outcome } => {
                 if let Some(rec) = self.instances[i].steps.iter_mut().rev().find(|r| r.step == step) {
                     rec.finished_us = Some(now);
-                    rec.outcome = Some(outcome);
+                    rec.outcome = Some(*outcome);
                 }
             }
             Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
