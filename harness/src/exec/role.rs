@@ -666,12 +666,12 @@ impl Interp<'_> {
             }
             Op::Publish { object, records, offset, fill_after_publish } => {
                 let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
-                let bound = std::time::Duration::from_millis(plan.timeout_ms);
+                let bound = spin_bound(plan.timeout_ms);
                 Ok(Outcome::ok(crate::ipc::publish::publish(m, *offset, *records, *fill_after_publish, bound)?))
             }
             Op::Consume { object, records, offset } => {
                 let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
-                let bound = std::time::Duration::from_millis(plan.timeout_ms);
+                let bound = spin_bound(plan.timeout_ms);
                 Ok(Outcome::ok(crate::ipc::publish::consume(m, *offset, *records, bound)?))
             }
             Op::Stress { object, rounds, writers } => {
@@ -829,6 +829,14 @@ fn token() -> String {
 fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
     let (fd, cloexec) = l.descriptor()?;
     Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec }), ..Outcome::ok(i64::from(fd)) })
+}
+
+/// How long a publication side spins for its peer: longer than the
+/// scenario's timeout, so that a peer that never comes is reported by the
+/// watchdog (a timeout, with the stuck role and step) rather than as the
+/// harness giving up inside the role.
+fn spin_bound(timeout_ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(timeout_ms.saturating_mul(2).saturating_add(1000))
 }
 
 /// Run a call that may wait, recording how long it took (also when it
