@@ -353,39 +353,27 @@ impl Interp<'_> {
                 Ok(Outcome::ok(0))
             }
             Op::SemInit { object, value } => {
-                sys::sem_init(self.sem_addr(*object)?, u32::try_from(*value).map_err(|_| sys::Errno::EINVAL)?)?;
-                Ok(Outcome::ok(0))
+                let ret = sys::sem_init(self.sem_addr(*object)?, u32::try_from(*value).map_err(|_| sys::Errno::EINVAL)?)?;
+                Ok(Outcome::ok(i64::from(ret)))
             }
-            Op::SemPost { object } => {
-                sys::sem_post(self.sem_addr(*object)?)?;
-                Ok(Outcome::ok(0))
-            }
-            Op::SemTrywait { object } => {
-                sys::sem_trywait(self.sem_addr(*object)?)?;
-                Ok(Outcome::ok(0))
-            }
+            Op::SemPost { object } => Ok(Outcome::ok(i64::from(sys::sem_post(self.sem_addr(*object)?)?))),
+            Op::SemTrywait { object } => Ok(Outcome::ok(i64::from(sys::sem_trywait(self.sem_addr(*object)?)?))),
             Op::SemGetvalue { object } => Ok(Outcome::ok(i64::from(sys::sem_getvalue(self.sem_addr(*object)?)?))),
-            Op::SemDestroy { object } => {
-                sys::sem_destroy(self.sem_addr(*object)?)?;
-                Ok(Outcome::ok(0))
-            }
+            Op::SemDestroy { object } => Ok(Outcome::ok(i64::from(sys::sem_destroy(self.sem_addr(*object)?)?))),
             Op::SemClose { object } => {
-                sys::sem_close(self.sem_addr(*object)?)?;
+                let ret = sys::sem_close(self.sem_addr(*object)?)?;
                 if let Live::PosixSem(l) = &mut self.objects[object.0] {
                     l.addr = None;
                 }
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(i64::from(ret)))
             }
-            Op::SemUnlink { object } => {
-                sys::sem_unlink(&self.posix_name(*object)?)?;
-                Ok(Outcome::ok(0))
-            }
+            Op::SemUnlink { object } => Ok(Outcome::ok(i64::from(sys::sem_unlink(&self.posix_name(*object)?)?))),
             Op::SemWait { object, timeout_ms, bad_timeout } => {
                 let addr = self.sem_addr(*object)?;
                 let start = std::time::Instant::now();
                 let res = sys::sem_wait(addr, timeout_ms.map(std::time::Duration::from_millis), *bad_timeout);
                 let mut o = match res {
-                    Ok(()) => Outcome::ok(0),
+                    Ok(ret) => Outcome::ok(i64::from(ret)),
                     Err(e) => Outcome::err(e),
                 };
                 o.elapsed_us = Some(start.elapsed().as_micros() as u64);
@@ -639,10 +627,7 @@ impl Interp<'_> {
                 sys::msync(m.addr, m.len, *flags)?;
                 Ok(Outcome::ok(0))
             }
-            Op::ShmUnlink { object } => {
-                crate::ipc::posix_shm::unlink(&self.posix_name(*object)?)?;
-                Ok(Outcome::ok(0))
-            }
+            Op::ShmUnlink { object } => Ok(Outcome::ok(i64::from(sys::shm_unlink(&self.posix_name(*object)?)?))),
             Op::Write { object, data, offset, stride, via_descriptor: true } => {
                 let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 Ok(Outcome::ok(l.pwrite(offset_for(*offset, *stride, self.instance), &for_instance(data, self.instance))?))

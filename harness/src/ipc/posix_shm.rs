@@ -142,8 +142,3 @@ impl Live {
         self.fd.take().map(drop).ok_or_else(|| StepError::Misuse("the object is not open in this process".to_owned()))
     }
 }
-
-pub fn unlink(name: &str) -> Result<(), StepError> {
-    nix::sys::mman::shm_unlink(name)?;
-    Ok(())
-}

@@ -344,46 +344,47 @@ pub fn sem_open(name: &str, flags: libc::c_int, mode: u32, value: u32) -> Result
     if sem == libc::SEM_FAILED { Err(Errno::last()) } else { Ok(sem as usize) }
 }
 
-pub fn sem_unlink(name: &str) -> Result<(), Errno> {
+pub fn sem_unlink(name: &str) -> Result<libc::c_int, Errno> {
     let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `c` is a valid C string.
-    check(unsafe { libc::sem_unlink(c.as_ptr()) }).map(drop)
+    check(unsafe { libc::sem_unlink(c.as_ptr()) })
 }
 
 /// The semaphore operations on an address from [`sem_open`] or inside a
-/// shared mapping this process holds (checked by the caller).
-pub fn sem_close(sem: usize) -> Result<(), Errno> {
+/// shared mapping this process holds (checked by the caller). They return
+/// what the call returned, so a scenario can check that success is 0.
+pub fn sem_close(sem: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: `sem` came from sem_open and is closed once.
-    check(unsafe { libc::sem_close(sem as *mut libc::sem_t) }).map(drop)
+    check(unsafe { libc::sem_close(sem as *mut libc::sem_t) })
 }
 
-pub fn sem_init(sem: usize, value: u32) -> Result<(), Errno> {
+pub fn sem_init(sem: usize, value: u32) -> Result<libc::c_int, Errno> {
     // SAFETY: `sem` is 32 aligned bytes of a shared mapping (checked by the
     // plan), which sem_init fills; pshared 1 lets other processes use it.
-    check(unsafe { libc::sem_init(sem as *mut libc::sem_t, 1, value) }).map(drop)
+    check(unsafe { libc::sem_init(sem as *mut libc::sem_t, 1, value) })
 }
 
-pub fn sem_destroy(sem: usize) -> Result<(), Errno> {
+pub fn sem_destroy(sem: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: as in `sem_init`.
-    check(unsafe { libc::sem_destroy(sem as *mut libc::sem_t) }).map(drop)
+    check(unsafe { libc::sem_destroy(sem as *mut libc::sem_t) })
 }
 
-pub fn sem_post(sem: usize) -> Result<(), Errno> {
+pub fn sem_post(sem: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: a semaphore from sem_open or sem_init, as above.
-    check(unsafe { libc::sem_post(sem as *mut libc::sem_t) }).map(drop)
+    check(unsafe { libc::sem_post(sem as *mut libc::sem_t) })
 }
 
-pub fn sem_trywait(sem: usize) -> Result<(), Errno> {
+pub fn sem_trywait(sem: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: as in `sem_post`.
-    check(unsafe { libc::sem_trywait(sem as *mut libc::sem_t) }).map(drop)
+    check(unsafe { libc::sem_trywait(sem as *mut libc::sem_t) })
 }
 
 /// sem_wait, or sem_timedwait until now + `timeout` (CLOCK_REALTIME, as
 /// POSIX says), or with an invalid tv_nsec when `bad`.
-pub fn sem_wait(sem: usize, timeout: Option<std::time::Duration>, bad: bool) -> Result<(), Errno> {
+pub fn sem_wait(sem: usize, timeout: Option<std::time::Duration>, bad: bool) -> Result<libc::c_int, Errno> {
     let Some(t) = timeout.or(bad.then_some(std::time::Duration::ZERO)) else {
         // SAFETY: as in `sem_post`.
-        return check(unsafe { libc::sem_wait(sem as *mut libc::sem_t) }).map(drop);
+        return check(unsafe { libc::sem_wait(sem as *mut libc::sem_t) });
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + t;
     let ts = libc::timespec {
@@ -391,7 +392,7 @@ pub fn sem_wait(sem: usize, timeout: Option<std::time::Duration>, bad: bool) -> 
         tv_nsec: if bad { 1_000_000_000 } else { now.subsec_nanos() as libc::c_long },
     };
     // SAFETY: as in `sem_post`, and `ts` is valid for the call.
-    check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, &ts) }).map(drop)
+    check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, &ts) })
 }
 
 pub fn sem_getvalue(sem: usize) -> Result<i32, Errno> {
@@ -538,6 +539,13 @@ pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<i32, Errno>
     check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?;
     // SAFETY: a queued signal's siginfo carries si_value.
     Ok(unsafe { info.si_value() }.sival_ptr as isize as i32)
+}
+
+/// `shm_unlink(3)`, returning what the call returned.
+pub fn shm_unlink(name: &str) -> Result<libc::c_int, Errno> {
+    let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: `c` is a valid C string.
+    check(unsafe { libc::shm_unlink(c.as_ptr()) })
 }
 
 pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
