@@ -639,14 +639,14 @@ impl Interp<'_> {
             }
             Op::Write { object, data, offset, stride, .. } => {
                 let data = for_instance(data, self.instance);
-                Ok(Outcome::ok(self.objects[object.0].transfer().write(offset_for(*offset, *stride, self.instance), &data)?))
+                Ok(Outcome::ok(self.objects[object.0].transfer()?.write(offset_for(*offset, *stride, self.instance), &data)?))
             }
             Op::Fill { object, len, offset, byte } => {
                 let data = vec![*byte; usize::try_from(*len).map_err(|_| StepError::Misuse("fill too large".to_owned()))?];
-                Ok(Outcome::ok(self.objects[object.0].transfer().write(*offset, &data)?))
+                Ok(Outcome::ok(self.objects[object.0].transfer()?.write(*offset, &data)?))
             }
             Op::Read { object, len, offset, stride, all, .. } => {
-                let data = self.objects[object.0].transfer().read(offset_for(*offset, *stride, self.instance), *len, *all)?;
+                let data = self.objects[object.0].transfer()?.read(offset_for(*offset, *stride, self.instance), *len, *all)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
             Op::Publish { object, records, offset, fill_after_publish } => {

@@ -102,23 +102,7 @@ impl Outcome {
         }
     }
     pub fn err(e: crate::sys::Errno) -> Self {
-        Outcome {
-            result: Err(crate::sys::errno_name(e)),
-            data: None,
-            stat: None,
-            address: None,
-            info: None,
-            mapping: None,
-            descriptor: None,
-            values: None,
-            mtype: None,
-            prio: None,
-            attr: None,
-            limits: None,
-            used_ids: None,
-            examined: None,
-            elapsed_us: None,
-        }
+        Outcome { result: Err(crate::sys::errno_name(e)), ..Outcome::ok(0) }
     }
 }
 

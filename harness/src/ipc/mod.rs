@@ -60,17 +60,18 @@ impl Live {
         }
     }
 
-    pub fn transfer(&mut self) -> &mut dyn Transfer {
-        match self {
+    /// How bytes move in and out of the object; kinds that hold no bytes
+    /// (semaphores, message queues) have none, and the plan never asks.
+    pub fn transfer(&mut self) -> Result<&mut dyn Transfer, StepError> {
+        Ok(match self {
             Live::SysvShm(l) => l,
             // Memory mapped with mmap(2): the same for every such kind.
             Live::Mmap(mmap::Live { mapping, .. }) | Live::PosixShm(posix_shm::Live { mapping, .. }) => mapping,
             Live::Pipe(l) => l,
-            Live::SysvSem(l) => l,
-            Live::SysvMsg(l) => l,
-            Live::PosixSem(l) => l,
-            Live::PosixMq(l) => l,
-        }
+            Live::SysvSem(_) | Live::SysvMsg(_) | Live::PosixSem(_) | Live::PosixMq(_) => {
+                return Err(StepError::Misuse("this object holds no bytes to read or write".to_owned()));
+            }
+        })
     }
 }
 
@@ -88,16 +89,6 @@ pub trait Transfer {
 #[derive(Debug, Default)]
 pub struct PosixSem {
     pub addr: Option<usize>,
-}
-
-/// A semaphore holds no bytes; the plan never reads or writes one.
-impl Transfer for PosixSem {
-    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Err(StepError::Misuse("this object holds no bytes to read".to_owned()))
-    }
-    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
-        Err(StepError::Misuse("this object holds no bytes to write".to_owned()))
-    }
 }
 
 /// Why a step produced no outcome of its own.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::{Lifecycle, StepError, Transfer};
+use super::{Lifecycle, StepError};
 use crate::exec::trace::{Outcome, Residue};
 use crate::plan::Kind;
 use crate::sys::{self, Errno};
@@ -93,15 +93,5 @@ impl Live {
         sys::mq_close(self.mqd(name)?)?;
         self.mqd = None;
         Ok(Outcome::ok(0))
-    }
-}
-
-/// A queue is used with mq_send and mq_receive, never as bytes.
-impl Transfer for Live {
-    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Err(StepError::Misuse("use `mq_receive` to take a message".to_owned()))
-    }
-    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
-        Err(StepError::Misuse("use `mq_send` to queue a message".to_owned()))
     }
 }

@@ -1,7 +1,7 @@
 //! System V message queues: `msgget`, `msgsnd`, `msgrcv`, `msgctl`, and the
 //! supervisor's view of queues through `/proc/sysvipc/msg`.
 
-use super::{StepError, SysvTable, Transfer};
+use super::{StepError, SysvTable};
 use crate::exec::trace::Outcome;
 use crate::plan::{Kind, MsgSet, MsgctlCmd};
 use crate::sys::{self, Errno};
@@ -173,15 +173,5 @@ impl Live {
             }
         }
         Ok(Outcome { examined: Some(u64::from(messages)), ..Outcome::ok(violations) })
-    }
-}
-
-/// A queue is read and written with msgsnd/msgrcv, never as bytes.
-impl Transfer for Live {
-    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Err(StepError::Misuse("use `msgrcv` to take a message from a queue".to_owned()))
-    }
-    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
-        Err(StepError::Misuse("use `msgsnd` to queue a message".to_owned()))
     }
 }

@@ -1,7 +1,7 @@
 //! System V semaphore sets: `semget`, `semop`/`semtimedop`, `semctl`, and
 //! the supervisor's view of sets through `/proc/sysvipc/sem`.
 
-use super::{StepError, SysvTable, Transfer};
+use super::{StepError, SysvTable};
 use crate::exec::trace::Outcome;
 use crate::plan::{Kind, SemOp, SemctlCmd, ShmSet};
 use crate::sys::{self, Errno};
@@ -166,15 +166,5 @@ impl Live {
             }
         }
         Ok(Outcome { examined: Some(u64::from(rounds)), ..Outcome::ok(violations) })
-    }
-}
-
-/// A semaphore set holds no bytes; the plan never reads or writes one.
-impl Transfer for Live {
-    fn read(&mut self, _offset: u64, _len: u64, _all: bool) -> Result<Vec<u8>, StepError> {
-        Err(StepError::Misuse("a semaphore set has no bytes to read".to_owned()))
-    }
-    fn write(&mut self, _offset: u64, _data: &[u8]) -> Result<i64, StepError> {
-        Err(StepError::Misuse("a semaphore set has no bytes to write".to_owned()))
     }
 }

@@ -211,13 +211,8 @@ impl Builder<'_> {
                             .hint(format!("number semaphores from 0 to {}, or expect `errno: EINVAL`", nsems.saturating_sub(1))),
                     );
                 }
-                if a.bad_buffer && !matches!(a.cmd, C::IpcStat | C::IpcSet | C::Getall | C::Setall) {
-                    self.err(
-                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat`, `ipc_set`, `getall` and `setall`")
-                            .label("this command")
-                            .hint("the other commands take no buffer"),
-                    );
-                }
+                let takes_buffer = matches!(a.cmd, C::IpcStat | C::IpcSet | C::Getall | C::Setall);
+                self.bad_buffer(a.bad_buffer, takes_buffer, a.object.loc(), "`ipc_stat`, `ipc_set`, `getall` and `setall`");
                 let id = self.invalid_id(a.id.as_ref());
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvSem], "semctl").map(|object| Op::Semctl {
@@ -527,13 +522,8 @@ impl Builder<'_> {
                             .hint("give `set: { uid, gid, mode, qbytes }` to ipc_set, and to no other command"),
                     );
                 }
-                if a.bad_buffer && !matches!(a.cmd, m::MsgctlCmd::IpcStat | m::MsgctlCmd::IpcSet) {
-                    self.err(
-                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat` and `ipc_set`")
-                            .label("this command")
-                            .hint("the other commands are not checked this way"),
-                    );
-                }
+                let takes_buffer = matches!(a.cmd, m::MsgctlCmd::IpcStat | m::MsgctlCmd::IpcSet);
+                self.bad_buffer(a.bad_buffer, takes_buffer, a.object.loc(), "`ipc_stat` and `ipc_set`");
                 let id = self.invalid_id(a.id.as_ref());
                 (
                     self.object_ref(objects, &a.object, &[Kind::SysvMsg], "msgctl").map(|object| Op::Msgctl {
@@ -587,13 +577,8 @@ impl Builder<'_> {
                     ),
                     _ => {}
                 }
-                if a.bad_buffer && !matches!(a.cmd, m::ShmctlCmd::IpcStat | m::ShmctlCmd::IpcSet) {
-                    self.err(
-                        Diagnostic::new(a.object.loc(), "`bad_buffer` applies to `ipc_stat` and `ipc_set`")
-                            .label("this command")
-                            .hint("the other commands either take no buffer or are not checked this way"),
-                    );
-                }
+                let takes_buffer = matches!(a.cmd, m::ShmctlCmd::IpcStat | m::ShmctlCmd::IpcSet);
+                self.bad_buffer(a.bad_buffer, takes_buffer, a.object.loc(), "`ipc_stat` and `ipc_set`");
                 let set = a.set.as_ref().map(|s| *s.value());
                 let id = self.invalid_id(a.id.as_ref());
                 (
@@ -991,6 +976,17 @@ impl Builder<'_> {
                 )
                 .label("no file descriptor to use")
                 .hint("remove `via_descriptor`"),
+            );
+        }
+    }
+
+    /// `bad_buffer` is only for the *ctl commands that take a buffer.
+    fn bad_buffer(&mut self, given: bool, takes_buffer: bool, loc: Loc, commands: &str) {
+        if given && !takes_buffer {
+            self.err(
+                Diagnostic::new(loc, format!("`bad_buffer` applies to {commands}"))
+                    .label("this command")
+                    .hint("the other commands take no buffer, or are not checked this way"),
             );
         }
     }
