@@ -152,6 +152,31 @@ impl Transfer for Option<Mapping> {
     }
 }
 
+/// The id a SysV *ctl step uses: the negative one the scenario gives, or the
+/// object's own from its get call in this process.
+pub fn sysv_id(own: Option<i32>, invalid: Option<i32>, name: &str, get: &str) -> Result<i32, StepError> {
+    invalid.or(own).ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `{get}` first")))
+}
+
+/// SHM_STAT, SEM_STAT or MSG_STAT (and their _ANY forms): look the object up
+/// by its index in the kernel's table; the call returns its id and status.
+/// A given invalid id is passed as it is. The index is computed the way
+/// ipc/util.h does, so another id there is the harness's mistake, not the
+/// kernel's.
+pub fn stat_by_index(
+    id: i32,
+    invalid: bool,
+    name: &str,
+    call: impl FnOnce(i32) -> Result<(i32, ShmStat), Errno>,
+) -> Result<crate::exec::trace::Outcome, StepError> {
+    let index = if invalid { id } else { crate::sys::ipc_index(id) };
+    let (found, stat) = call(index)?;
+    if !invalid && found != id {
+        return Err(StepError::Misuse(format!("the status at index {index} is id {found}, not `{name}`'s {id}")));
+    }
+    Ok(crate::exec::trace::Outcome { stat: Some(Box::new(stat)), ..crate::exec::trace::Outcome::ok(i64::from(found)) })
+}
+
 /// Which objects belong to this run when the supervisor scans the kernel.
 #[derive(Debug, Clone)]
 pub enum Scope {

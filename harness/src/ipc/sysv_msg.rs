@@ -67,10 +67,7 @@ impl Live {
                 .collect();
             return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
         }
-        let id = match invalid_id {
-            Some(id) => id,
-            None => self.id(name)?,
-        };
+        let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
         if bad_buffer || cmd == MsgctlCmd::Undefined {
             let raw = match cmd {
                 MsgctlCmd::IpcStat => libc::IPC_STAT,
@@ -84,12 +81,7 @@ impl Live {
             MsgctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::msgctl_stat(id, libc::IPC_STAT)?.1)), ..Outcome::ok(0) }),
             MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny => {
                 let raw = if cmd == MsgctlCmd::MsgStat { MSG_STAT } else { MSG_STAT_ANY };
-                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
-                let (found, stat) = sys::msgctl_stat(index, raw)?;
-                if invalid_id.is_none() && found != id {
-                    return Err(StepError::Misuse(format!("MSG_STAT at index {index} found id {found}, not `{name}`'s {id}")));
-                }
-                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+                super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::msgctl_stat(index, raw))
             }
             MsgctlCmd::IpcSet => {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;

@@ -78,10 +78,7 @@ impl Live {
             let pairs = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), limits[i], files.get(i).copied().unwrap_or(0))).collect();
             return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
         }
-        let id = match invalid_id {
-            Some(id) => id,
-            None => self.id(name)?,
-        };
+        let id = super::sysv_id(self.id, invalid_id, name, "semget")?;
         if bad_buffer || cmd == SemctlCmd::Undefined {
             let raw = match cmd {
                 SemctlCmd::IpcStat => libc::IPC_STAT,
@@ -131,12 +128,7 @@ impl Live {
             }
             SemctlCmd::SemStat | SemctlCmd::SemStatAny => {
                 let raw = if cmd == SemctlCmd::SemStat { SEM_STAT } else { SEM_STAT_ANY };
-                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
-                let (found, stat) = sys::semctl_stat_index(index, raw)?;
-                if invalid_id.is_none() && found != id {
-                    return Err(StepError::Misuse(format!("SEM_STAT at index {index} found id {found}, not `{name}`'s {id}")));
-                }
-                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+                super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::semctl_stat_index(index, raw))
             }
             SemctlCmd::IpcInfo | SemctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }

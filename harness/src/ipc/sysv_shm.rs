@@ -47,10 +47,7 @@ impl Live {
         remap: bool,
         invalid_id: Option<i32>,
     ) -> Result<(usize, usize), StepError> {
-        let id = match invalid_id {
-            Some(id) => id,
-            None => self.id(name)?,
-        };
+        let id = super::sysv_id(self.id, invalid_id, name, "shmget")?;
         let requested = match at {
             AttachAt::Kernel => 0,
             AttachAt::Address(a) => a as usize,
@@ -110,14 +107,7 @@ impl Live {
             ShmctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::shmctl_stat(id)?)), ..Outcome::ok(0) }),
             ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny => {
                 let raw = if cmd == ShmctlCmd::ShmStat { shm_consts::SHM_STAT } else { shm_consts::SHM_STAT_ANY };
-                let index = if invalid_id.is_some() { id } else { sys::ipc_index(id) };
-                let (found, stat) = sys::shmctl_stat_cmd(index, raw)?;
-                // The index is computed the way ipc/util.h does; another id
-                // there would be the harness's mistake, not the kernel's.
-                if invalid_id.is_none() && found != id {
-                    return Err(StepError::Misuse(format!("SHM_STAT at index {index} found id {found}, not `{name}`'s {id}")));
-                }
-                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(i64::from(found)) })
+                super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::shmctl_stat_cmd(index, raw))
             }
             ShmctlCmd::Undefined => sys::shmctl_raw_bad(id, shm_consts::UNDEFINED).map(|()| Outcome::ok(0)).map_err(Into::into),
             ShmctlCmd::IpcRmid => sys::shmctl_rmid(id).map(|()| Outcome::ok(0)).map_err(Into::into),
