@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::exec::trace::{Isolation, Outcome, Termination, Trace};
 use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect, TimeExpect};
-use crate::sys::ShmStat;
+use crate::sys::{self, ShmStat};
 
 /// One unmet expectation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +143,43 @@ pub fn step(
         if let Some(n) = want.nonblock.filter(|n| *n != nonblock) {
             let show = |b: bool| if b { "O_NONBLOCK set" } else { "O_NONBLOCK clear" };
             return Err(mismatch("mq_flags", show(n), show(nonblock)));
+        }
+    }
+    if let (Some(want), Some(got)) = (&expect.siginfo, &outcome.siginfo) {
+        if let Some(code) = want.code.as_deref().filter(|c| *c != sys::si_code_name(got.code)) {
+            return Err(mismatch("si_code", code, sys::si_code_name(got.code)));
+        }
+        if let Some(role) = &want.pid_of {
+            if let Some(pid) = pid_of(role).filter(|p| *p != got.pid) {
+                return Err(mismatch("si_pid", format!("{pid} (role `{role}`)"), got.pid.to_string()));
+            }
+        }
+        if let Some(uid) = want.uid.filter(|u| *u != got.uid) {
+            return Err(mismatch("si_uid", uid.to_string(), got.uid.to_string()));
+        }
+    }
+    if let (Some(want), Some(got)) = (&expect.mq_status, &outcome.mq_status) {
+        if let Some(q) = want.qsize.filter(|q| *q != got.qsize) {
+            return Err(mismatch("QSIZE", q.to_string(), got.qsize.to_string()));
+        }
+        if let Some(n) = want.notify.filter(|n| *n != got.notify) {
+            return Err(mismatch("NOTIFY", n.to_string(), got.notify.to_string()));
+        }
+        let signo = |n: i32| if n == 0 { "none".to_owned() } else { sys::signal_name(n) };
+        if let Some(s) = want.signo.as_deref() {
+            let w = if s == "none" { 0 } else { sys::signal_from_name(s).unwrap_or(-1) };
+            if w != got.signo {
+                return Err(mismatch("SIGNO", s, signo(got.signo)));
+            }
+        }
+        if let Some(role) = &want.notify_pid_of {
+            if let Some(pid) = pid_of(role).filter(|p| *p != got.notify_pid) {
+                return Err(mismatch("NOTIFY_PID", format!("{pid} (role `{role}`)"), got.notify_pid.to_string()));
+            }
+        }
+        if let Some(r) = want.registered.filter(|r| *r != (got.notify_pid != 0)) {
+            let show = |r: bool| if r { "a registration (NOTIFY_PID not 0)" } else { "none (NOTIFY_PID 0)" };
+            return Err(mismatch("NOTIFY_PID", show(r), got.notify_pid.to_string()));
         }
     }
     if let Some(t) = expect.mtype.filter(|t| Some(*t) != outcome.mtype) {

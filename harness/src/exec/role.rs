@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
-use crate::plan::{FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Start, for_instance, offset_for};
+use crate::plan::{BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Sigev, Start, for_instance, offset_for};
 use crate::sys;
 
 /// Exit status of a role that stopped at an unmet expectation.
@@ -167,6 +167,14 @@ impl Interp<'_> {
             if let Some(spare) = r.spare_descriptors {
                 sys::limit_open_files(sys::limit_leaving(spare)).map_err(|e| format!("cannot lower RLIMIT_NOFILE: {e}"))?;
             }
+            for (name, resource, limit) in [
+                ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE as i32, r.rlimits.msgqueue),
+                ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING as i32, r.rlimits.sigpending),
+            ] {
+                if let Some(limit) = limit {
+                    sys::set_rlimit(resource, limit).map_err(|e| format!("cannot lower {name} to {limit}: {e}"))?;
+                }
+            }
         }
         // Blocked signals survive exec; a fresh role blocks what it waits for.
         if resume.is_none() {
@@ -177,6 +185,11 @@ impl Interp<'_> {
         for s in &plan.role(self.role).catch {
             let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
             sys::catch_signal(sig).map_err(|e| format!("cannot catch {s}: {e}"))?;
+        }
+        // Where the supervisor mounted the run's own mqueue file system.
+        let mqueue = self.ctx.run_dir.join("mqueue");
+        if mqueue.is_dir() {
+            crate::ipc::posix_mq::set_dir(mqueue);
         }
         let shmlba = sys::shmlba() as u64;
         // The `exec` step succeeded: this image is its outcome.
@@ -371,7 +384,8 @@ impl Interp<'_> {
             Op::SemWait { object, timeout_ms, bad_timeout } => {
                 let addr = self.sem_addr(*object)?;
                 let start = std::time::Instant::now();
-                let res = sys::sem_wait(addr, timeout_ms.map(std::time::Duration::from_millis), *bad_timeout);
+                let deadline = deadline(*timeout_ms, bad_timeout.then_some(BadDeadline::NsecBillion));
+                let res = sys::sem_wait(addr, deadline);
                 let mut o = match res {
                     Ok(ret) => Outcome::ok(i64::from(ret)),
                     Err(e) => Outcome::err(e),
@@ -388,47 +402,61 @@ impl Interp<'_> {
                 let Live::PosixMq(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 l.open(&path, *flags, mode.unwrap_or(decl_mode), attr)
             }
-            Op::MqSend { object, data, prio, timeout_ms } => {
+            Op::MqSend { object, data, prio, timeout_ms, deadline: bad, descriptor } => {
                 let name = self.name(*object).to_owned();
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                timed(|| l.send(&name, &for_instance(data, self.instance), *prio, timeout_ms.map(std::time::Duration::from_millis)))
+                timed(|| l.send(&name, *descriptor, &for_instance(data, self.instance), *prio, deadline(*timeout_ms, *bad)))
             }
-            Op::MqReceive { object, len, timeout_ms } => {
+            Op::MqReceive { object, len, timeout_ms, deadline: bad, descriptor } => {
                 let name = self.name(*object).to_owned();
                 let ObjectSpec::PosixMq { msgsize, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let len = usize::try_from(len.unwrap_or(msgsize.max(0) as u64)).map_err(|_| sys::Errno::EINVAL)?;
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                timed(|| l.receive(&name, len, timeout_ms.map(std::time::Duration::from_millis)))
+                timed(|| l.receive(&name, *descriptor, len, deadline(*timeout_ms, *bad)))
             }
-            Op::MqGetattr { object } => {
+            Op::MqGetattr { object, descriptor } => {
                 let name = self.name(*object).to_owned();
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.getattr(&name)
+                l.getattr(&name, *descriptor)
             }
-            Op::MqSetattr { object, nonblock } => {
+            Op::MqSetattr { object, nonblock, ignored, descriptor } => {
                 let name = self.name(*object).to_owned();
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.setattr(&name, *nonblock)
+                l.setattr(&name, *descriptor, *nonblock, *ignored)
             }
-            Op::MqNotify { object, signal, value } => {
+            Op::MqNotify { object, signal, sigev, value, descriptor } => {
                 let name = self.name(*object).to_owned();
-                let sig = signal.as_deref().map(|s| sys::signal_from_name(s).ok_or_else(kind_error)).transpose()?;
+                let how = match (signal.as_deref(), sigev) {
+                    (Some(s), _) => sys::Notify::Signal(sys::signal_from_name(s).ok_or_else(kind_error)?, *value),
+                    (None, None) => sys::Notify::Unregister,
+                    (None, Some(Sigev::None)) => sys::Notify::Nothing,
+                    (None, Some(Sigev::Thread)) => sys::Notify::Thread(*value),
+                    (None, Some(Sigev::Invalid)) => sys::Notify::Invalid,
+                    // The kernel's _NSIG is 64; valid_signal() refuses more.
+                    (None, Some(Sigev::SignalOutOfRange)) => sys::Notify::Signal(65, *value),
+                };
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.notify(&name, sig, *value)
+                l.notify(&name, *descriptor, how)
             }
-            Op::MqClose { object } => {
+            Op::MqClose { object, descriptor } => {
                 let name = self.name(*object).to_owned();
                 let Live::PosixMq(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.close(&name)
+                l.close(&name, *descriptor)
+            }
+            Op::MqStatus { object } => {
+                let status = crate::ipc::posix_mq::status(&self.posix_name(*object)?)?;
+                Ok(Outcome { mq_status: Some(status), ..Outcome::ok(0) })
+            }
+            Op::WaitNotification { timeout_ms } => {
+                Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
             Op::MqUnlink { object } => {
-                sys::mq_unlink(&self.posix_name(*object)?)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into()))
             }
             Op::Sigwait { signal, timeout_ms } => {
                 let sig = sys::signal_from_name(signal).ok_or_else(kind_error)?;
-                let value = sys::wait_signal(sig, std::time::Duration::from_millis(*timeout_ms))?;
-                Ok(Outcome::ok(i64::from(value)))
+                let info = sys::wait_signal(sig, std::time::Duration::from_millis(*timeout_ms))?;
+                Ok(Outcome { siginfo: Some(info), ..Outcome::ok(i64::from(info.value)) })
             }
             Op::Msgget { object, flags, mode: msgflg_mode } => {
                 let ObjectSpec::SysvMsg { mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
@@ -503,12 +531,8 @@ impl Interp<'_> {
             Op::Shmdt { object, offset, unattached } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvShm(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                if *unattached {
-                    l.shmdt_unattached()?
-                } else {
-                    l.shmdt(&name, *offset)?
-                }
-                Ok(Outcome::ok(0))
+                let ret = if *unattached { l.shmdt_unattached()? } else { l.shmdt(&name, *offset)? };
+                Ok(Outcome::ok(ret.into()))
             }
             Op::Shmctl { object, cmd, set, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
@@ -532,8 +556,7 @@ impl Interp<'_> {
             }
             Op::Mprotect { object, offset, len, prot } => {
                 let m = self.objects[object.0].mapping().ok_or_else(|| not_mapped(&plan.object(*object).name))?;
-                sys::mprotect(m.addr + *offset as usize, *len as usize, *prot)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::mprotect(m.addr + *offset as usize, *len as usize, *prot)?.into()))
             }
             Op::Mmap { object, over, noreplace } => {
                 let at = match over {
@@ -624,8 +647,7 @@ impl Interp<'_> {
                 let m = self.objects[object.0]
                     .mapping()
                     .ok_or_else(|| StepError::Misuse("the object is not mapped in this process".to_owned()))?;
-                sys::msync(m.addr, m.len, *flags)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::msync(m.addr, m.len, *flags)?.into()))
             }
             Op::ShmUnlink { object } => Ok(Outcome::ok(i64::from(sys::shm_unlink(&self.posix_name(*object)?)?))),
             Op::Write { object, data, offset, stride, via_descriptor: true } => {
@@ -826,6 +848,17 @@ fn spin_bound(timeout_ms: u64) -> std::time::Duration {
 
 /// Run a call that may wait, recording how long it took (also when it
 /// fails: a timeout's length is part of what is checked).
+/// The deadline of a timed call: `timeout` from now, or an unusual one.
+fn deadline(timeout_ms: Option<u64>, bad: Option<BadDeadline>) -> Option<sys::Deadline> {
+    match bad {
+        Some(BadDeadline::Past) => Some(sys::Deadline::Past),
+        Some(BadDeadline::NsecNegative) => Some(sys::Deadline::NsecNegative),
+        Some(BadDeadline::NsecBillion) => Some(sys::Deadline::NsecBillion),
+        Some(BadDeadline::SecNegative) => Some(sys::Deadline::SecNegative),
+        None => timeout_ms.map(|ms| sys::Deadline::In(std::time::Duration::from_millis(ms))),
+    }
+}
+
 fn timed(call: impl FnOnce() -> Result<Outcome, StepError>) -> Result<Outcome, StepError> {
     let start = std::time::Instant::now();
     let mut o = match call() {

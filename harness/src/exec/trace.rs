@@ -34,9 +34,16 @@ pub struct Outcome {
     /// The priority of the message mq_receive took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prio: Option<u32>,
-    /// mq_getattr: maxmsg, msgsize, curmsgs, and whether O_NONBLOCK is set.
+    /// mq_getattr (or mq_setattr's old attributes): maxmsg, msgsize,
+    /// curmsgs, and whether O_NONBLOCK is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attr: Option<(i64, i64, i64, bool)>,
+    pub attr: Option<crate::sys::MqAttr>,
+    /// The siginfo of the signal `sigwait` took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub siginfo: Option<crate::sys::SigInfo>,
+    /// A queue's line in the mqueue file system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mq_status: Option<crate::ipc::posix_mq::MqStatus>,
     /// The type of the message msgrcv took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtype: Option<i64>,
@@ -95,6 +102,8 @@ impl Outcome {
             mtype: None,
             prio: None,
             attr: None,
+            siginfo: None,
+            mq_status: None,
             limits: None,
             used_ids: None,
             examined: None,

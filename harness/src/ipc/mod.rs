@@ -245,7 +245,7 @@ pub struct SysvTable {
     pub table: &'static str,
     /// The scenario kind, once scenarios can declare it.
     pub kind: Option<Kind>,
-    pub rmid: fn(libc::c_int) -> Result<(), Errno>,
+    pub rmid: fn(libc::c_int) -> Result<libc::c_int, Errno>,
     /// IPC_STAT, for post-conditions.
     pub stat: fn(libc::c_int) -> Result<ShmStat, Errno>,
 }
@@ -269,7 +269,7 @@ impl Lifecycle for SysvTable {
         if !self.present().map_err(|_| Errno::EIO)?.iter().any(|p| p.id == r.id && p.key == r.key) {
             return Err(Errno::ESTALE);
         }
-        (self.rmid)(id)
+        (self.rmid)(id).map(drop)
     }
 
     fn stat(&self, r: &Residue) -> Result<ShmStat, Errno> {

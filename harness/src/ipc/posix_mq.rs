@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use super::{Lifecycle, StepError};
 use crate::exec::trace::{Outcome, Residue};
-use crate::plan::Kind;
-use crate::sys::{self, Errno};
+use crate::plan::{BadDescriptor, Kind};
+use crate::sys::{self, Deadline, Errno};
 
 static DIR: OnceLock<PathBuf> = OnceLock::new();
 
@@ -43,19 +43,72 @@ impl Lifecycle for PosixMqKind {
 
     fn remove(&self, r: &Residue) -> Result<(), Errno> {
         let file = r.name.as_deref().and_then(|p| p.rsplit('/').next()).ok_or(Errno::EINVAL)?;
-        sys::mq_unlink(&format!("/{file}"))
+        sys::mq_unlink(&format!("/{file}")).map(drop)
     }
 }
 
-/// A queue as one process knows it: its descriptor once opened.
+/// A queue's line in the mqueue file system, as `mqueue_read_file` in
+/// ipc/mqueue.c prints it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MqStatus {
+    pub qsize: u64,
+    pub notify: i32,
+    pub signo: i32,
+    pub notify_pid: i32,
+}
+
+/// Read `QSIZE:n NOTIFY:n SIGNO:n NOTIFY_PID:n` from the queue's file.
+pub fn status(path: &str) -> Result<MqStatus, StepError> {
+    let file = dir().join(path.trim_start_matches('/'));
+    let text = std::fs::read_to_string(&file).map_err(|e| StepError::Misuse(format!("cannot read {}: {e}", file.display())))?;
+    let field = |name: &str| -> Result<i64, StepError> {
+        let mut words = text.split_whitespace();
+        words
+            .find_map(|w| w.strip_prefix(name).and_then(|v| v.strip_prefix(':')).and_then(|v| v.parse().ok()))
+            .ok_or_else(|| StepError::Misuse(format!("no {name} in {}: {text:?}", file.display())))
+    };
+    Ok(MqStatus {
+        qsize: field("QSIZE")? as u64,
+        notify: field("NOTIFY")? as i32,
+        signo: field("SIGNO")? as i32,
+        notify_pid: field("NOTIFY_PID")? as i32,
+    })
+}
+
+/// A queue as one process knows it: its descriptor once opened, and the
+/// number it had once closed (for `descriptor: closed`).
 #[derive(Debug, Default)]
 pub struct Live {
     pub mqd: Option<i32>,
+    closed: Option<i32>,
+}
+
+/// The descriptor a call is given, and what was opened to make it.
+struct Given {
+    fd: i32,
+    _held: Option<std::fs::File>,
 }
 
 impl Live {
     fn mqd(&self, name: &str) -> Result<i32, StepError> {
         self.mqd.ok_or_else(|| StepError::Misuse(format!("`{name}` is not open in this process: run `mq_open` first")))
+    }
+
+    fn given(&self, name: &str, bad: Option<BadDescriptor>) -> Result<Given, StepError> {
+        use std::os::fd::AsRawFd;
+        let fd = match bad {
+            None => self.mqd(name)?,
+            Some(BadDescriptor::Closed) => self.closed.ok_or_else(|| {
+                StepError::Misuse(format!("`descriptor: closed` needs an earlier `mq_close` of `{name}` in this process"))
+            })?,
+            Some(BadDescriptor::MinusOne) => -1,
+            Some(BadDescriptor::Huge) => i32::MAX - 1,
+            Some(BadDescriptor::NotAQueue) => {
+                let f = std::fs::File::open("/dev/null").map_err(|e| StepError::Misuse(format!("cannot open /dev/null: {e}")))?;
+                return Ok(Given { fd: f.as_raw_fd(), _held: Some(f) });
+            }
+        };
+        Ok(Given { fd, _held: None })
     }
 
     pub fn open(&mut self, path: &str, flags: i32, mode: u32, attr: Option<(i64, i64)>) -> Result<Outcome, StepError> {
@@ -64,34 +117,36 @@ impl Live {
         Ok(Outcome::ok(i64::from(mqd)))
     }
 
-    pub fn send(&self, name: &str, data: &[u8], prio: u32, timeout: Option<std::time::Duration>) -> Result<Outcome, StepError> {
-        sys::mq_send(self.mqd(name)?, data, prio, timeout)?;
-        Ok(Outcome::ok(0))
+    pub fn send(&self, name: &str, bad: Option<BadDescriptor>, data: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<Outcome, StepError> {
+        Ok(Outcome::ok(sys::mq_send(self.given(name, bad)?.fd, data, prio, deadline)?.into()))
     }
 
-    pub fn receive(&self, name: &str, len: usize, timeout: Option<std::time::Duration>) -> Result<Outcome, StepError> {
-        let (data, prio) = sys::mq_receive(self.mqd(name)?, len, timeout)?;
+    pub fn receive(&self, name: &str, bad: Option<BadDescriptor>, len: usize, deadline: Option<Deadline>) -> Result<Outcome, StepError> {
+        let (data, prio) = sys::mq_receive(self.given(name, bad)?.fd, len, deadline)?;
         Ok(Outcome { prio: Some(prio), data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
     }
 
-    pub fn getattr(&self, name: &str) -> Result<Outcome, StepError> {
-        let a = sys::mq_getattr(self.mqd(name)?)?;
-        Ok(Outcome { attr: Some(a), ..Outcome::ok(0) })
+    pub fn getattr(&self, name: &str, bad: Option<BadDescriptor>) -> Result<Outcome, StepError> {
+        let (ret, a) = sys::mq_getattr(self.given(name, bad)?.fd)?;
+        Ok(Outcome { attr: Some(a), ..Outcome::ok(ret.into()) })
     }
 
-    pub fn setattr(&self, name: &str, nonblock: bool) -> Result<Outcome, StepError> {
-        sys::mq_setattr(self.mqd(name)?, nonblock)?;
-        Ok(Outcome::ok(0))
+    /// The outcome's `attr` is the old attributes mq_setattr reported.
+    pub fn setattr(&self, name: &str, bad: Option<BadDescriptor>, nonblock: bool, ignored: (i64, i64, i64)) -> Result<Outcome, StepError> {
+        let (ret, old) = sys::mq_setattr(self.given(name, bad)?.fd, nonblock, (ignored.0, ignored.1, ignored.2, false))?;
+        Ok(Outcome { attr: Some(old), ..Outcome::ok(ret.into()) })
     }
 
-    pub fn notify(&self, name: &str, signal: Option<i32>, value: i32) -> Result<Outcome, StepError> {
-        sys::mq_notify(self.mqd(name)?, signal, value)?;
-        Ok(Outcome::ok(0))
+    pub fn notify(&self, name: &str, bad: Option<BadDescriptor>, how: sys::Notify) -> Result<Outcome, StepError> {
+        Ok(Outcome::ok(sys::mq_notify(self.given(name, bad)?.fd, how)?.into()))
     }
 
-    pub fn close(&mut self, name: &str) -> Result<Outcome, StepError> {
-        sys::mq_close(self.mqd(name)?)?;
-        self.mqd = None;
-        Ok(Outcome::ok(0))
+    pub fn close(&mut self, name: &str, bad: Option<BadDescriptor>) -> Result<Outcome, StepError> {
+        let given = self.given(name, bad)?;
+        let ret = sys::mq_close(given.fd)?;
+        if bad.is_none() {
+            self.closed = self.mqd.take();
+        }
+        Ok(Outcome::ok(ret.into()))
     }
 }

@@ -39,8 +39,7 @@ impl Live {
     }
 
     pub fn msgsnd(&self, name: &str, mtype: i64, text: &[u8], nowait: bool) -> Result<Outcome, StepError> {
-        sys::msgsnd(self.id(name)?, mtype, text, if nowait { libc::IPC_NOWAIT } else { 0 })?;
-        Ok(Outcome::ok(0))
+        Ok(Outcome::ok(sys::msgsnd(self.id(name)?, mtype, text, if nowait { libc::IPC_NOWAIT } else { 0 })?.into()))
     }
 
     /// The value is the message's length; `data` its text.
@@ -58,14 +57,14 @@ impl Live {
         bad_buffer: bool,
     ) -> Result<Outcome, StepError> {
         if cmd == MsgctlCmd::IpcInfo {
-            let (limits, used) = sys::msgctl_info()?;
+            let (highest, limits, used) = sys::msgctl_info()?;
             let read = |n: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse().ok());
             let pairs = ["msgmax", "msgmnb", "msgmni"]
                 .iter()
                 .enumerate()
                 .map(|(i, n)| ((*n).to_owned(), limits[i], read(n).unwrap_or(0)))
                 .collect();
-            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
+            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(highest.into()) });
         }
         let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
         if bad_buffer || cmd == MsgctlCmd::Undefined {
@@ -74,23 +73,23 @@ impl Live {
                 MsgctlCmd::IpcSet => libc::IPC_SET,
                 _ => sys::shm_consts::UNDEFINED,
             };
-            sys::msgctl_raw_bad(id, raw)?;
-            return Ok(Outcome::ok(0));
+            return Ok(Outcome::ok(sys::msgctl_raw_bad(id, raw)?.into()));
         }
         match cmd {
-            MsgctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::msgctl_stat(id, libc::IPC_STAT)?.1)), ..Outcome::ok(0) }),
+            MsgctlCmd::IpcStat => {
+                let (ret, stat) = sys::msgctl_stat(id, libc::IPC_STAT)?;
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(ret.into()) })
+            }
             MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny => {
                 let raw = if cmd == MsgctlCmd::MsgStat { MSG_STAT } else { MSG_STAT_ANY };
                 super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::msgctl_stat(index, raw))
             }
             MsgctlCmd::IpcSet => {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
-                sys::msgctl_set(id, s.uid, s.gid, s.mode, s.qbytes)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::msgctl_set(id, s.uid, s.gid, s.mode, s.qbytes)?.into()))
             }
             MsgctlCmd::IpcRmid => {
-                sys::msgctl_rmid(id)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::msgctl_rmid(id)?.into()))
             }
             MsgctlCmd::IpcInfo | MsgctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }

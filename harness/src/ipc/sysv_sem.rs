@@ -64,19 +64,18 @@ impl Live {
                 sys::SemBuf { num: o.sem, op: o.op, flags }
             })
             .collect();
-        sys::semop(self.id(name)?, &bufs, timeout)?;
-        Ok(Outcome::ok(0))
+        Ok(Outcome::ok(sys::semop(self.id(name)?, &bufs, timeout)?.into()))
     }
 
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
         let Semctl { cmd, sem, value, values, set, invalid_id, bad_buffer } = call;
         if cmd == SemctlCmd::IpcInfo {
-            let (limits, used) = sys::semctl_info()?;
+            let (highest, limits, used) = sys::semctl_info()?;
             let file = std::fs::read_to_string("/proc/sys/kernel/sem").unwrap_or_default();
             let files: Vec<u64> = file.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             let names = ["semmsl", "semmns", "semopm", "semmni"];
             let pairs = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), limits[i], files.get(i).copied().unwrap_or(0))).collect();
-            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(0) });
+            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(highest.into()) });
         }
         let id = super::sysv_id(self.id, invalid_id, name, "semget")?;
         if bad_buffer || cmd == SemctlCmd::Undefined {
@@ -87,8 +86,7 @@ impl Live {
                 SemctlCmd::Setall => libc::SETALL,
                 _ => sys::shm_consts::UNDEFINED,
             };
-            sys::semctl_raw_bad(id, raw)?;
-            return Ok(Outcome::ok(0));
+            return Ok(Outcome::ok(sys::semctl_raw_bad(id, raw)?.into()));
         }
         let num = libc::c_int::from(sem);
         let get = |cmd| -> Result<Outcome, StepError> { Ok(Outcome::ok(i64::from(sys::semctl_get(id, num, cmd)?))) };
@@ -98,8 +96,7 @@ impl Live {
             SemctlCmd::Getncnt => get(libc::GETNCNT),
             SemctlCmd::Getzcnt => get(libc::GETZCNT),
             SemctlCmd::Setval => {
-                sys::semctl_setval(id, num, value.unwrap_or(0))?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::semctl_setval(id, num, value.unwrap_or(0))?.into()))
             }
             SemctlCmd::Getall => {
                 // The set's own size, so GETALL never writes past the buffer.
@@ -113,22 +110,22 @@ impl Live {
                 if values.len() != n {
                     return Err(StepError::Misuse(format!("`setall` gives {} values for a set of {n}", values.len())));
                 }
-                sys::semctl_setall(id, values)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::semctl_setall(id, values)?.into()))
             }
-            SemctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::semctl_stat(id)?)), ..Outcome::ok(0) }),
+            SemctlCmd::IpcStat => {
+                let (ret, stat) = sys::semctl_stat_cmd(id, libc::IPC_STAT)?;
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(ret.into()) })
+            }
             SemctlCmd::IpcSet => {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
-                sys::semctl_set(id, s.uid, s.gid, s.mode)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::semctl_set(id, s.uid, s.gid, s.mode)?.into()))
             }
             SemctlCmd::IpcRmid => {
-                sys::semctl_rmid(id)?;
-                Ok(Outcome::ok(0))
+                Ok(Outcome::ok(sys::semctl_rmid(id)?.into()))
             }
             SemctlCmd::SemStat | SemctlCmd::SemStatAny => {
                 let raw = if cmd == SemctlCmd::SemStat { SEM_STAT } else { SEM_STAT_ANY };
-                super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::semctl_stat_index(index, raw))
+                super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::semctl_stat_cmd(index, raw))
             }
             SemctlCmd::IpcInfo | SemctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }

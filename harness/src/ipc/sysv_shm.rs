@@ -69,20 +69,20 @@ impl Live {
         Ok((addr, requested))
     }
 
-    pub fn shmdt(&mut self, name: &str, offset: u64) -> Result<(), StepError> {
+    /// The value is shmdt's return value.
+    pub fn shmdt(&mut self, name: &str, offset: u64) -> Result<i32, StepError> {
         let m = self.attach.ok_or_else(|| StepError::Misuse(format!("`{name}` is not attached in this process")))?;
-        sys::shmdt(m.addr + offset as usize)?;
+        let ret = sys::shmdt(m.addr + offset as usize)?;
         if offset == 0 {
             self.attach = None;
             self.detached = Some(m);
         }
-        Ok(())
+        Ok(ret)
     }
 
     /// `shmdt` at a page-aligned address where nothing is attached.
-    pub fn shmdt_unattached(&mut self) -> Result<(), StepError> {
-        sys::shmdt(free_address(self.size)?)?;
-        Ok(())
+    pub fn shmdt_unattached(&mut self) -> Result<i32, StepError> {
+        Ok(sys::shmdt(free_address(self.size)?)?)
     }
 
     pub fn shmctl(
@@ -101,22 +101,25 @@ impl Live {
         };
         if bad_buffer {
             let raw = if cmd == ShmctlCmd::IpcSet { shm_consts::IPC_SET } else { libc::IPC_STAT };
-            return sys::shmctl_raw_bad(id, raw).map(|()| Outcome::ok(0)).map_err(Into::into);
+            return sys::shmctl_raw_bad(id, raw).map(|r| Outcome::ok(r.into())).map_err(Into::into);
         }
         match cmd {
-            ShmctlCmd::IpcStat => Ok(Outcome { stat: Some(Box::new(sys::shmctl_stat(id)?)), ..Outcome::ok(0) }),
+            ShmctlCmd::IpcStat => {
+                let (ret, stat) = sys::shmctl_stat_cmd(id, libc::IPC_STAT)?;
+                Ok(Outcome { stat: Some(Box::new(stat)), ..Outcome::ok(ret.into()) })
+            }
             ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny => {
                 let raw = if cmd == ShmctlCmd::ShmStat { shm_consts::SHM_STAT } else { shm_consts::SHM_STAT_ANY };
                 super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::shmctl_stat_cmd(index, raw))
             }
-            ShmctlCmd::Undefined => sys::shmctl_raw_bad(id, shm_consts::UNDEFINED).map(|()| Outcome::ok(0)).map_err(Into::into),
-            ShmctlCmd::IpcRmid => sys::shmctl_rmid(id).map(|()| Outcome::ok(0)).map_err(Into::into),
+            ShmctlCmd::Undefined => sys::shmctl_raw_bad(id, shm_consts::UNDEFINED).map(|r| Outcome::ok(r.into())).map_err(Into::into),
+            ShmctlCmd::IpcRmid => sys::shmctl_rmid(id).map(|r| Outcome::ok(r.into())).map_err(Into::into),
             ShmctlCmd::IpcSet => {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
-                sys::shmctl_set(id, s.uid, s.gid, s.mode).map(|()| Outcome::ok(0)).map_err(Into::into)
+                sys::shmctl_set(id, s.uid, s.gid, s.mode).map(|r| Outcome::ok(r.into())).map_err(Into::into)
             }
-            ShmctlCmd::ShmLock => sys::shmctl_lock(id, true).map(|()| Outcome::ok(0)).map_err(Into::into),
-            ShmctlCmd::ShmUnlock => sys::shmctl_lock(id, false).map(|()| Outcome::ok(0)).map_err(Into::into),
+            ShmctlCmd::ShmLock => sys::shmctl_lock(id, true).map(|r| Outcome::ok(r.into())).map_err(Into::into),
+            ShmctlCmd::ShmUnlock => sys::shmctl_lock(id, false).map(|r| Outcome::ok(r.into())).map_err(Into::into),
             ShmctlCmd::IpcInfo => {
                 let info = sys::shmctl_info()?;
                 let read = |n: &str| {
@@ -213,7 +216,7 @@ impl Lifecycle for SysvShmKind {
         if i64::from(now.key) != r.key || r.cpid.is_some_and(|p| p != now.cpid) {
             return Err(Errno::ESTALE);
         }
-        sys::shmctl_rmid(id)
+        sys::shmctl_rmid(id).map(drop)
     }
 
     fn stat(&self, r: &Residue) -> Result<ShmStat, Errno> {

@@ -709,6 +709,7 @@ impl Builder<'_> {
             catch,
             block,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
+            rlimits: decl.rlimits.as_ref().map(|r| *r.value()).unwrap_or_default(),
             steps,
             exit,
             exit_loc,

@@ -29,6 +29,8 @@ impl Builder<'_> {
             inheritable: BTreeSet<usize>,
             /// Segments this role detached: a store there may be expected to fault.
             detached: BTreeSet<usize>,
+            /// Queues this role closed (`descriptor: closed` reuses the number).
+            closed: BTreeSet<usize>,
         }
         let mut at_start: Vec<Option<Held>> =
             roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
@@ -86,17 +88,22 @@ impl Builder<'_> {
                         held.opened.insert(object.0);
                     }
                     Op::MqOpen { .. } => {}
-                    Op::MqSend { object, .. }
-                    | Op::MqReceive { object, .. }
-                    | Op::MqGetattr { object }
-                    | Op::MqSetattr { object, .. }
-                    | Op::MqNotify { object, .. }
-                    | Op::MqClose { object } => {
-                        need(&held.opened, *object, "mq_open", self);
-                        if matches!(step.op, Op::MqClose { .. }) {
-                            held.opened.remove(&object.0);
+                    Op::MqSend { object, descriptor, .. }
+                    | Op::MqReceive { object, descriptor, .. }
+                    | Op::MqGetattr { object, descriptor }
+                    | Op::MqSetattr { object, descriptor, .. }
+                    | Op::MqNotify { object, descriptor, .. }
+                    | Op::MqClose { object, descriptor } => match descriptor {
+                        None => {
+                            need(&held.opened, *object, "mq_open", self);
+                            if matches!(step.op, Op::MqClose { .. }) {
+                                held.opened.remove(&object.0);
+                                held.closed.insert(object.0);
+                            }
                         }
-                    }
+                        Some(BadDescriptor::Closed) => need(&held.closed, *object, "mq_close", self),
+                        Some(_) => {}
+                    },
                     Op::SemInit { object, .. }
                     | Op::SemPost { object }
                     | Op::SemWait { object, .. }

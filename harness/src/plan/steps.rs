@@ -353,56 +353,79 @@ impl Builder<'_> {
                     }
                 };
                 let timeout_ms = self.duration(a.timeout.as_ref());
+                let deadline = self.deadline(a.timeout.as_ref(), a.deadline.as_ref());
+                let descriptor = a.descriptor.as_ref().map(|d| *d.value());
                 (
                     self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_send").map(|object| Op::MqSend {
                         object,
                         data,
                         prio: a.prio,
                         timeout_ms,
+                        deadline,
+                        descriptor,
                     }),
                     &a.expect,
                 )
             }
             Step::MqReceive(a) => {
                 let timeout_ms = self.duration(a.timeout.as_ref());
+                let deadline = self.deadline(a.timeout.as_ref(), a.deadline.as_ref());
+                let descriptor = a.descriptor.as_ref().map(|d| *d.value());
                 (
                     self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_receive").map(|object| Op::MqReceive {
                         object,
                         len: a.len,
                         timeout_ms,
+                        deadline,
+                        descriptor,
                     }),
                     &a.expect,
                 )
             }
             Step::MqSetattr(a) => (
-                self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_setattr")
-                    .map(|object| Op::MqSetattr { object, nonblock: a.nonblock }),
+                self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_setattr").map(|object| Op::MqSetattr {
+                    object,
+                    nonblock: a.nonblock,
+                    ignored: (a.maxmsg, a.msgsize, a.curmsgs),
+                    descriptor: a.descriptor.as_ref().map(|d| *d.value()),
+                }),
                 &a.expect,
             ),
             Step::MqNotify(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));
+                if let (Some(s), Some(_)) = (&a.signal, &a.sigev) {
+                    self.err(
+                        Diagnostic::new(s.loc(), "`signal` and `sigev` together")
+                            .label("SIGEV_SIGNAL")
+                            .hint("give `signal:` for SIGEV_SIGNAL, or `sigev:` for another kind of notification"),
+                    );
+                }
                 (
                     self.object_ref(objects, &a.object, &[Kind::PosixMq], "mq_notify").map(|object| Op::MqNotify {
                         object,
                         signal,
+                        sigev: a.sigev.as_ref().map(|s| *s.value()),
                         value: a.value,
+                        descriptor: a.descriptor.as_ref().map(|d| *d.value()),
                     }),
                     &a.expect,
                 )
             }
-            Step::MqGetattr(a) | Step::MqClose(a) | Step::MqUnlink(a) => {
-                let name = match step.value() {
-                    Step::MqGetattr(_) => "mq_getattr",
-                    Step::MqClose(_) => "mq_close",
-                    _ => "mq_unlink",
-                };
-                let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], name);
-                let op = object.map(|object| match step.value() {
-                    Step::MqGetattr(_) => Op::MqGetattr { object },
-                    Step::MqClose(_) => Op::MqClose { object },
-                    _ => Op::MqUnlink { object },
-                });
+            Step::MqGetattr(a) | Step::MqClose(a) => {
+                let getattr = matches!(step.value(), Step::MqGetattr(_));
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], if getattr { "mq_getattr" } else { "mq_close" });
+                let descriptor = a.descriptor.as_ref().map(|d| *d.value());
+                let op = object.map(|object| if getattr { Op::MqGetattr { object, descriptor } } else { Op::MqClose { object, descriptor } });
                 (op, &a.expect)
+            }
+            Step::MqUnlink(a) | Step::MqStatus(a) => {
+                let unlink = matches!(step.value(), Step::MqUnlink(_));
+                let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], if unlink { "mq_unlink" } else { "mq_status" });
+                (object.map(|object| if unlink { Op::MqUnlink { object } } else { Op::MqStatus { object } }), &a.expect)
+            }
+            Step::WaitNotification(a) => {
+                let timeout_ms = self.duration(a.timeout.as_ref()).unwrap_or(1000);
+                (Some(Op::WaitNotification { timeout_ms }), &a.expect)
             }
             Step::Sigwait(a) => {
                 let signal = self.signal(&a.signal);
@@ -1005,6 +1028,30 @@ impl Builder<'_> {
         ms
     }
 
+    /// A timed call's unusual deadline; it replaces `timeout`, so not both.
+    fn deadline(&mut self, timeout: Option<&Sp<String>>, deadline: Option<&Sp<m::BadDeadline>>) -> Option<m::BadDeadline> {
+        let d = deadline?;
+        if let Some(t) = timeout {
+            self.err(
+                Diagnostic::new(t.loc(), "`timeout` and `deadline` together")
+                    .label("a deadline from now")
+                    .hint("give one of them: `timeout` is a deadline this long from now"),
+            );
+        }
+        Some(*d.value())
+    }
+
+    /// A role named by an expectation exists.
+    fn known_role(&mut self, name: &str, loc: Loc) {
+        if !self.doc.roles.contains_key(name) {
+            self.err(
+                Diagnostic::new(loc, format!("no role named `{name}`"))
+                    .label("unknown role")
+                    .hint(format!("name one of the roles: {}", crate::plan::build::names(&self.doc.roles))),
+            );
+        }
+    }
+
     /// Steps whose value is a count of failures assert nothing without
     /// `expect: { value }`.
     fn require_count(&mut self, step: &Sp<Step>, expect: Option<&Sp<m::Expect>>, name: &str, what: &str) {
@@ -1250,10 +1297,40 @@ impl Builder<'_> {
             out.prio = Some(*p.value());
         }
         if let Some(a) = &e.attr {
-            if !matches!(op, Op::MqGetattr { .. }) {
-                misplaced(self, "attr", a.loc(), "`mq_getattr`");
+            if !matches!(op, Op::MqGetattr { .. } | Op::MqSetattr { .. }) {
+                misplaced(self, "attr", a.loc(), "`mq_getattr` and `mq_setattr`");
             }
             out.attr = Some(a.value().clone());
+        }
+        if let Some(s) = &e.siginfo {
+            if !matches!(op, Op::Sigwait { .. }) {
+                misplaced(self, "siginfo", s.loc(), "`sigwait`");
+            }
+            if let Some(code) = s.code.as_deref().filter(|c| !sys::SI_CODES.iter().any(|(n, _)| n == c)) {
+                let names: Vec<String> = sys::SI_CODES.iter().map(|(n, _)| (*n).to_owned()).collect();
+                let hint = crate::plan::build::did_you_mean(code, &names).unwrap_or_else(|| format!("use one of {}", names.join(", ")));
+                self.err(Diagnostic::new(s.loc(), format!("unknown si_code `{code}`")).label("code").hint(hint));
+            }
+            if let Some(r) = &s.pid_of {
+                self.known_role(r, s.loc());
+            }
+            out.siginfo = Some(s.value().clone());
+        }
+        if let Some(s) = &e.mq_status {
+            if !matches!(op, Op::MqStatus { .. }) {
+                misplaced(self, "mq_status", s.loc(), "`mq_status`");
+            }
+            if let Some(sig) = s.signo.as_deref().filter(|g| *g != "none" && sys::signal_from_name(g).is_none()) {
+                self.err(
+                    Diagnostic::new(s.loc(), format!("unknown signal `{sig}`"))
+                        .label("signo")
+                        .hint("name a signal such as SIGUSR1, or `none` for 0"),
+                );
+            }
+            if let Some(r) = &s.notify_pid_of {
+                self.known_role(r, s.loc());
+            }
+            out.mq_status = Some(s.value().clone());
         }
         if let Some(t) = &e.mtype {
             if !matches!(op, Op::Msgrcv { .. }) {
@@ -1265,13 +1342,7 @@ impl Builder<'_> {
             if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getpid, .. }) {
                 misplaced(self, "pid_of", r.loc(), "`semctl` with `cmd: getpid`");
             }
-            if !self.doc.roles.contains_key(r.as_str()) {
-                self.err(
-                    Diagnostic::new(r.loc(), format!("no role named `{}`", r.value()))
-                        .label("unknown role")
-                        .hint(format!("name one of the roles: {}", crate::plan::build::names(&self.doc.roles))),
-                );
-            }
+            self.known_role(r.value(), r.loc());
             out.pid_of = Some(r.value().clone());
         }
         if let Some(w) = &e.waited_at_least {

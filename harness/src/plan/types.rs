@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, DescriptorExpect, InfoExpect, MqAttrExpect, MsgSet, MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, SemOp,
-    SemctlCmd, ShmSet, ShmctlCmd, StatExpect, TimeExpect,
+    AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, MqAttrExpect, MqStatusExpect, MsgSet, MsgctlCmd,
+    MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, SiginfoExpect, Sigev, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -233,6 +233,8 @@ pub struct RolePlan {
     pub umask: u32,
     /// RLIMIT_NOFILE is lowered to leave this many descriptors free.
     pub spare_descriptors: Option<u32>,
+    /// Other resource limits lowered at the start.
+    pub rlimits: Rlimits,
     pub steps: Vec<StepPlan>,
     pub exit: ExitPlan,
     pub exit_loc: Loc,
@@ -381,26 +383,44 @@ pub enum Op {
         data: Vec<u8>,
         prio: u32,
         timeout_ms: Option<u64>,
+        deadline: Option<BadDeadline>,
+        descriptor: Option<BadDescriptor>,
     },
     MqReceive {
         object: ObjectId,
         len: Option<u64>,
         timeout_ms: Option<u64>,
+        deadline: Option<BadDeadline>,
+        descriptor: Option<BadDescriptor>,
     },
     MqGetattr {
         object: ObjectId,
+        descriptor: Option<BadDescriptor>,
     },
+    /// `ignored`: mq_maxmsg, mq_msgsize and mq_curmsgs passed along.
     MqSetattr {
         object: ObjectId,
         nonblock: bool,
+        ignored: (i64, i64, i64),
+        descriptor: Option<BadDescriptor>,
     },
+    /// `signal` for SIGEV_SIGNAL, or `sigev`; neither unregisters.
     MqNotify {
         object: ObjectId,
         signal: Option<String>,
+        sigev: Option<Sigev>,
         value: i32,
+        descriptor: Option<BadDescriptor>,
     },
     MqClose {
         object: ObjectId,
+        descriptor: Option<BadDescriptor>,
+    },
+    MqStatus {
+        object: ObjectId,
+    },
+    WaitNotification {
+        timeout_ms: u64,
     },
     MqUnlink {
         object: ObjectId,
@@ -653,6 +673,8 @@ impl Op {
             Op::MqNotify { .. } => "mq_notify",
             Op::MqClose { .. } => "mq_close",
             Op::MqUnlink { .. } => "mq_unlink",
+            Op::MqStatus { .. } => "mq_status",
+            Op::WaitNotification { .. } => "wait_notification",
             Op::Sigwait { .. } => "sigwait",
             Op::Msgget { .. } => "msgget",
             Op::Msgsnd { .. } => "msgsnd",
@@ -775,6 +797,8 @@ pub struct ExpectPlan {
     pub mtype: Option<i64>,
     pub prio: Option<u32>,
     pub attr: Option<MqAttrExpect>,
+    pub siginfo: Option<SiginfoExpect>,
+    pub mq_status: Option<MqStatusExpect>,
     pub pid_of: Option<String>,
     pub waited_at_least_ms: Option<u64>,
     /// Judged across the role's replicas: this many succeed, the rest fail

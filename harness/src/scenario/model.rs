@@ -265,11 +265,27 @@ pub struct RoleDecl {
     /// descriptors can be opened (the next one fails with EMFILE).
     #[serde(default)]
     pub spare_descriptors: Option<Sp<u32>>,
+    /// Lower resource limits at the start (soft and hard), e.g.
+    /// `{ msgqueue: 1024 }` for RLIMIT_MSGQUEUE. Lowering needs no privilege.
+    #[serde(default)]
+    pub rlimits: Option<Sp<Rlimits>>,
     pub steps: Vec<Sp<Step>>,
     /// How the role must end (default: exit status 0, or what its last
     /// `exit`/`crash` step or `killed_by` expectation implies).
     #[serde(default)]
     pub exit: Option<Sp<ExitExpect>>,
+}
+
+/// Resource limits a role lowers at its start; see getrlimit(2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rlimits {
+    /// RLIMIT_MSGQUEUE: bytes of POSIX message queues the real uid may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgqueue: Option<u64>,
+    /// RLIMIT_SIGPENDING: signals that may be queued to the real uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sigpending: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -346,18 +362,28 @@ pub enum Step {
     /// the length, `data` the text, `prio` the priority.
     MqReceive(MqReceiveArgs),
     /// `mq_getattr(3)` (`expect: { attr }`).
-    MqGetattr(ObjectArgs),
-    /// `mq_setattr(3)`: set or clear O_NONBLOCK.
+    MqGetattr(MqArgs),
+    /// `mq_setattr(3)`: set or clear O_NONBLOCK (`expect: { attr }` compares
+    /// the old attributes it reports).
     MqSetattr(MqSetattrArgs),
     /// `mq_notify(3)`: ask for `signal` (with `value` in si_value) when a
-    /// message arrives on the empty queue; without `signal`, unregister.
+    /// message arrives on the empty queue, or another `sigev`; with neither,
+    /// unregister.
     MqNotify(MqNotifyArgs),
     /// `mq_close(3)`.
-    MqClose(ObjectArgs),
+    MqClose(MqArgs),
+    /// Read the queue's file in the mqueue file system (`QSIZE:`, `NOTIFY:`,
+    /// `SIGNO:`, `NOTIFY_PID:`; `expect: { mq_status }`).
+    MqStatus(ObjectArgs),
+    /// Wait for the SIGEV_THREAD notification of an `mq_notify` with
+    /// `sigev: thread`: the value is the sigev_value it was given (EAGAIN
+    /// after `timeout`, default 1s).
+    WaitNotification(WaitNotificationArgs),
     /// `mq_unlink(3)`: remove the name; open descriptors stay valid.
     MqUnlink(ObjectArgs),
     /// Wait for a signal the role blocks (`block:`), with `sigtimedwait(2)`:
-    /// the value is the si_value it carries (EAGAIN at the timeout).
+    /// the value is the si_value it carries (EAGAIN at the timeout), and
+    /// `expect: { siginfo }` compares si_code, si_pid and si_uid.
     Sigwait(SigwaitArgs),
     /// `msgget(2)`: create or look up the message queue of an object.
     Msgget(MsggetArgs),
@@ -828,6 +854,61 @@ pub struct MqSendArgs {
     /// mq_timedsend: give up after this long (ETIMEDOUT).
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
+    /// mq_timedsend with this deadline instead of a `timeout`.
+    #[serde(default)]
+    pub deadline: Option<Sp<BadDeadline>>,
+    /// Pass this descriptor instead of the open one.
+    #[serde(default)]
+    pub descriptor: Option<Sp<BadDescriptor>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+/// A deadline for a timed call other than "this long from now".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadDeadline {
+    /// One second in the past.
+    Past,
+    /// tv_nsec -1.
+    NsecNegative,
+    /// tv_nsec 1 000 000 000.
+    NsecBillion,
+    /// tv_sec -1.
+    SecNegative,
+}
+
+/// A descriptor that is not an open message queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadDescriptor {
+    /// The number this process's descriptor had before its `mq_close`.
+    Closed,
+    /// -1.
+    MinusOne,
+    /// INT_MAX - 1.
+    Huge,
+    /// An open descriptor of /dev/null.
+    NotAQueue,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MqArgs {
+    pub object: Sp<String>,
+    /// Pass this descriptor instead of the open one.
+    #[serde(default)]
+    pub descriptor: Option<Sp<BadDescriptor>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WaitNotificationArgs {
+    /// How long to wait (default 1s).
+    #[serde(default)]
+    pub timeout: Option<Sp<String>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -843,6 +924,12 @@ pub struct MqReceiveArgs {
     /// mq_timedreceive: give up after this long (ETIMEDOUT).
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
+    /// mq_timedreceive with this deadline instead of a `timeout`.
+    #[serde(default)]
+    pub deadline: Option<Sp<BadDeadline>>,
+    /// Pass this descriptor instead of the open one.
+    #[serde(default)]
+    pub descriptor: Option<Sp<BadDescriptor>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -852,6 +939,17 @@ pub struct MqReceiveArgs {
 pub struct MqSetattrArgs {
     pub object: Sp<String>,
     pub nonblock: bool,
+    /// mq_maxmsg, mq_msgsize and mq_curmsgs to pass along (default 0):
+    /// mq_setattr ignores them.
+    #[serde(default)]
+    pub maxmsg: i64,
+    #[serde(default)]
+    pub msgsize: i64,
+    #[serde(default)]
+    pub curmsgs: i64,
+    /// Pass this descriptor instead of the open one.
+    #[serde(default)]
+    pub descriptor: Option<Sp<BadDescriptor>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -860,12 +958,34 @@ pub struct MqSetattrArgs {
 #[serde(deny_unknown_fields)]
 pub struct MqNotifyArgs {
     pub object: Sp<String>,
+    /// SIGEV_SIGNAL with this signal.
     #[serde(default)]
     pub signal: Option<Sp<String>>,
+    /// Another kind of notification, instead of `signal`.
+    #[serde(default)]
+    pub sigev: Option<Sp<Sigev>>,
+    /// sigev_value (for `signal` and `sigev: thread`).
     #[serde(default)]
     pub value: i32,
+    /// Pass this descriptor instead of the open one.
+    #[serde(default)]
+    pub descriptor: Option<Sp<BadDescriptor>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
+}
+
+/// An `mq_notify` sigevent other than SIGEV_SIGNAL with a valid signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sigev {
+    /// SIGEV_NONE: registered, but nothing is delivered.
+    None,
+    /// SIGEV_THREAD: a new thread runs with the value (`wait_notification`).
+    Thread,
+    /// sigev_notify -1.
+    Invalid,
+    /// SIGEV_SIGNAL with signal number 65, past the highest (64).
+    SignalOutOfRange,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -1377,9 +1497,16 @@ pub struct Expect {
     /// The priority of the message `mq_receive` took.
     #[serde(default)]
     pub prio: Option<Sp<u32>>,
-    /// What `mq_getattr` reports; only the fields given are compared.
+    /// What `mq_getattr` reports (or `mq_setattr` as the old attributes);
+    /// only the fields given are compared.
     #[serde(default)]
     pub attr: Option<Sp<MqAttrExpect>>,
+    /// What the signal `sigwait` took carries besides its value.
+    #[serde(default)]
+    pub siginfo: Option<Sp<SiginfoExpect>>,
+    /// What `mq_status` read; only the fields given are compared.
+    #[serde(default)]
+    pub mq_status: Option<Sp<MqStatusExpect>>,
     /// The type of the message `msgrcv` took.
     #[serde(default)]
     pub mtype: Option<Sp<i64>>,
@@ -1422,6 +1549,43 @@ pub struct MqAttrExpect {
     /// O_NONBLOCK is set on this descriptor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonblock: Option<bool>,
+}
+
+/// Expected siginfo fields; only the ones given are compared.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiginfoExpect {
+    /// si_code by name: `SI_USER`, `SI_QUEUE`, `SI_MESGQ`, `SI_TKILL`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// si_pid is the pid of this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_of: Option<String>,
+    /// si_uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+}
+
+/// Expected fields of a queue's file in the mqueue file system.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqStatusExpect {
+    /// QSIZE: bytes of message text queued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub qsize: Option<u64>,
+    /// NOTIFY: the registration's sigev_notify (0 SIGEV_SIGNAL, 1
+    /// SIGEV_NONE, 2 SIGEV_THREAD; 0 without a registration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<i32>,
+    /// SIGNO: the registered signal, or `none` (0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signo: Option<String>,
+    /// NOTIFY_PID is the pid of this role (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_pid_of: Option<String>,
+    /// Someone is registered (NOTIFY_PID is not 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered: Option<bool>,
 }
 
 /// Expected properties of a new descriptor; only the ones given are compared.

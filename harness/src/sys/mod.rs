@@ -64,10 +64,10 @@ pub fn shmat(id: libc::c_int, addr: usize, flags: libc::c_int) -> Result<usize, 
     if p as isize == -1 { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
-pub fn shmdt(addr: usize) -> Result<(), Errno> {
+pub fn shmdt(addr: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: shmdt checks that `addr` is an attachment; we never hold Rust
     // references into attached memory, only integer addresses.
-    check(unsafe { libc::shmdt(addr as *const libc::c_void) }).map(drop)
+    check(unsafe { libc::shmdt(addr as *const libc::c_void) })
 }
 
 /// The fields of `struct shmid_ds` (and of the other kinds' status) that
@@ -146,10 +146,10 @@ pub fn shmctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int
 /// `shmctl(2)` made directly (no C library conversion of the buffer) with
 /// a buffer address in kernel space, which the kernel must refuse with
 /// EFAULT, or with a command number Linux does not define.
-pub fn shmctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+pub fn shmctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: the kernel checks the user pointer (copy_to_user/copy_from_user
     // fail on a kernel address) and touches nothing of this process.
-    check(unsafe { libc::syscall(libc::SYS_shmctl, id, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_shmctl, id, cmd, BAD_ADDRESS) } as libc::c_int)
 }
 
 /// A buffer address no process can use: the top page of the address space
@@ -157,26 +157,18 @@ pub fn shmctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
 const BAD_ADDRESS: usize = usize::MAX & !0xfff;
 
 /// `msgctl(2)` made directly, as [`shmctl_raw_bad`].
-pub fn msgctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+pub fn msgctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: as in `shmctl_raw_bad`.
-    check(unsafe { libc::syscall(libc::SYS_msgctl, id, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_msgctl, id, cmd, BAD_ADDRESS) } as libc::c_int)
 }
 
 /// `semctl(2)` made directly, as [`shmctl_raw_bad`] (the fourth argument,
 /// a union passed by value, carries the bad pointer).
-pub fn semctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<(), Errno> {
+pub fn semctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: as in `shmctl_raw_bad`.
-    check(unsafe { libc::syscall(libc::SYS_semctl, id, 0, cmd, BAD_ADDRESS) } as libc::c_int).map(drop)
+    check(unsafe { libc::syscall(libc::SYS_semctl, id, 0, cmd, BAD_ADDRESS) } as libc::c_int)
 }
 
-/// SEM_STAT / SEM_STAT_ANY by index: the set's id and status.
-pub fn semctl_stat_index(index: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, ShmStat), Errno> {
-    // SAFETY: semid_ds is plain old data; zeroed is a valid value.
-    let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
-    // SAFETY: the status commands write a semid_ds into `ds`.
-    let ret = check(unsafe { libc::semctl(index, 0, cmd, Semun { buf: &mut ds }) })?;
-    Ok((ret, ShmStat { nsems: ds.sem_nsems as u64, mode: u32::from(ds.sem_perm.mode), read_at: unix_now(), ..ShmStat::default() }))
-}
 
 /// The index of a SysV id in its table (for SHM_STAT): the low 15 bits, or
 /// 24 when the kernel was booted with `ipcmni_extend` (ipc/util.h).
@@ -186,11 +178,11 @@ pub fn ipc_index(id: libc::c_int) -> libc::c_int {
 }
 
 /// `mprotect(2)` of part of a mapping.
-pub fn mprotect(addr: usize, len: usize, prot: libc::c_int) -> Result<(), Errno> {
+pub fn mprotect(addr: usize, len: usize, prot: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: the harness never holds Rust references into mapped memory,
     // so changing its protection cannot invalidate one; a later access that
     // the protection forbids is a signal, which is the behaviour under test.
-    check(unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) }).map(drop)
+    check(unsafe { libc::mprotect(addr as *mut libc::c_void, len, prot) })
 }
 
 /// `shmctl` commands and flags from <linux/ipc.h> and <linux/shm.h>
@@ -210,7 +202,7 @@ pub mod shm_consts {
 }
 
 /// IPC_SET: change owner uid, gid and permission bits.
-pub fn shmctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+pub fn shmctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<libc::c_int, Errno> {
     // IPC_SET reads only shm_perm.uid, gid and mode, so no IPC_STAT first
     // (which would need read permission and mask IPC_SET's own EPERM).
     // SAFETY: shmid_ds is plain old data; zeroed is a valid value.
@@ -219,14 +211,14 @@ pub fn shmctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), 
     ds.shm_perm.gid = gid;
     ds.shm_perm.mode = mode as _;
     // SAFETY: IPC_SET reads the shmid_ds we filled from IPC_STAT.
-    check(unsafe { libc::shmctl(id, shm_consts::IPC_SET, &mut ds) }).map(drop)
+    check(unsafe { libc::shmctl(id, shm_consts::IPC_SET, &mut ds) })
 }
 
 /// SHM_LOCK or SHM_UNLOCK.
-pub fn shmctl_lock(id: libc::c_int, lock: bool) -> Result<(), Errno> {
+pub fn shmctl_lock(id: libc::c_int, lock: bool) -> Result<libc::c_int, Errno> {
     let cmd = if lock { shm_consts::SHM_LOCK } else { shm_consts::SHM_UNLOCK };
     // SAFETY: SHM_LOCK and SHM_UNLOCK ignore the buffer; null is allowed.
-    check(unsafe { libc::shmctl(id, cmd, std::ptr::null_mut()) }).map(drop)
+    check(unsafe { libc::shmctl(id, cmd, std::ptr::null_mut()) })
 }
 
 /// What IPC_INFO and SHM_INFO report, and the sysctls they should agree
@@ -288,14 +280,14 @@ pub fn shmctl_info() -> Result<ShmInfo, Errno> {
     })
 }
 
-pub fn shmctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+pub fn shmctl_rmid(id: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: IPC_RMID ignores the buffer argument; null is allowed.
-    check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+    check(unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) })
 }
 
-pub fn semctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+pub fn semctl_rmid(id: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: IPC_RMID takes no fourth argument.
-    check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) }).map(drop)
+    check(unsafe { libc::semctl(id, 0, libc::IPC_RMID) })
 }
 
 /// Make every write on `fd` append (O_APPEND).
@@ -379,18 +371,13 @@ pub fn sem_trywait(sem: usize) -> Result<libc::c_int, Errno> {
     check(unsafe { libc::sem_trywait(sem as *mut libc::sem_t) })
 }
 
-/// sem_wait, or sem_timedwait until now + `timeout` (CLOCK_REALTIME, as
-/// POSIX says), or with an invalid tv_nsec when `bad`.
-pub fn sem_wait(sem: usize, timeout: Option<std::time::Duration>, bad: bool) -> Result<libc::c_int, Errno> {
-    let Some(t) = timeout.or(bad.then_some(std::time::Duration::ZERO)) else {
+/// sem_wait, or sem_timedwait with `deadline`.
+pub fn sem_wait(sem: usize, deadline: Option<Deadline>) -> Result<libc::c_int, Errno> {
+    let Some(d) = deadline else {
         // SAFETY: as in `sem_post`.
         return check(unsafe { libc::sem_wait(sem as *mut libc::sem_t) });
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + t;
-    let ts = libc::timespec {
-        tv_sec: now.as_secs() as libc::time_t,
-        tv_nsec: if bad { 1_000_000_000 } else { now.subsec_nanos() as libc::c_long },
-    };
+    let ts = d.timespec();
     // SAFETY: as in `sem_post`, and `ts` is valid for the call.
     check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, &ts) })
 }
@@ -430,45 +417,70 @@ pub fn mq_open(name: &str, flags: libc::c_int, mode: u32, attr: Option<(i64, i64
     check(unsafe { libc::mq_open(c.as_ptr(), flags, mode as libc::mode_t, ptr) })
 }
 
-pub fn mq_unlink(name: &str) -> Result<(), Errno> {
+pub fn mq_unlink(name: &str) -> Result<libc::c_int, Errno> {
     let c = CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `c` is a valid C string.
-    check(unsafe { libc::mq_unlink(c.as_ptr()) }).map(drop)
+    check(unsafe { libc::mq_unlink(c.as_ptr()) })
 }
 
-pub fn mq_close(mqd: libc::c_int) -> Result<(), Errno> {
+pub fn mq_close(mqd: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: mq_close takes only the descriptor.
-    check(unsafe { libc::mq_close(mqd) }).map(drop)
+    check(unsafe { libc::mq_close(mqd) })
 }
 
-/// An absolute CLOCK_REALTIME deadline `t` from now, as the timed calls take.
-fn deadline(t: std::time::Duration) -> libc::timespec {
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default() + t;
-    libc::timespec { tv_sec: at.as_secs() as libc::time_t, tv_nsec: at.subsec_nanos() as libc::c_long }
+/// The absolute CLOCK_REALTIME deadline a timed call (`sem_timedwait`,
+/// `mq_timedsend`, `mq_timedreceive`) is given: POSIX says these take a
+/// time on CLOCK_REALTIME, and check its fields only where they would block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Deadline {
+    /// This long from now.
+    In(std::time::Duration),
+    /// One second ago.
+    Past,
+    /// Now, with tv_nsec -1.
+    NsecNegative,
+    /// Now, with tv_nsec 1 000 000 000.
+    NsecBillion,
+    /// tv_sec -1.
+    SecNegative,
 }
 
-pub fn mq_send(mqd: libc::c_int, data: &[u8], prio: u32, timeout: Option<std::time::Duration>) -> Result<(), Errno> {
+impl Deadline {
+    fn timespec(self) -> libc::timespec {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let at = |d: std::time::Duration| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long };
+        match self {
+            Deadline::In(t) => at(now + t),
+            Deadline::Past => at(now.saturating_sub(std::time::Duration::from_secs(1))),
+            Deadline::NsecNegative => libc::timespec { tv_nsec: -1, ..at(now) },
+            Deadline::NsecBillion => libc::timespec { tv_nsec: 1_000_000_000, ..at(now) },
+            Deadline::SecNegative => libc::timespec { tv_sec: -1, tv_nsec: 0 },
+        }
+    }
+}
+
+pub fn mq_send(mqd: libc::c_int, data: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<libc::c_int, Errno> {
     let ptr = data.as_ptr().cast();
-    match timeout {
+    match deadline {
         // SAFETY: `data` is valid for `data.len()` bytes.
-        None => check(unsafe { libc::mq_send(mqd, ptr, data.len(), prio) }).map(drop),
-        Some(t) => {
-            let ts = deadline(t);
+        None => check(unsafe { libc::mq_send(mqd, ptr, data.len(), prio) }),
+        Some(d) => {
+            let ts = d.timespec();
             // SAFETY: as above, and `ts` is a valid timespec.
-            check(unsafe { libc::mq_timedsend(mqd, ptr, data.len(), prio, &ts) }).map(drop)
+            check(unsafe { libc::mq_timedsend(mqd, ptr, data.len(), prio, &ts) })
         }
     }
 }
 
 /// Receive into a buffer of `len` bytes: the message and its priority.
-pub fn mq_receive(mqd: libc::c_int, len: usize, timeout: Option<std::time::Duration>) -> Result<(Vec<u8>, u32), Errno> {
+pub fn mq_receive(mqd: libc::c_int, len: usize, deadline: Option<Deadline>) -> Result<(Vec<u8>, u32), Errno> {
     let mut buf = vec![0u8; len];
     let mut prio = 0;
-    let n = match timeout {
+    let n = match deadline {
         // SAFETY: `buf` is valid for `len` bytes and `prio` for a u32.
         None => unsafe { libc::mq_receive(mqd, buf.as_mut_ptr().cast(), len, &mut prio) },
-        Some(t) => {
-            let ts = deadline(t);
+        Some(d) => {
+            let ts = d.timespec();
             // SAFETY: as above, and `ts` is a valid timespec.
             unsafe { libc::mq_timedreceive(mqd, buf.as_mut_ptr().cast(), len, &mut prio, &ts) }
         }
@@ -480,37 +492,126 @@ pub fn mq_receive(mqd: libc::c_int, len: usize, timeout: Option<std::time::Durat
     Ok((buf, prio))
 }
 
-/// mq_getattr: (maxmsg, msgsize, curmsgs, O_NONBLOCK set).
-pub fn mq_getattr(mqd: libc::c_int) -> Result<(i64, i64, i64, bool), Errno> {
+/// Message queue attributes: (maxmsg, msgsize, curmsgs, O_NONBLOCK set).
+pub type MqAttr = (i64, i64, i64, bool);
+
+fn mq_attr_of(a: &libc::mq_attr) -> MqAttr {
+    (a.mq_maxmsg as i64, a.mq_msgsize as i64, a.mq_curmsgs as i64, a.mq_flags as libc::c_int & libc::O_NONBLOCK != 0)
+}
+
+/// mq_getattr: its return value and the attributes.
+pub fn mq_getattr(mqd: libc::c_int) -> Result<(libc::c_int, MqAttr), Errno> {
     // SAFETY: mq_attr is plain old data; zeroed is a valid value.
     let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
     // SAFETY: `a` is valid for the call.
-    check(unsafe { libc::mq_getattr(mqd, &mut a) })?;
-    Ok((a.mq_maxmsg as i64, a.mq_msgsize as i64, a.mq_curmsgs as i64, a.mq_flags as libc::c_int & libc::O_NONBLOCK != 0))
+    let ret = check(unsafe { libc::mq_getattr(mqd, &mut a) })?;
+    Ok((ret, mq_attr_of(&a)))
 }
 
-/// mq_setattr: set or clear O_NONBLOCK (the only attribute it changes).
-pub fn mq_setattr(mqd: libc::c_int, nonblock: bool) -> Result<(), Errno> {
+/// mq_setattr: set or clear O_NONBLOCK (the only attribute it changes); the
+/// return value and the attributes it reports as the old ones. The other
+/// fields passed are `ignored` (mq_setattr(3) says they are).
+pub fn mq_setattr(mqd: libc::c_int, nonblock: bool, ignored: MqAttr) -> Result<(libc::c_int, MqAttr), Errno> {
     // SAFETY: mq_attr is plain old data; zeroed is a valid value.
     let mut a: libc::mq_attr = unsafe { std::mem::zeroed() };
     a.mq_flags = if nonblock { libc::O_NONBLOCK as _ } else { 0 };
-    // SAFETY: `a` is valid for the call; the old attributes are not asked for.
-    check(unsafe { libc::mq_setattr(mqd, &a, std::ptr::null_mut()) }).map(drop)
+    a.mq_maxmsg = ignored.0 as _;
+    a.mq_msgsize = ignored.1 as _;
+    a.mq_curmsgs = ignored.2 as _;
+    // SAFETY: as above.
+    let mut old: libc::mq_attr = unsafe { std::mem::zeroed() };
+    // SAFETY: `a` and `old` are valid for the call.
+    let ret = check(unsafe { libc::mq_setattr(mqd, &a, &mut old) })?;
+    Ok((ret, mq_attr_of(&old)))
 }
 
-/// mq_notify with SIGEV_SIGNAL carrying `value`, or unregister (None).
-pub fn mq_notify(mqd: libc::c_int, signal: Option<i32>, value: i32) -> Result<(), Errno> {
-    let Some(sig) = signal else {
-        // SAFETY: a null sigevent unregisters.
-        return check(unsafe { libc::mq_notify(mqd, std::ptr::null()) }).map(drop);
-    };
+/// What `mq_notify(3)` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// A null sigevent: remove this process's registration.
+    Unregister,
+    /// SIGEV_SIGNAL: this signal number (not checked here) with `value`.
+    Signal(i32, i32),
+    /// SIGEV_NONE: the registration, without any notification.
+    Nothing,
+    /// SIGEV_THREAD: glibc runs [`thread_notified`] in a new thread with
+    /// `value`, which [`wait_thread_notification`] then reads.
+    Thread(i32),
+    /// sigev_notify -1.
+    Invalid,
+}
+
+pub fn mq_notify(mqd: libc::c_int, how: Notify) -> Result<libc::c_int, Errno> {
     // SAFETY: sigevent is plain old data; zeroed is a valid value.
     let mut ev: libc::sigevent = unsafe { std::mem::zeroed() };
-    ev.sigev_notify = libc::SIGEV_SIGNAL;
-    ev.sigev_signo = sig;
-    ev.sigev_value = libc::sigval { sival_ptr: value as isize as *mut libc::c_void };
+    let sigval = |v: i32| libc::sigval { sival_ptr: v as isize as *mut libc::c_void };
+    match how {
+        // SAFETY: a null sigevent unregisters.
+        Notify::Unregister => return check(unsafe { libc::mq_notify(mqd, std::ptr::null()) }),
+        Notify::Signal(sig, value) => {
+            ev.sigev_notify = libc::SIGEV_SIGNAL;
+            ev.sigev_signo = sig;
+            ev.sigev_value = sigval(value);
+        }
+        Notify::Nothing => ev.sigev_notify = libc::SIGEV_NONE,
+        Notify::Thread(value) => {
+            thread_notifications()?;
+            ev.sigev_notify = libc::SIGEV_THREAD;
+            ev.sigev_value = sigval(value);
+            // The libc crate exposes only the first int of sigevent's union
+            // (`sigev_notify_thread_id`); for SIGEV_THREAD glibc reads the
+            // union as { function pointer, attribute pointer }. The union
+            // starts pointer-aligned, and the attribute stays null.
+            let offset = std::mem::offset_of!(libc::sigevent, sigev_notify_thread_id);
+            const { assert!(std::mem::offset_of!(libc::sigevent, sigev_notify_thread_id) % std::mem::align_of::<usize>() == 0) };
+            // SAFETY: `offset` is the union's start inside `ev`, aligned for a
+            // pointer, with room for two pointers (the union is 48 or 52
+            // bytes); the write stores the callback where glibc reads
+            // `sigev_notify_function`.
+            unsafe { (&mut ev as *mut libc::sigevent).cast::<u8>().add(offset).cast::<extern "C" fn(libc::sigval)>().write(thread_notified) };
+        }
+        Notify::Invalid => ev.sigev_notify = -1,
+    }
     // SAFETY: `ev` is valid for the call.
-    check(unsafe { libc::mq_notify(mqd, &ev) }).map(drop)
+    check(unsafe { libc::mq_notify(mqd, &ev) })
+}
+
+/// The pipe SIGEV_THREAD notifications are written to: (read, write).
+static THREAD_PIPE: std::sync::OnceLock<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> = std::sync::OnceLock::new();
+
+fn thread_notifications() -> Result<&'static (std::os::fd::OwnedFd, std::os::fd::OwnedFd), Errno> {
+    if let Some(p) = THREAD_PIPE.get() {
+        return Ok(p);
+    }
+    let p = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    Ok(THREAD_PIPE.get_or_init(|| p))
+}
+
+/// The SIGEV_THREAD callback: writes the value it was given to the pipe
+/// (write(2) is safe from any thread).
+extern "C" fn thread_notified(v: libc::sigval) {
+    if let Some((_, w)) = THREAD_PIPE.get() {
+        let bytes = (v.sival_ptr as isize as i32).to_ne_bytes();
+        let _ = nix::unistd::write(w, &bytes);
+    }
+}
+
+/// Wait up to `timeout` for a SIGEV_THREAD notification: its value
+/// (EAGAIN when none came in time).
+pub fn wait_thread_notification(timeout: std::time::Duration) -> Result<i32, Errno> {
+    use std::os::fd::AsFd;
+    let (r, _) = thread_notifications()?;
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [nix::poll::PollFd::new(r.as_fd(), nix::poll::PollFlags::POLLIN)];
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))? == 0 {
+        return Err(Errno::EAGAIN);
+    }
+    let mut buf = [0u8; 4];
+    let n = nix::unistd::read(r, &mut buf)?;
+    if n != 4 {
+        return Err(Errno::EIO);
+    }
+    Ok(i32::from_ne_bytes(buf))
 }
 
 /// Block these signals for the whole process (they are then taken with
@@ -523,8 +624,35 @@ pub fn block_signals(sigs: &[i32]) -> Result<(), Errno> {
     set.thread_block()
 }
 
-/// sigtimedwait for one blocked signal: the si_value it carries.
-pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<i32, Errno> {
+/// What a delivered signal's siginfo says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub pid: i32,
+    pub uid: u32,
+    /// si_value's int (meaningful for SI_QUEUE, SI_MESGQ, SI_TIMER).
+    pub value: i32,
+}
+
+/// The si_code names of signal(7) and what they mean.
+pub const SI_CODES: &[(&str, i32)] = &[
+    ("SI_USER", libc::SI_USER),
+    ("SI_KERNEL", 0x80),
+    ("SI_QUEUE", libc::SI_QUEUE),
+    ("SI_TIMER", libc::SI_TIMER),
+    ("SI_MESGQ", libc::SI_MESGQ),
+    ("SI_ASYNCIO", libc::SI_ASYNCIO),
+    ("SI_SIGIO", libc::SI_SIGIO),
+    ("SI_TKILL", libc::SI_TKILL),
+];
+
+pub fn si_code_name(code: i32) -> String {
+    SI_CODES.iter().find(|(_, c)| *c == code).map_or_else(|| code.to_string(), |(n, _)| (*n).to_owned())
+}
+
+/// sigtimedwait for one blocked signal: what its siginfo says.
+pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<SigInfo, Errno> {
     // SAFETY: sigset_t and siginfo_t are plain old data; zeroed is valid.
     let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a valid sigset_t.
@@ -536,9 +664,12 @@ pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<i32, Errno>
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
     // SAFETY: every pointer is to a valid local for the call.
-    check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?;
-    // SAFETY: a queued signal's siginfo carries si_value.
-    Ok(unsafe { info.si_value() }.sival_ptr as isize as i32)
+    let signo = check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?;
+    // SAFETY: the kernel filled `info`; si_pid, si_uid and si_value sit
+    // where these accessors read them for every user-sent and queued signal
+    // (for others they read what the kernel zeroed).
+    let (pid, uid, value) = unsafe { (info.si_pid(), info.si_uid(), info.si_value().sival_ptr as isize as i32) };
+    Ok(SigInfo { signo, code: info.si_code, pid, uid, value })
 }
 
 /// `shm_unlink(3)`, returning what the call returned.
@@ -554,12 +685,12 @@ pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
 }
 
 /// `msgsnd(2)` of one message: `mtype` followed by the text.
-pub fn msgsnd(id: libc::c_int, mtype: i64, text: &[u8], flags: libc::c_int) -> Result<(), Errno> {
+pub fn msgsnd(id: libc::c_int, mtype: i64, text: &[u8], flags: libc::c_int) -> Result<libc::c_int, Errno> {
     let mut buf = Vec::with_capacity(8 + text.len());
     buf.extend_from_slice(&(mtype as libc::c_long).to_ne_bytes());
     buf.extend_from_slice(text);
     // SAFETY: `buf` is a struct msgbuf: a long mtype then `text.len()` bytes.
-    check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), text.len(), flags) }).map(drop)
+    check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), text.len(), flags) })
 }
 
 /// `msgrcv(2)` into a buffer of `len` bytes: the type and the text.
@@ -609,7 +740,7 @@ pub fn msgctl_stat(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, Sh
 }
 
 /// IPC_SET of a queue: owner, permission bits and msg_qbytes.
-pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -> Result<(), Errno> {
+pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -> Result<libc::c_int, Errno> {
     // SAFETY: msqid_ds is plain old data; zeroed is a valid value.
     let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
     ds.msg_perm.uid = uid;
@@ -617,12 +748,13 @@ pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -
     ds.msg_perm.mode = mode as _;
     ds.msg_qbytes = qbytes as _;
     // SAFETY: IPC_SET reads the fields set above from `ds`.
-    check(unsafe { libc::msgctl(id, libc::IPC_SET, &mut ds) }).map(drop)
+    check(unsafe { libc::msgctl(id, libc::IPC_SET, &mut ds) })
 }
 
-/// IPC_INFO of semaphores (SEMMSL, SEMMNS, SEMOPM, SEMMNI, as kernel.sem
-/// orders them) and SEM_INFO's count of sets in use.
-pub fn semctl_info() -> Result<([u64; 4], i64), Errno> {
+/// IPC_INFO of semaphores: its return value (the highest used index), the
+/// limits (SEMMSL, SEMMNS, SEMOPM, SEMMNI, as kernel.sem orders them), and
+/// SEM_INFO's count of sets in use.
+pub fn semctl_info() -> Result<(libc::c_int, [u64; 4], i64), Errno> {
     // struct seminfo: ten ints.
     #[repr(C)]
     #[derive(Default)]
@@ -641,17 +773,17 @@ pub fn semctl_info() -> Result<([u64; 4], i64), Errno> {
     const SEM_INFO: libc::c_int = 19;
     let mut limits = SemInfo::default();
     // SAFETY: IPC_INFO writes a struct seminfo, laid out by `SemInfo`.
-    check(unsafe { libc::semctl(0, 0, libc::IPC_INFO, Semun { buf: (&mut limits as *mut SemInfo).cast() }) })?;
+    let highest = check(unsafe { libc::semctl(0, 0, libc::IPC_INFO, Semun { buf: (&mut limits as *mut SemInfo).cast() }) })?;
     let mut usage = SemInfo::default();
     // SAFETY: SEM_INFO writes a struct seminfo too.
     check(unsafe { libc::semctl(0, 0, SEM_INFO, Semun { buf: (&mut usage as *mut SemInfo).cast() }) })?;
     let l = [limits.semmsl, limits.semmns, limits.semopm, limits.semmni].map(|v| v as u64);
-    Ok((l, i64::from(usage.semusz)))
+    Ok((highest, l, i64::from(usage.semusz)))
 }
 
-/// IPC_INFO of message queues (msgmax, msgmnb, msgmni) and MSG_INFO's count
-/// of queues in use.
-pub fn msgctl_info() -> Result<([u64; 3], i64), Errno> {
+/// IPC_INFO of message queues: its return value (the highest used index),
+/// the limits (msgmax, msgmnb, msgmni), and MSG_INFO's count of queues in use.
+pub fn msgctl_info() -> Result<(libc::c_int, [u64; 3], i64), Errno> {
     // struct msginfo: seven ints and an unsigned short.
     #[repr(C)]
     #[derive(Default)]
@@ -669,11 +801,11 @@ pub fn msgctl_info() -> Result<([u64; 3], i64), Errno> {
     let mut limits = MsgInfo::default();
     // SAFETY: IPC_INFO writes a struct msginfo, laid out by `MsgInfo`, which
     // is smaller than the msqid_ds the prototype names.
-    check(unsafe { libc::msgctl(0, libc::IPC_INFO, (&mut limits as *mut MsgInfo).cast()) })?;
+    let highest = check(unsafe { libc::msgctl(0, libc::IPC_INFO, (&mut limits as *mut MsgInfo).cast()) })?;
     let mut usage = MsgInfo::default();
     // SAFETY: MSG_INFO writes a struct msginfo too.
     check(unsafe { libc::msgctl(0, MSG_INFO, (&mut usage as *mut MsgInfo).cast()) })?;
-    Ok(([limits.msgmax, limits.msgmnb, limits.msgmni].map(|v| v as u64), i64::from(usage.msgpool)))
+    Ok((highest, [limits.msgmax, limits.msgmnb, limits.msgmni].map(|v| v as u64), i64::from(usage.msgpool)))
 }
 
 pub fn semget(key: Key, nsems: libc::c_int, flags: libc::c_int) -> Result<libc::c_int, Errno> {
@@ -690,16 +822,16 @@ pub struct SemBuf {
 }
 
 /// `semop(2)`, or `semtimedop(2)` when a timeout is given.
-pub fn semop(id: libc::c_int, ops: &[SemBuf], timeout: Option<std::time::Duration>) -> Result<(), Errno> {
+pub fn semop(id: libc::c_int, ops: &[SemBuf], timeout: Option<std::time::Duration>) -> Result<libc::c_int, Errno> {
     let mut bufs: Vec<libc::sembuf> = ops.iter().map(|o| libc::sembuf { sem_num: o.num, sem_op: o.op, sem_flg: o.flags }).collect();
     match timeout {
         // SAFETY: `bufs` holds `bufs.len()` valid sembufs for the call.
-        None => check(unsafe { libc::semop(id, bufs.as_mut_ptr(), bufs.len()) }).map(drop),
+        None => check(unsafe { libc::semop(id, bufs.as_mut_ptr(), bufs.len()) }),
         Some(t) => {
             let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
             // SAFETY: as above, and `ts` is a valid timespec for the call.
             let ret = unsafe { libc::syscall(libc::SYS_semtimedop, id, bufs.as_mut_ptr(), bufs.len(), &ts as *const libc::timespec) };
-            check(ret as libc::c_int).map(drop)
+            check(ret as libc::c_int)
         }
     }
 }
@@ -720,9 +852,9 @@ pub fn semctl_get(id: libc::c_int, num: libc::c_int, cmd: libc::c_int) -> Result
 }
 
 /// SETVAL.
-pub fn semctl_setval(id: libc::c_int, num: libc::c_int, val: libc::c_int) -> Result<(), Errno> {
+pub fn semctl_setval(id: libc::c_int, num: libc::c_int, val: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: SETVAL reads `val` from the semun passed by value.
-    check(unsafe { libc::semctl(id, num, libc::SETVAL, Semun { val }) }).map(drop)
+    check(unsafe { libc::semctl(id, num, libc::SETVAL, Semun { val }) })
 }
 
 /// GETALL for a set of `n` semaphores.
@@ -736,20 +868,26 @@ pub fn semctl_getall(id: libc::c_int, n: usize) -> Result<Vec<u16>, Errno> {
 }
 
 /// SETALL: one value per semaphore of the set.
-pub fn semctl_setall(id: libc::c_int, values: &[u16]) -> Result<(), Errno> {
+pub fn semctl_setall(id: libc::c_int, values: &[u16]) -> Result<libc::c_int, Errno> {
     let mut values = values.to_vec();
     // SAFETY: SETALL reads nsems values; the caller gives exactly nsems
     // (from IPC_STAT), so the kernel reads only `values`.
-    check(unsafe { libc::semctl(id, 0, libc::SETALL, Semun { array: values.as_mut_ptr() }) }).map(drop)
+    check(unsafe { libc::semctl(id, 0, libc::SETALL, Semun { array: values.as_mut_ptr() }) })
 }
 
 /// IPC_STAT of a semaphore set, in the fields scenarios compare.
 pub fn semctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
+    semctl_stat_cmd(id, libc::IPC_STAT).map(|(_, s)| s)
+}
+
+/// IPC_STAT (by id), or SEM_STAT / SEM_STAT_ANY (by index: the return value
+/// is the set's id).
+pub fn semctl_stat_cmd(id: libc::c_int, cmd: libc::c_int) -> Result<(libc::c_int, ShmStat), Errno> {
     // SAFETY: semid_ds is plain old data; zeroed is a valid value.
     let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
-    // SAFETY: IPC_STAT writes a semid_ds into `ds`, valid for the call.
-    check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, Semun { buf: &mut ds }) })?;
-    Ok(ShmStat {
+    // SAFETY: the status commands write a semid_ds into `ds`, valid for the call.
+    let ret = check(unsafe { libc::semctl(id, 0, cmd, Semun { buf: &mut ds }) })?;
+    let stat = ShmStat {
         nsems: ds.sem_nsems as u64,
         uid: ds.sem_perm.uid,
         gid: ds.sem_perm.gid,
@@ -761,23 +899,24 @@ pub fn semctl_stat(id: libc::c_int) -> Result<ShmStat, Errno> {
         ctime: ds.sem_ctime,
         read_at: unix_now(),
         ..ShmStat::default()
-    })
+    };
+    Ok((ret, stat))
 }
 
 /// IPC_SET of a semaphore set: owner and permission bits.
-pub fn semctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<(), Errno> {
+pub fn semctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32) -> Result<libc::c_int, Errno> {
     // SAFETY: semid_ds is plain old data; zeroed is a valid value.
     let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
     ds.sem_perm.uid = uid;
     ds.sem_perm.gid = gid;
     ds.sem_perm.mode = mode as _;
     // SAFETY: IPC_SET reads uid, gid and mode from `ds`, valid for the call.
-    check(unsafe { libc::semctl(id, 0, libc::IPC_SET, Semun { buf: &mut ds }) }).map(drop)
+    check(unsafe { libc::semctl(id, 0, libc::IPC_SET, Semun { buf: &mut ds }) })
 }
 
-pub fn msgctl_rmid(id: libc::c_int) -> Result<(), Errno> {
+pub fn msgctl_rmid(id: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: IPC_RMID ignores the buffer argument; null is allowed.
-    check(unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+    check(unsafe { libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut()) })
 }
 
 /// Map anonymous memory, shared or private, read-write.
@@ -825,10 +964,10 @@ pub fn mmap_fd(fd: &std::os::fd::OwnedFd, len: usize, writable: bool, at: Placem
 }
 
 /// `msync(2)` of a range this process mapped.
-pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> Result<(), Errno> {
+pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> Result<libc::c_int, Errno> {
     // SAFETY: msync does not change memory contents or mappings; the kernel
     // checks the range (ENOMEM if it is not mapped).
-    check(unsafe { libc::msync(addr as *mut libc::c_void, len, flags) }).map(drop)
+    check(unsafe { libc::msync(addr as *mut libc::c_void, len, flags) })
 }
 
 /// Take ownership of a descriptor this process inherited across exec.
@@ -860,10 +999,10 @@ pub fn reserve_address_space(len: usize) -> Result<usize, Errno> {
     if p == libc::MAP_FAILED { Err(Errno::last()) } else { Ok(p as usize) }
 }
 
-pub fn munmap(addr: usize, len: usize) -> Result<(), Errno> {
+pub fn munmap(addr: usize, len: usize) -> Result<libc::c_int, Errno> {
     // SAFETY: the harness only unmaps ranges it mapped or attached itself and
     // never holds Rust references into them.
-    check(unsafe { libc::munmap(addr as *mut libc::c_void, len) }).map(drop)
+    check(unsafe { libc::munmap(addr as *mut libc::c_void, len) })
 }
 
 /// Copy `len` bytes out of memory mapped at `addr`.
@@ -935,9 +1074,15 @@ pub fn is_cloexec(fd: libc::c_int) -> Result<bool, Errno> {
 
 /// Lower RLIMIT_NOFILE (soft and hard) to `limit` descriptors.
 pub fn limit_open_files(limit: u64) -> Result<(), Errno> {
+    set_rlimit(libc::RLIMIT_NOFILE as i32, limit)
+}
+
+/// Set a resource limit's soft and hard values (lowering needs no
+/// privilege; raising the hard limit needs CAP_SYS_RESOURCE).
+pub fn set_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {
     let rl = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: `rl` is a valid rlimit for the duration of the call.
-    check(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) }).map(drop)
+    check(unsafe { libc::setrlimit(resource as _, &rl) }).map(drop)
 }
 
 /// The result of [`fork`].
