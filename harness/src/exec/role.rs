@@ -288,6 +288,14 @@ impl Interp<'_> {
         }
     }
 
+    /// A POSIX queue's declared mq_msgsize: a receive buffer that is enough.
+    fn mq_msgsize(&self, object: ObjectId) -> usize {
+        match self.ctx.plan.object(object).spec {
+            ObjectSpec::PosixMq { msgsize, .. } => usize::try_from(msgsize).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
     /// The key a SysV object is created or looked up with.
     fn sysv_key(&self, object: ObjectId) -> Result<sys::Key, StepError> {
         let plan = &self.ctx.plan;
@@ -337,25 +345,7 @@ impl Interp<'_> {
             Op::Semop { object, ops, timeout_ms, repeat } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                let start = std::time::Instant::now();
-                let mut res = Ok(Outcome::ok(0));
-                for _ in 0..*repeat {
-                    res = l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis));
-                    if res.is_err() {
-                        break;
-                    }
-                }
-                let elapsed = start.elapsed().as_micros() as u64;
-                let mut o = match res {
-                    Ok(o) => o,
-                    Err(StepError::Errno(e)) => Outcome::err(e),
-                    Err(e) => return Err(e),
-                };
-                o.elapsed_us = Some(elapsed);
-                if *repeat > 1 {
-                    o.examined = Some(u64::from(*repeat));
-                }
-                Ok(o)
+                repeated(*repeat, || l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis)))
             }
             Op::SemOpen { object, flags, value, mode } => {
                 let name = self.posix_name(*object)?;
@@ -369,7 +359,10 @@ impl Interp<'_> {
                 let ret = sys::sem_init(self.sem_addr(*object)?, u32::try_from(*value).map_err(|_| sys::Errno::EINVAL)?)?;
                 Ok(Outcome::ok(i64::from(ret)))
             }
-            Op::SemPost { object } => Ok(Outcome::ok(i64::from(sys::sem_post(self.sem_addr(*object)?)?))),
+            Op::SemPost { object, repeat } => {
+                let addr = self.sem_addr(*object)?;
+                repeated(*repeat, || Ok(Outcome::ok(sys::sem_post(addr)?.into())))
+            }
             Op::SemTrywait { object } => Ok(Outcome::ok(i64::from(sys::sem_trywait(self.sem_addr(*object)?)?))),
             Op::SemGetvalue { object } => Ok(Outcome::ok(i64::from(sys::sem_getvalue(self.sem_addr(*object)?)?))),
             Op::SemDestroy { object } => Ok(Outcome::ok(i64::from(sys::sem_destroy(self.sem_addr(*object)?)?))),
@@ -381,17 +374,10 @@ impl Interp<'_> {
                 Ok(Outcome::ok(i64::from(ret)))
             }
             Op::SemUnlink { object } => Ok(Outcome::ok(i64::from(sys::sem_unlink(&self.posix_name(*object)?)?))),
-            Op::SemWait { object, timeout_ms, bad_timeout } => {
+            Op::SemWait { object, timeout_ms, bad_timeout, repeat } => {
                 let addr = self.sem_addr(*object)?;
-                let start = std::time::Instant::now();
                 let deadline = deadline(*timeout_ms, bad_timeout.then_some(BadDeadline::NsecBillion));
-                let res = sys::sem_wait(addr, deadline);
-                let mut o = match res {
-                    Ok(ret) => Outcome::ok(i64::from(ret)),
-                    Err(e) => Outcome::err(e),
-                };
-                o.elapsed_us = Some(start.elapsed().as_micros() as u64);
-                Ok(o)
+                repeated(*repeat, || Ok(Outcome::ok(sys::sem_wait(addr, deadline)?.into())))
             }
             Op::MqOpen { object, flags, mode, default_attr } => {
                 let path = self.posix_name(*object)?;
@@ -475,23 +461,45 @@ impl Interp<'_> {
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 l.msgrcv(&name, *msgtyp, *len, *flags)
             }
-            Op::PingPong { object, rounds, first } => {
+            Op::PingPong { object, back, rounds, first } => {
                 let name = self.name(*object).to_owned();
-                match &self.objects[object.0] {
-                    Live::SysvSem(l) => l.ping_pong(&name, *rounds, *first),
-                    Live::SysvMsg(l) => l.ping_pong(&name, *rounds, *first),
+                match (&self.objects[object.0], back) {
+                    (Live::SysvSem(l), None) => l.ping_pong(&name, *rounds, *first),
+                    (Live::SysvMsg(l), None) => l.ping_pong(&name, *rounds, *first),
+                    (Live::PosixMq(l), Some(b)) => {
+                        let Live::PosixMq(lb) = &self.objects[b.0] else { return Err(kind_error()) };
+                        let len = self.mq_msgsize(*object).max(self.mq_msgsize(*b));
+                        l.ping_pong(&name, (lb, self.name(*b)), len, *rounds, *first)
+                    }
+                    (Live::PosixSem(_), Some(b)) => {
+                        let (a, b) = (self.sem_addr(*object)?, self.sem_addr(*b)?);
+                        let (mine, theirs) = if *first { (a, b) } else { (b, a) };
+                        crate::ipc::handoff::ping_pong_semaphores(
+                            *rounds,
+                            *first,
+                            || sys::sem_post(mine).map(drop).map_err(StepError::from),
+                            || sys::sem_wait(theirs, None).map(drop).map_err(StepError::from),
+                            || sys::sem_getvalue(mine).map(i64::from).map_err(StepError::from),
+                        )
+                    }
                     _ => Err(kind_error()),
                 }
             }
-            Op::SendNumbered { object, messages, mtype } => {
+            Op::SendNumbered { object, messages, mtype, prio } => {
                 let name = self.name(*object).to_owned();
-                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.send_numbered(&name, self.instance, *messages, mtype.unwrap_or(i64::from(self.instance) + 1))
+                match &self.objects[object.0] {
+                    Live::SysvMsg(l) => l.send_numbered(&name, self.instance, *messages, mtype.unwrap_or(i64::from(self.instance) + 1)),
+                    Live::PosixMq(l) => l.send_numbered(&name, self.instance, *messages, *prio),
+                    _ => Err(kind_error()),
+                }
             }
             Op::ReceiveNumbered { object, messages, per_producer, alone } => {
                 let name = self.name(*object).to_owned();
-                let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.receive_numbered(&name, *messages, *per_producer, *alone)
+                match &self.objects[object.0] {
+                    Live::SysvMsg(l) => l.receive_numbered(&name, *messages, *per_producer, *alone),
+                    Live::PosixMq(l) => l.receive_numbered(&name, self.mq_msgsize(*object), *messages, *per_producer, *alone),
+                    _ => Err(kind_error()),
+                }
             }
             Op::Msgctl { object, cmd, set, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
@@ -857,6 +865,30 @@ fn deadline(timeout_ms: Option<u64>, bad: Option<BadDeadline>) -> Option<sys::De
         Some(BadDeadline::SecNegative) => Some(sys::Deadline::SecNegative),
         None => timeout_ms.map(|ms| sys::Deadline::In(std::time::Duration::from_millis(ms))),
     }
+}
+
+/// Make a call `repeat` times, stopping at the first failure: the last
+/// outcome, timed over all of them, with how many calls were asked for.
+fn repeated(repeat: u32, mut call: impl FnMut() -> Result<Outcome, StepError>) -> Result<Outcome, StepError> {
+    let start = std::time::Instant::now();
+    let mut res = Ok(Outcome::ok(0));
+    for _ in 0..repeat {
+        res = call();
+        if res.is_err() {
+            break;
+        }
+    }
+    let elapsed = start.elapsed().as_micros() as u64;
+    let mut o = match res {
+        Ok(o) => o,
+        Err(StepError::Errno(e)) => Outcome::err(e),
+        Err(e) => return Err(e),
+    };
+    o.elapsed_us = Some(elapsed);
+    if repeat > 1 {
+        o.examined = Some(u64::from(repeat));
+    }
+    Ok(o)
 }
 
 fn timed(call: impl FnOnce() -> Result<Outcome, StepError>) -> Result<Outcome, StepError> {

@@ -4,6 +4,7 @@
 //! (the [`Lifecycle`] trait). Generic operations (`read`, `write`) go through
 //! [`Transfer`], so the role interpreter never matches on kinds for them.
 
+pub mod handoff;
 pub mod mmap;
 pub mod pipe;
 pub mod posix_mq;

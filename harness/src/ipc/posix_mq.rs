@@ -141,6 +141,36 @@ impl Live {
         Ok(Outcome::ok(sys::mq_notify(self.given(name, bad)?.fd, how)?.into()))
     }
 
+    /// Ping-pong with the other side: the first side sends on this queue
+    /// and takes replies from `back`, the second the reverse. `len` is the
+    /// receive buffer (at least the queues' mq_msgsize).
+    pub fn ping_pong(&self, name: &str, back: (&Live, &str), len: usize, rounds: u32, first: bool) -> Result<Outcome, StepError> {
+        let (here, there) = (self.mqd(name)?, back.0.mqd(back.1)?);
+        let (out, inbox) = if first { (here, there) } else { (there, here) };
+        let send = |m: &[u8]| sys::mq_send(out, m, 0, None).map(drop).map_err(StepError::from);
+        let take = || sys::mq_receive(inbox, len, None).map(|(m, _)| m).map_err(StepError::from);
+        super::handoff::ping_pong_messages(rounds, first, send, take)
+    }
+
+    pub fn send_numbered(&self, name: &str, instance: u32, messages: u32, prio: u32) -> Result<Outcome, StepError> {
+        let mqd = self.mqd(name)?;
+        super::handoff::send_numbered(instance, messages, |m| sys::mq_send(mqd, m, prio, None).map(drop).map_err(StepError::from))
+    }
+
+    /// Numbered messages, highest priority first (see
+    /// `handoff::receive_numbered`); a leftover is looked for with a
+    /// deadline already past, which returns at once on an empty queue.
+    pub fn receive_numbered(&self, name: &str, len: usize, messages: u32, per_producer: u32, alone: bool) -> Result<Outcome, StepError> {
+        let mqd = self.mqd(name)?;
+        let take = || sys::mq_receive(mqd, len, None).map(|(m, _)| m).map_err(StepError::from);
+        let leftover = || match sys::mq_receive(mqd, len, Some(Deadline::Past)) {
+            Ok((m, _)) => Ok(Some(m)),
+            Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
+        super::handoff::receive_numbered(messages, per_producer, alone, take, leftover)
+    }
+
     pub fn close(&mut self, name: &str, bad: Option<BadDescriptor>) -> Result<Outcome, StepError> {
         let given = self.given(name, bad)?;
         let ret = sys::mq_close(given.fd)?;

@@ -97,72 +97,30 @@ impl Live {
 }
 
 impl Live {
-    /// `rounds` of ping-pong with the other side: the first sends type 1
-    /// and takes type 2, the second the reverse, each message carrying its
-    /// round; the value counts messages that carried another round.
+    /// Ping-pong with the other side: the first sends type 1 and takes type
+    /// 2, the second the reverse.
     pub fn ping_pong(&self, name: &str, rounds: u32, first: bool) -> Result<Outcome, StepError> {
         let id = self.id(name)?;
         let (out, back) = if first { (1, 2) } else { (2, 1) };
-        let mut violations = 0;
-        for r in 0..rounds {
-            let round = r.to_string();
-            if first {
-                sys::msgsnd(id, out, round.as_bytes(), 0)?;
-            }
-            let (_, got) = sys::msgrcv(id, 32, back, 0)?;
-            if got != round.as_bytes() {
-                violations += 1;
-            }
-            if !first {
-                sys::msgsnd(id, out, round.as_bytes(), 0)?;
-            }
-        }
-        Ok(Outcome { examined: Some(u64::from(rounds)), ..Outcome::ok(violations) })
+        let send = |m: &[u8]| sys::msgsnd(id, out, m, 0).map(drop).map_err(StepError::from);
+        let take = || sys::msgrcv(id, 32, back, 0).map(|(_, t)| t).map_err(StepError::from);
+        super::handoff::ping_pong_messages(rounds, first, send, take)
     }
 
-    /// Send `p<instance>-<n>` for n in 0..messages.
     pub fn send_numbered(&self, name: &str, instance: u32, messages: u32, mtype: i64) -> Result<Outcome, StepError> {
         let id = self.id(name)?;
-        for n in 0..messages {
-            sys::msgsnd(id, mtype, format!("p{instance}-{n}").as_bytes(), 0)?;
-        }
-        Ok(Outcome::ok(i64::from(messages)))
+        super::handoff::send_numbered(instance, messages, |m| sys::msgsnd(id, mtype, m, 0).map(drop).map_err(StepError::from))
     }
 
-    /// Take `messages` messages and count what breaks exactly-once, in-order
-    /// delivery per producer: a message out of its producer's order (or,
-    /// for the only consumer, after a gap), one that is not a numbered
-    /// message, and, when `alone`, any message still queued after all were
-    /// taken. Returns the count, with the messages examined.
+    /// Numbered messages of any type (see `handoff::receive_numbered`).
     pub fn receive_numbered(&self, name: &str, messages: u32, per_producer: u32, alone: bool) -> Result<Outcome, StepError> {
         let id = self.id(name)?;
-        let mut next: std::collections::BTreeMap<u32, u32> = std::collections::BTreeMap::new();
-        let mut violations = 0i64;
-        for _ in 0..messages {
-            let (_, text) = sys::msgrcv(id, 64, 0, 0)?;
-            let parsed = std::str::from_utf8(&text)
-                .ok()
-                .and_then(|t| t.strip_prefix('p'))
-                .and_then(|t| t.split_once('-'))
-                .and_then(|(p, n)| Some((p.parse::<u32>().ok()?, n.parse::<u32>().ok()?)));
-            match parsed {
-                Some((p, n)) if n < per_producer && (n == *next.get(&p).unwrap_or(&0) || (!alone && n >= *next.get(&p).unwrap_or(&0))) => {
-                    next.insert(p, n + 1);
-                }
-                _ => violations += 1,
-            }
-        }
-        // The only consumer must find nothing left: a duplicate or an extra
-        // message would be.
-        if alone {
-            loop {
-                match sys::msgrcv(id, 64, 0, libc::IPC_NOWAIT) {
-                    Ok(_) => violations += 1,
-                    Err(Errno::ENOMSG) => break,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
-        Ok(Outcome { examined: Some(u64::from(messages)), ..Outcome::ok(violations) })
+        let take = || sys::msgrcv(id, 64, 0, 0).map(|(_, t)| t).map_err(StepError::from);
+        let leftover = || match sys::msgrcv(id, 64, 0, libc::IPC_NOWAIT) {
+            Ok((_, t)) => Ok(Some(t)),
+            Err(Errno::ENOMSG) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
+        super::handoff::receive_numbered(messages, per_producer, alone, take, leftover)
     }
 }

@@ -133,27 +133,12 @@ impl Live {
 }
 
 impl Live {
-    /// `rounds` of strict alternation with the other side (see the model's
-    /// `ping_pong`): the value counts rounds where, after this side's wait,
-    /// the semaphore it posted was not back at 0.
+    /// Ping-pong over the set's semaphores 0 (the first side's) and 1.
     pub fn ping_pong(&self, name: &str, rounds: u32, first: bool) -> Result<Outcome, StepError> {
         let id = self.id(name)?;
         let (mine, theirs) = if first { (0u16, 1u16) } else { (1, 0) };
-        let op = |num: u16, op: i16| sys::semop(id, &[sys::SemBuf { num, op, flags: 0 }], None);
-        let mut violations = 0;
-        for _ in 0..rounds {
-            if first {
-                op(mine, 1)?;
-                op(theirs, -1)?;
-            } else {
-                op(theirs, -1)?;
-                op(mine, 1)?;
-            }
-            // The first side's post was taken before the second posted back.
-            if first && sys::semctl_get(id, libc::c_int::from(mine), libc::GETVAL)? != 0 {
-                violations += 1;
-            }
-        }
-        Ok(Outcome { examined: Some(u64::from(rounds)), ..Outcome::ok(violations) })
+        let op = |num: u16, op: i16| sys::semop(id, &[sys::SemBuf { num, op, flags: 0 }], None).map(drop).map_err(StepError::from);
+        let value = || sys::semctl_get(id, libc::c_int::from(mine), libc::GETVAL).map(i64::from).map_err(StepError::from);
+        super::handoff::ping_pong_semaphores(rounds, first, || op(mine, 1), || op(theirs, -1), value)
     }
 }

@@ -105,7 +105,7 @@ impl Builder<'_> {
                         Some(_) => {}
                     },
                     Op::SemInit { object, .. }
-                    | Op::SemPost { object }
+                    | Op::SemPost { object, .. }
                     | Op::SemWait { object, .. }
                     | Op::SemTrywait { object }
                     | Op::SemGetvalue { object }
@@ -127,9 +127,23 @@ impl Builder<'_> {
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
-                    Op::PingPong { object, .. } => {
-                        let first = if objects[object.0].kind() == Kind::SysvSem { "semget" } else { "msgget" };
-                        need(&held.id, *object, first, self)
+                    Op::PingPong { object, back, .. } => match objects[object.0].kind() {
+                        Kind::SysvSem => need(&held.id, *object, "semget", self),
+                        Kind::SysvMsg => need(&held.id, *object, "msgget", self),
+                        kind => {
+                            for o in std::iter::once(object).chain(back) {
+                                match objects[o.0].spec {
+                                    ObjectSpec::PosixSem { place: Some((m, _)) } => match objects[m.0].kind() {
+                                        Kind::SysvShm => need(&held.attached, m, "shmat", self),
+                                        _ => need(&held.mapped, m, "mmap", self),
+                                    },
+                                    _ => need(&held.opened, *o, if kind == Kind::PosixSem { "sem_open" } else { "mq_open" }, self),
+                                }
+                            }
+                        }
+                    },
+                    Op::SendNumbered { object, .. } | Op::ReceiveNumbered { object, .. } if objects[object.0].kind() == Kind::PosixMq => {
+                        need(&held.opened, *object, "mq_open", self)
                     }
                     Op::Msgsnd { object, .. }
                     | Op::Msgrcv { object, .. }

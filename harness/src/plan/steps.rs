@@ -170,14 +170,7 @@ impl Builder<'_> {
                     ms
                 });
                 let ops = a.ops.iter().map(|o| *o.value()).collect();
-                let repeat = a.repeat.unwrap_or(1);
-                if repeat == 0 || repeat > 1_000_000 {
-                    self.err(
-                        Diagnostic::new(step.loc(), format!("a semop repeated {repeat} times"))
-                            .label("repeat out of range")
-                            .hint("repeat from 1 to 1000000 times"),
-                    );
-                }
+                let repeat = self.repeat(step, a.repeat, "semop");
                 (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat }), &a.expect)
             }
             Step::Semctl(a) => {
@@ -280,18 +273,21 @@ impl Builder<'_> {
                         object,
                         timeout_ms,
                         bad_timeout: a.bad_timeout,
+                        repeat: self.repeat(step, a.repeat, "sem_wait"),
                     }),
                     &a.expect,
                 )
             }
-            Step::SemPost(a)
-            | Step::SemTrywait(a)
+            Step::SemPost(a) => {
+                let repeat = self.repeat(step, a.repeat, "sem_post");
+                (self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_post").map(|object| Op::SemPost { object, repeat }), &a.expect)
+            }
+            Step::SemTrywait(a)
             | Step::SemGetvalue(a)
             | Step::SemClose(a)
             | Step::SemUnlink(a)
             | Step::SemDestroy(a) => {
                 let name = match step.value() {
-                    Step::SemPost(_) => "sem_post",
                     Step::SemTrywait(_) => "sem_trywait",
                     Step::SemGetvalue(_) => "sem_getvalue",
                     Step::SemClose(_) => "sem_close",
@@ -300,7 +296,6 @@ impl Builder<'_> {
                 };
                 let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], name);
                 let op = object.map(|object| match step.value() {
-                    Step::SemPost(_) => Op::SemPost { object },
                     Step::SemTrywait(_) => Op::SemTrywait { object },
                     Step::SemGetvalue(_) => Op::SemGetvalue { object },
                     Step::SemClose(_) => Op::SemClose { object },
@@ -507,7 +502,8 @@ impl Builder<'_> {
             }
             Step::PingPong(a) => {
                 self.require_count(step, a.expect.as_ref(), "ping_pong", "violations");
-                let object = self.object_ref(objects, &a.object, &[Kind::SysvSem, Kind::SysvMsg], "ping_pong");
+                let kinds = [Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem, Kind::PosixMq];
+                let object = self.object_ref(objects, &a.object, &kinds, "ping_pong");
                 if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::SysvSem { nsems, .. } if nsems < 2)) {
                     self.err(
                         Diagnostic::new(a.object.loc(), format!("`{}` has one semaphore; a ping-pong needs two", objects[o.0].name))
@@ -515,20 +511,55 @@ impl Builder<'_> {
                             .hint("give the object `nsems: 2`"),
                     );
                 }
-                (object.map(|object| Op::PingPong { object, rounds: a.rounds, first: a.side == m::Side::First }), &a.expect)
+                let posix = object.map(|o| objects[o.0].kind()).filter(|k| matches!(k, Kind::PosixSem | Kind::PosixMq));
+                let back = match (&a.back, posix) {
+                    (Some(b), Some(kind)) => self.object_ref(objects, b, &[kind], "ping_pong `back`"),
+                    (None, Some(kind)) => {
+                        self.err(
+                            Diagnostic::new(a.object.loc(), format!("a ping-pong over a {} needs a second one for the replies", kind.name()))
+                                .label("one direction only")
+                                .hint(format!("add `back: <another {}>` (the same on both sides)", kind.name())),
+                        );
+                        None
+                    }
+                    (Some(b), None) => {
+                        self.err(
+                            Diagnostic::new(b.loc(), "`back` is for POSIX semaphores and queues")
+                                .label("not needed")
+                                .hint("a SysV set or queue carries both directions (two semaphores, two message types): remove `back`"),
+                        );
+                        None
+                    }
+                    (None, None) => None,
+                };
+                (object.map(|object| Op::PingPong { object, back, rounds: a.rounds, first: a.side == m::Side::First }), &a.expect)
             }
-            Step::SendNumbered(a) => (
-                self.object_ref(objects, &a.object, &[Kind::SysvMsg], "send_numbered").map(|object| Op::SendNumbered {
-                    object,
-                    messages: a.messages,
-                    mtype: a.mtype,
-                }),
-                &a.expect,
-            ),
+            Step::SendNumbered(a) => {
+                let object = self.object_ref(objects, &a.object, &[Kind::SysvMsg, Kind::PosixMq], "send_numbered");
+                let posix = object.is_some_and(|o| objects[o.0].kind() == Kind::PosixMq);
+                if let Some(t) = a.mtype.filter(|_| posix) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("`mtype: {t}` on a POSIX queue"))
+                            .label("POSIX messages have no type")
+                            .hint("give `prio:` instead"),
+                    );
+                }
+                if a.prio.is_some() && object.is_some() && !posix {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "`prio` on a SysV queue")
+                            .label("SysV messages have no priority")
+                            .hint("give `mtype:` instead"),
+                    );
+                }
+                (
+                    object.map(|object| Op::SendNumbered { object, messages: a.messages, mtype: a.mtype, prio: a.prio.unwrap_or(0) }),
+                    &a.expect,
+                )
+            }
             Step::ReceiveNumbered(a) => {
                 self.require_count(step, a.expect.as_ref(), "receive_numbered", "violations");
                 (
-                    self.object_ref(objects, &a.object, &[Kind::SysvMsg], "receive_numbered").map(|object| Op::ReceiveNumbered {
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg, Kind::PosixMq], "receive_numbered").map(|object| Op::ReceiveNumbered {
                         object,
                         messages: a.messages,
                         per_producer: a.per_producer,
@@ -1039,6 +1070,19 @@ impl Builder<'_> {
             );
         }
         Some(*d.value())
+    }
+
+    /// How many times a repeatable call is made (default 1).
+    fn repeat(&mut self, step: &Sp<Step>, repeat: Option<u32>, call: &str) -> u32 {
+        let n = repeat.unwrap_or(1);
+        if n == 0 || n > 1_000_000 {
+            self.err(
+                Diagnostic::new(step.loc(), format!("a {call} repeated {n} times"))
+                    .label("repeat out of range")
+                    .hint("repeat from 1 to 1000000 times"),
+            );
+        }
+        n
     }
 
     /// A role named by an expectation exists.

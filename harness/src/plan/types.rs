@@ -350,11 +350,13 @@ pub enum Op {
     },
     SemPost {
         object: ObjectId,
+        repeat: u32,
     },
     SemWait {
         object: ObjectId,
         timeout_ms: Option<u64>,
         bad_timeout: bool,
+        repeat: u32,
     },
     SemTrywait {
         object: ObjectId,
@@ -454,8 +456,10 @@ pub enum Op {
         id: Option<i32>,
         bad_buffer: bool,
     },
+    /// `back`: the POSIX semaphore or queue replies travel on.
     PingPong {
         object: ObjectId,
+        back: Option<ObjectId>,
         rounds: u32,
         first: bool,
     },
@@ -463,6 +467,7 @@ pub enum Op {
         object: ObjectId,
         messages: u32,
         mtype: Option<i64>,
+        prio: u32,
     },
     /// `alone`: the only consumer (the role has one replica), so it must
     /// see every producer's messages without gaps.

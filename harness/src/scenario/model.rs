@@ -340,8 +340,8 @@ pub enum Step {
     SemOpen(SemOpenArgs),
     /// `sem_init(3)` of an unnamed `posix_sem` in shared memory (pshared 1).
     SemInit(SemInitArgs),
-    /// `sem_post(3)`.
-    SemPost(ObjectArgs),
+    /// `sem_post(3)` (`repeat: N` posts N times).
+    SemPost(SemPostArgs),
     /// `sem_wait(3)`, or `sem_timedwait(3)` with `timeout`.
     SemWait(SemWaitArgs),
     /// `sem_trywait(3)`: EAGAIN instead of blocking.
@@ -799,8 +799,22 @@ pub struct SemInitArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct SemPostArgs {
+    pub object: Sp<String>,
+    /// Make the call this many times, stopping at the first failure.
+    #[serde(default)]
+    pub repeat: Option<u32>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SemWaitArgs {
     pub object: Sp<String>,
+    /// Make the call this many times, stopping at the first failure.
+    #[serde(default)]
+    pub repeat: Option<u32>,
     /// Use sem_timedwait and give up after this long (ETIMEDOUT).
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
@@ -1064,6 +1078,11 @@ pub enum MsgrcvFlag {
 #[serde(deny_unknown_fields)]
 pub struct PingPongArgs {
     pub object: Sp<String>,
+    /// For POSIX objects: the semaphore or queue the reply comes back on
+    /// (`object` carries the first side's half). SysV objects carry both
+    /// directions themselves (two semaphores, two message types).
+    #[serde(default)]
+    pub back: Option<Sp<String>>,
     pub rounds: u32,
     pub side: Side,
     #[serde(default)]
@@ -1082,8 +1101,12 @@ pub enum Side {
 pub struct SendNumberedArgs {
     pub object: Sp<String>,
     pub messages: u32,
+    /// The SysV message type (default: replica number + 1).
     #[serde(default)]
     pub mtype: Option<i64>,
+    /// The POSIX message priority (default 0).
+    #[serde(default)]
+    pub prio: Option<u32>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
