@@ -250,6 +250,8 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
     num("stat.nattch", want.nattch, got.nattch)?;
     num("stat.uid", want.uid.map(u64::from), u64::from(got.uid))?;
     num("stat.gid", want.gid.map(u64::from), u64::from(got.gid))?;
+    num("stat.cuid", want.cuid.map(u64::from), u64::from(got.cuid))?;
+    num("stat.cgid", want.cgid.map(u64::from), u64::from(got.cgid))?;
     num("stat.nsems", want.nsems, got.nsems)?;
     num("stat.qnum", want.qnum, got.qnum)?;
     num("stat.qbytes", want.qbytes, got.qbytes)?;
@@ -303,7 +305,11 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
         ("stat.lrpid", &want.lrpid, got.lrpid),
     ] {
         if let Some(role) = role {
-            if let Some(want_pid) = pid_of(role) {
+            if role == "none" {
+                if pid != 0 {
+                    return Err(mismatch(field, "0 (none yet)", pid.to_string()));
+                }
+            } else if let Some(want_pid) = pid_of(role) {
                 if want_pid != pid {
                     return Err(mismatch(field, format!("{want_pid} (role `{role}`)"), pid.to_string()));
                 }

@@ -1215,15 +1215,18 @@ impl Builder<'_> {
             // Which fields each kind of status has.
             let (fields, what): (&[&str], &str) = match op {
                 Op::Shmctl { cmd: ShmctlCmd::IpcStat | ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny, .. } => (
-                    &["segsz", "nattch", "mode", "dest", "locked", "cpid", "lpid", "uid", "gid", "atime", "dtime", "ctime"],
+                    &["segsz", "nattch", "mode", "dest", "locked", "cpid", "lpid", "uid", "gid", "cuid", "cgid", "atime", "dtime", "ctime"],
                     "shmctl's status",
                 ),
                 Op::Fstat { .. } => (&["segsz", "mode", "uid", "gid"], "fstat (segsz, mode, uid and gid)"),
                 Op::Semctl { cmd: SemctlCmd::IpcStat | SemctlCmd::SemStat | SemctlCmd::SemStatAny, .. } => {
-                    (&["nsems", "mode", "uid", "gid", "otime", "ctime"], "semctl's status")
+                    (&["nsems", "mode", "uid", "gid", "cuid", "cgid", "otime", "ctime"], "semctl's status")
                 }
                 Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => {
-                    (&["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "stime", "rtime", "ctime"], "msgctl's status")
+                    (
+                        &["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "cuid", "cgid", "stime", "rtime", "ctime"],
+                        "msgctl's status",
+                    )
                 }
                 _ => {
                     misplaced(self, "stat", s.loc(), "`shmctl`, `semctl` and `msgctl` status commands, and `fstat`");
@@ -1241,6 +1244,8 @@ impl Builder<'_> {
                 ("lpid", v.lpid.is_some()),
                 ("uid", v.uid.is_some()),
                 ("gid", v.gid.is_some()),
+                ("cuid", v.cuid.is_some()),
+                ("cgid", v.cgid.is_some()),
                 ("atime", v.atime.is_some()),
                 ("dtime", v.dtime.is_some()),
                 ("ctime", v.ctime.is_some()),
@@ -1478,12 +1483,13 @@ impl Builder<'_> {
     }
 
     pub(super) fn stat_roles(&mut self, s: &StatExpect, loc: Loc) {
-        for r in [&s.cpid, &s.lpid, &s.lspid, &s.lrpid].into_iter().flatten() {
+        // `none`: the pid field is 0 (nobody did it yet).
+        for r in [&s.cpid, &s.lpid, &s.lspid, &s.lrpid].into_iter().flatten().filter(|r| r.as_str() != "none") {
             match self.doc.roles.get(r.as_str()) {
                 None => self.err(
                     Diagnostic::new(loc, format!("unknown role `{r}` in a pid expectation"))
                         .label("in this stat")
-                        .hint(format!("cpid and lpid name a role; declared roles: {}", names(&self.doc.roles))),
+                        .hint(format!("pid fields name a role, or `none` for 0; declared roles: {}", names(&self.doc.roles))),
                 ),
                 Some(d) if d.count.as_ref().is_some_and(|c| *c.value() > 1) => self.err(
                     Diagnostic::new(loc, format!("role `{r}` has replicas, so its pid is not one pid"))

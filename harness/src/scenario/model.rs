@@ -1677,6 +1677,12 @@ pub struct StatExpect {
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
+    /// The creator's uid (SysV objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuid: Option<u32>,
+    /// The creator's gid (SysV objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgid: Option<u32>,
     /// shm_atime: the last shmat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub atime: Option<TimeExpect>,
