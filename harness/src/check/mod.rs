@@ -64,6 +64,11 @@ pub fn step(
             return Err(mismatch("time waited", format!("at least {ms} ms"), format!("{:.3} ms", us as f64 / 1000.0)));
         }
     }
+    if let (Some(ms), Some(us)) = (expect.waited_at_most_ms, outcome.elapsed_us) {
+        if us > ms * 1000 {
+            return Err(mismatch("time waited", format!("at most {ms} ms"), format!("{:.3} ms", us as f64 / 1000.0)));
+        }
+    }
     match (&expect.errno, &outcome.result) {
         (Some(want), Err(got)) if want == got => return Ok(()),
         (Some(want), r) => return Err(mismatch("result", format!("failure with {want}"), show_result(r))),

@@ -342,10 +342,10 @@ impl Interp<'_> {
                 let id = l.semget(key, nsems.unwrap_or(*decl_nsems), *flags | semflg_mode.unwrap_or(*mode) as i32)?;
                 self.created(*object, id, key)
             }
-            Op::Semop { object, ops, timeout_ms, repeat } => {
+            Op::Semop { object, ops, timeout_ms, repeat, id } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                repeated(*repeat, || l.semop(&name, ops, timeout_ms.map(std::time::Duration::from_millis)))
+                repeated(*repeat, || l.semop(&name, *id, ops, timeout_ms.map(std::time::Duration::from_millis)))
             }
             Op::SemOpen { object, flags, value, mode } => {
                 let name = self.posix_name(*object)?;
@@ -374,9 +374,9 @@ impl Interp<'_> {
                 Ok(Outcome::ok(i64::from(ret)))
             }
             Op::SemUnlink { object } => Ok(Outcome::ok(i64::from(sys::sem_unlink(&self.posix_name(*object)?)?))),
-            Op::SemWait { object, timeout_ms, bad_timeout, repeat } => {
+            Op::SemWait { object, timeout_ms, deadline: bad, repeat } => {
                 let addr = self.sem_addr(*object)?;
-                let deadline = deadline(*timeout_ms, bad_timeout.then_some(BadDeadline::NsecBillion));
+                let deadline = deadline(*timeout_ms, *bad);
                 repeated(*repeat, || Ok(Outcome::ok(sys::sem_wait(addr, deadline)?.into())))
             }
             Op::MqOpen { object, flags, mode, default_attr } => {
@@ -388,17 +388,18 @@ impl Interp<'_> {
                 let Live::PosixMq(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
                 l.open(&path, *flags, mode.unwrap_or(decl_mode), attr)
             }
-            Op::MqSend { object, data, prio, timeout_ms, deadline: bad, descriptor } => {
+            Op::MqSend { object, data, prio, timeout_ms, deadline: bad, descriptor, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                timed(|| l.send(&name, *descriptor, &for_instance(data, self.instance), *prio, deadline(*timeout_ms, *bad)))
+                let data = for_instance(data, self.instance);
+                timed(|| l.send(&name, *descriptor, &data, *prio, deadline(*timeout_ms, *bad), *bad_buffer))
             }
-            Op::MqReceive { object, len, timeout_ms, deadline: bad, descriptor } => {
+            Op::MqReceive { object, len, timeout_ms, deadline: bad, descriptor, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let ObjectSpec::PosixMq { msgsize, .. } = plan.object(*object).spec else { return Err(kind_error()) };
                 let len = usize::try_from(len.unwrap_or(msgsize.max(0) as u64)).map_err(|_| sys::Errno::EINVAL)?;
                 let Live::PosixMq(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                timed(|| l.receive(&name, *descriptor, len, deadline(*timeout_ms, *bad)))
+                timed(|| l.receive(&name, *descriptor, len, deadline(*timeout_ms, *bad), *bad_buffer))
             }
             Op::MqGetattr { object, descriptor } => {
                 let name = self.name(*object).to_owned();
@@ -436,9 +437,7 @@ impl Interp<'_> {
             Op::WaitNotification { timeout_ms } => {
                 Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
-            Op::MqUnlink { object } => {
-                Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into()))
-            }
+            Op::MqUnlink { object } => Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into())),
             Op::Sigwait { signal, timeout_ms } => {
                 let sig = sys::signal_from_name(signal).ok_or_else(kind_error)?;
                 let info = sys::wait_signal(sig, std::time::Duration::from_millis(*timeout_ms))?;
@@ -451,15 +450,15 @@ impl Interp<'_> {
                 let id = l.msgget(key, *flags | msgflg_mode.unwrap_or(*mode) as i32)?;
                 self.created(*object, id, key)
             }
-            Op::Msgsnd { object, mtype, data, nowait } => {
+            Op::Msgsnd { object, mtype, data, nowait, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.msgsnd(&name, *mtype, &for_instance(data, self.instance), *nowait)
+                l.msgsnd(&name, *id, *mtype, &for_instance(data, self.instance), *nowait, *bad_buffer)
             }
-            Op::Msgrcv { object, msgtyp, len, flags } => {
+            Op::Msgrcv { object, msgtyp, len, flags, id, bad_buffer } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.msgrcv(&name, *msgtyp, *len, *flags)
+                l.msgrcv(&name, *id, *msgtyp, *len, *flags, *bad_buffer)
             }
             Op::PingPong { object, back, rounds, first } => {
                 let name = self.name(*object).to_owned();
@@ -862,7 +861,9 @@ fn deadline(timeout_ms: Option<u64>, bad: Option<BadDeadline>) -> Option<sys::De
         Some(BadDeadline::Past) => Some(sys::Deadline::Past),
         Some(BadDeadline::NsecNegative) => Some(sys::Deadline::NsecNegative),
         Some(BadDeadline::NsecBillion) => Some(sys::Deadline::NsecBillion),
+        Some(BadDeadline::NsecAboveBillion) => Some(sys::Deadline::NsecAboveBillion),
         Some(BadDeadline::SecNegative) => Some(sys::Deadline::SecNegative),
+        Some(BadDeadline::BadAddress) => Some(sys::Deadline::BadAddress),
         None => timeout_ms.map(|ms| sys::Deadline::In(std::time::Duration::from_millis(ms))),
     }
 }

@@ -86,7 +86,7 @@ pub struct Live {
 /// The descriptor a call is given, and what was opened to make it.
 struct Given {
     fd: i32,
-    _held: Option<std::fs::File>,
+    held: Option<std::fs::File>,
 }
 
 impl Live {
@@ -105,10 +105,10 @@ impl Live {
             Some(BadDescriptor::Huge) => i32::MAX - 1,
             Some(BadDescriptor::NotAQueue) => {
                 let f = std::fs::File::open("/dev/null").map_err(|e| StepError::Misuse(format!("cannot open /dev/null: {e}")))?;
-                return Ok(Given { fd: f.as_raw_fd(), _held: Some(f) });
+                return Ok(Given { fd: f.as_raw_fd(), held: Some(f) });
             }
         };
-        Ok(Given { fd, _held: None })
+        Ok(Given { fd, held: None })
     }
 
     pub fn open(&mut self, path: &str, flags: i32, mode: u32, attr: Option<(i64, i64)>) -> Result<Outcome, StepError> {
@@ -117,12 +117,29 @@ impl Live {
         Ok(Outcome::ok(i64::from(mqd)))
     }
 
-    pub fn send(&self, name: &str, bad: Option<BadDescriptor>, data: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<Outcome, StepError> {
-        Ok(Outcome::ok(sys::mq_send(self.given(name, bad)?.fd, data, prio, deadline)?.into()))
+    /// `bad_buffer`: the message is at an unusable address (EFAULT).
+    pub fn send(
+        &self,
+        name: &str,
+        bad: Option<BadDescriptor>,
+        data: &[u8],
+        prio: u32,
+        deadline: Option<Deadline>,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
+        Ok(Outcome::ok(sys::mq_send(self.given(name, bad)?.fd, data, prio, deadline, bad_buffer)?.into()))
     }
 
-    pub fn receive(&self, name: &str, bad: Option<BadDescriptor>, len: usize, deadline: Option<Deadline>) -> Result<Outcome, StepError> {
-        let (data, prio) = sys::mq_receive(self.given(name, bad)?.fd, len, deadline)?;
+    /// `bad_buffer`: the buffer is at an unusable address (EFAULT).
+    pub fn receive(
+        &self,
+        name: &str,
+        bad: Option<BadDescriptor>,
+        len: usize,
+        deadline: Option<Deadline>,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
+        let (data, prio) = sys::mq_receive(self.given(name, bad)?.fd, len, deadline, bad_buffer)?;
         Ok(Outcome { prio: Some(prio), data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
     }
 
@@ -147,14 +164,14 @@ impl Live {
     pub fn ping_pong(&self, name: &str, back: (&Live, &str), len: usize, rounds: u32, first: bool) -> Result<Outcome, StepError> {
         let (here, there) = (self.mqd(name)?, back.0.mqd(back.1)?);
         let (out, inbox) = if first { (here, there) } else { (there, here) };
-        let send = |m: &[u8]| sys::mq_send(out, m, 0, None).map(drop).map_err(StepError::from);
-        let take = || sys::mq_receive(inbox, len, None).map(|(m, _)| m).map_err(StepError::from);
+        let send = |m: &[u8]| sys::mq_send(out, m, 0, None, false).map(drop).map_err(StepError::from);
+        let take = || sys::mq_receive(inbox, len, None, false).map(|(m, _)| m).map_err(StepError::from);
         super::handoff::ping_pong_messages(rounds, first, send, take)
     }
 
     pub fn send_numbered(&self, name: &str, instance: u32, messages: u32, prio: u32) -> Result<Outcome, StepError> {
         let mqd = self.mqd(name)?;
-        super::handoff::send_numbered(instance, messages, |m| sys::mq_send(mqd, m, prio, None).map(drop).map_err(StepError::from))
+        super::handoff::send_numbered(instance, messages, |m| sys::mq_send(mqd, m, prio, None, false).map(drop).map_err(StepError::from))
     }
 
     /// Numbered messages, highest priority first (see
@@ -162,8 +179,8 @@ impl Live {
     /// deadline already past, which returns at once on an empty queue.
     pub fn receive_numbered(&self, name: &str, len: usize, messages: u32, per_producer: u32, alone: bool) -> Result<Outcome, StepError> {
         let mqd = self.mqd(name)?;
-        let take = || sys::mq_receive(mqd, len, None).map(|(m, _)| m).map_err(StepError::from);
-        let leftover = || match sys::mq_receive(mqd, len, Some(Deadline::Past)) {
+        let take = || sys::mq_receive(mqd, len, None, false).map(|(m, _)| m).map_err(StepError::from);
+        let leftover = || match sys::mq_receive(mqd, len, Some(Deadline::Past), false) {
             Ok((m, _)) => Ok(Some(m)),
             Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Ok(None),
             Err(e) => Err(e.into()),
@@ -176,6 +193,11 @@ impl Live {
         let ret = sys::mq_close(given.fd)?;
         if bad.is_none() {
             self.closed = self.mqd.take();
+        }
+        // glibc's mq_close is close(2): it closed a non-queue descriptor too,
+        // so the file must not close that number again.
+        if let Some(f) = given.held {
+            let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
         }
         Ok(Outcome::ok(ret.into()))
     }

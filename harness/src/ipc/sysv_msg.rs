@@ -38,13 +38,39 @@ impl Live {
         Ok(id)
     }
 
-    pub fn msgsnd(&self, name: &str, mtype: i64, text: &[u8], nowait: bool) -> Result<Outcome, StepError> {
-        Ok(Outcome::ok(sys::msgsnd(self.id(name)?, mtype, text, if nowait { libc::IPC_NOWAIT } else { 0 })?.into()))
+    /// `bad_buffer`: the message is at an unusable address (EFAULT).
+    pub fn msgsnd(
+        &self,
+        name: &str,
+        invalid_id: Option<i32>,
+        mtype: i64,
+        text: &[u8],
+        nowait: bool,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
+        let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
+        let flags = if nowait { libc::IPC_NOWAIT } else { 0 };
+        let ret = if bad_buffer { sys::msg_bad_buffer(id, None, text.len(), flags)? } else { sys::msgsnd(id, mtype, text, flags)? };
+        Ok(Outcome::ok(ret.into()))
     }
 
     /// The value is the message's length; `data` its text.
-    pub fn msgrcv(&self, name: &str, msgtyp: i64, len: u64, flags: libc::c_int) -> Result<Outcome, StepError> {
-        let (mtype, text) = sys::msgrcv(self.id(name)?, usize::try_from(len).map_err(|_| Errno::EINVAL)?, msgtyp, flags)?;
+    /// `bad_buffer`: the buffer is at an unusable address (EFAULT).
+    pub fn msgrcv(
+        &self,
+        name: &str,
+        invalid_id: Option<i32>,
+        msgtyp: i64,
+        len: u64,
+        flags: libc::c_int,
+        bad_buffer: bool,
+    ) -> Result<Outcome, StepError> {
+        let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
+        if bad_buffer {
+            let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
+            return Ok(Outcome::ok(sys::msg_bad_buffer(id, Some(msgtyp), len, flags)?.into()));
+        }
+        let (mtype, text) = sys::msgrcv(id, usize::try_from(len).map_err(|_| Errno::EINVAL)?, msgtyp, flags)?;
         Ok(Outcome { data: Some(text.clone()), mtype: Some(mtype), ..Outcome::ok(text.len() as i64) })
     }
 
@@ -88,9 +114,7 @@ impl Live {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
                 Ok(Outcome::ok(sys::msgctl_set(id, s.uid, s.gid, s.mode, s.qbytes)?.into()))
             }
-            MsgctlCmd::IpcRmid => {
-                Ok(Outcome::ok(sys::msgctl_rmid(id)?.into()))
-            }
+            MsgctlCmd::IpcRmid => Ok(Outcome::ok(sys::msgctl_rmid(id)?.into())),
             MsgctlCmd::IpcInfo | MsgctlCmd::Undefined => Err(StepError::Misuse("handled above".to_owned())),
         }
     }

@@ -50,7 +50,13 @@ impl Live {
         Ok(id)
     }
 
-    pub fn semop(&self, name: &str, ops: &[SemOp], timeout: Option<std::time::Duration>) -> Result<Outcome, StepError> {
+    pub fn semop(
+        &self,
+        name: &str,
+        invalid_id: Option<i32>,
+        ops: &[SemOp],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Outcome, StepError> {
         let bufs: Vec<sys::SemBuf> = ops
             .iter()
             .map(|o| {
@@ -64,7 +70,7 @@ impl Live {
                 sys::SemBuf { num: o.sem, op: o.op, flags }
             })
             .collect();
-        Ok(Outcome::ok(sys::semop(self.id(name)?, &bufs, timeout)?.into()))
+        Ok(Outcome::ok(sys::semop(super::sysv_id(self.id, invalid_id, name, "semget")?, &bufs, timeout)?.into()))
     }
 
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
@@ -95,9 +101,7 @@ impl Live {
             SemctlCmd::Getpid => get(libc::GETPID),
             SemctlCmd::Getncnt => get(libc::GETNCNT),
             SemctlCmd::Getzcnt => get(libc::GETZCNT),
-            SemctlCmd::Setval => {
-                Ok(Outcome::ok(sys::semctl_setval(id, num, value.unwrap_or(0))?.into()))
-            }
+            SemctlCmd::Setval => Ok(Outcome::ok(sys::semctl_setval(id, num, value.unwrap_or(0))?.into())),
             SemctlCmd::Getall => {
                 // The set's own size, so GETALL never writes past the buffer.
                 let n = sys::semctl_stat(id)?.nsems as usize;
@@ -120,9 +124,7 @@ impl Live {
                 let s = set.ok_or_else(|| StepError::Misuse("`ipc_set` without `set`".to_owned()))?;
                 Ok(Outcome::ok(sys::semctl_set(id, s.uid, s.gid, s.mode)?.into()))
             }
-            SemctlCmd::IpcRmid => {
-                Ok(Outcome::ok(sys::semctl_rmid(id)?.into()))
-            }
+            SemctlCmd::IpcRmid => Ok(Outcome::ok(sys::semctl_rmid(id)?.into())),
             SemctlCmd::SemStat | SemctlCmd::SemStatAny => {
                 let raw = if cmd == SemctlCmd::SemStat { SEM_STAT } else { SEM_STAT_ANY };
                 super::stat_by_index(id, invalid_id.is_some(), name, |index| sys::semctl_stat_cmd(index, raw))

@@ -123,7 +123,7 @@ impl Builder<'_> {
                             }
                         }
                     },
-                    Op::Semop { object, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
+                    Op::Semop { object, id: None, .. } | Op::Semctl { object, id: None, .. } => need(&held.id, *object, "semget", self),
                     Op::Msgget { object, .. } if ok => {
                         held.id.insert(object.0);
                     }
@@ -145,8 +145,8 @@ impl Builder<'_> {
                     Op::SendNumbered { object, .. } | Op::ReceiveNumbered { object, .. } if objects[object.0].kind() == Kind::PosixMq => {
                         need(&held.opened, *object, "mq_open", self)
                     }
-                    Op::Msgsnd { object, .. }
-                    | Op::Msgrcv { object, .. }
+                    Op::Msgsnd { object, id: None, .. }
+                    | Op::Msgrcv { object, id: None, .. }
                     | Op::SendNumbered { object, .. }
                     | Op::ReceiveNumbered { object, .. }
                     | Op::Msgctl { object, id: None, .. } => need(&held.id, *object, "msgget", self),

@@ -144,11 +144,11 @@ impl Builder<'_> {
                     _ => u32::MAX,
                 });
                 let expects_error = a.expect.as_ref().is_some_and(|e| e.errno.is_some()) || self.is_negative_step(me_name, index);
-                if a.ops.is_empty() {
+                if a.ops.is_empty() && !expects_error {
                     self.err(
                         Diagnostic::new(step.loc(), "a semop with no operations")
                             .label("`ops` is empty")
-                            .hint("give at least one operation, e.g. `ops: [{ op: -1 }]`"),
+                            .hint("give at least one operation, e.g. `ops: [{ op: -1 }]`, or expect `errno: EINVAL`"),
                     );
                 }
                 for o in a.ops.iter().filter(|o| u32::from(o.sem) >= nsems && !expects_error) {
@@ -171,7 +171,8 @@ impl Builder<'_> {
                 });
                 let ops = a.ops.iter().map(|o| *o.value()).collect();
                 let repeat = self.repeat(step, a.repeat, "semop");
-                (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat }), &a.expect)
+                let id = self.invalid_id(a.id.as_ref());
+                (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat, id }), &a.expect)
             }
             Step::Semctl(a) => {
                 use m::SemctlCmd as C;
@@ -268,11 +269,23 @@ impl Builder<'_> {
                     }
                     ms
                 });
+                let deadline = match (a.bad_timeout, self.deadline(a.timeout.as_ref(), a.deadline.as_ref())) {
+                    (true, Some(_)) => {
+                        self.err(
+                            Diagnostic::new(a.object.loc(), "`bad_timeout` and `deadline` together")
+                                .label("two deadlines")
+                                .hint("`bad_timeout: true` is `deadline: nsec_billion`: give one"),
+                        );
+                        None
+                    }
+                    (true, None) => Some(m::BadDeadline::NsecBillion),
+                    (false, d) => d,
+                };
                 (
                     self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_wait").map(|object| Op::SemWait {
                         object,
                         timeout_ms,
-                        bad_timeout: a.bad_timeout,
+                        deadline,
                         repeat: self.repeat(step, a.repeat, "sem_wait"),
                     }),
                     &a.expect,
@@ -282,11 +295,7 @@ impl Builder<'_> {
                 let repeat = self.repeat(step, a.repeat, "sem_post");
                 (self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_post").map(|object| Op::SemPost { object, repeat }), &a.expect)
             }
-            Step::SemTrywait(a)
-            | Step::SemGetvalue(a)
-            | Step::SemClose(a)
-            | Step::SemUnlink(a)
-            | Step::SemDestroy(a) => {
+            Step::SemTrywait(a) | Step::SemGetvalue(a) | Step::SemClose(a) | Step::SemUnlink(a) | Step::SemDestroy(a) => {
                 let name = match step.value() {
                     Step::SemTrywait(_) => "sem_trywait",
                     Step::SemGetvalue(_) => "sem_getvalue",
@@ -311,15 +320,24 @@ impl Builder<'_> {
                         m::MqOpenFlag::Excl => libc::O_EXCL,
                         m::MqOpenFlag::Rdonly => libc::O_RDONLY,
                         m::MqOpenFlag::Wronly => libc::O_WRONLY,
+                        m::MqOpenFlag::Rdwr => libc::O_RDWR,
                         m::MqOpenFlag::Nonblock => libc::O_NONBLOCK,
                     }
                 });
-                let access = a.flags.iter().filter(|f| matches!(f.value(), m::MqOpenFlag::Rdonly | m::MqOpenFlag::Wronly)).count();
-                if access > 1 {
+                let modes: Vec<m::MqOpenFlag> = a
+                    .flags
+                    .iter()
+                    .map(|f| *f.value())
+                    .filter(|f| matches!(f, m::MqOpenFlag::Rdonly | m::MqOpenFlag::Wronly | m::MqOpenFlag::Rdwr))
+                    .collect();
+                let access = modes.len();
+                // O_RDONLY is 0, so only wronly+rdwr says something new.
+                let mode_three = access == 2 && modes.contains(&m::MqOpenFlag::Wronly) && modes.contains(&m::MqOpenFlag::Rdwr);
+                if access > 1 && !mode_three {
                     self.err(
-                        Diagnostic::new(a.object.loc(), "`rdonly` and `wronly` together")
-                            .label("two access modes")
-                            .hint("give one of them, or neither for O_RDWR"),
+                        Diagnostic::new(a.object.loc(), "two access modes that make a third")
+                            .label("O_RDONLY is 0: combined, these mean the other one")
+                            .hint("give one of rdonly, wronly, rdwr (none is O_RDWR); `[wronly, rdwr]` passes access mode 3"),
                     );
                 }
                 let flags = if access == 0 { flags | libc::O_RDWR } else { flags };
@@ -358,6 +376,7 @@ impl Builder<'_> {
                         timeout_ms,
                         deadline,
                         descriptor,
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -373,6 +392,7 @@ impl Builder<'_> {
                         timeout_ms,
                         deadline,
                         descriptor,
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -410,7 +430,8 @@ impl Builder<'_> {
                 let getattr = matches!(step.value(), Step::MqGetattr(_));
                 let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], if getattr { "mq_getattr" } else { "mq_close" });
                 let descriptor = a.descriptor.as_ref().map(|d| *d.value());
-                let op = object.map(|object| if getattr { Op::MqGetattr { object, descriptor } } else { Op::MqClose { object, descriptor } });
+                let op =
+                    object.map(|object| if getattr { Op::MqGetattr { object, descriptor } } else { Op::MqClose { object, descriptor } });
                 (op, &a.expect)
             }
             Step::MqUnlink(a) | Step::MqStatus(a) => {
@@ -470,6 +491,8 @@ impl Builder<'_> {
                         mtype: a.mtype,
                         data,
                         nowait: a.nowait,
+                        id: self.invalid_id(a.id.as_ref()),
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -496,6 +519,8 @@ impl Builder<'_> {
                         msgtyp: a.msgtyp,
                         len: a.len,
                         flags,
+                        id: self.invalid_id(a.id.as_ref()),
+                        bad_buffer: a.bad_buffer,
                     }),
                     &a.expect,
                 )
@@ -516,9 +541,12 @@ impl Builder<'_> {
                     (Some(b), Some(kind)) => self.object_ref(objects, b, &[kind], "ping_pong `back`"),
                     (None, Some(kind)) => {
                         self.err(
-                            Diagnostic::new(a.object.loc(), format!("a ping-pong over a {} needs a second one for the replies", kind.name()))
-                                .label("one direction only")
-                                .hint(format!("add `back: <another {}>` (the same on both sides)", kind.name())),
+                            Diagnostic::new(
+                                a.object.loc(),
+                                format!("a ping-pong over a {} needs a second one for the replies", kind.name()),
+                            )
+                            .label("one direction only")
+                            .hint(format!("add `back: <another {}>` (the same on both sides)", kind.name())),
                         );
                         None
                     }
@@ -559,11 +587,8 @@ impl Builder<'_> {
             Step::ReceiveNumbered(a) => {
                 self.require_count(step, a.expect.as_ref(), "receive_numbered", "violations");
                 (
-                    self.object_ref(objects, &a.object, &[Kind::SysvMsg, Kind::PosixMq], "receive_numbered").map(|object| Op::ReceiveNumbered {
-                        object,
-                        messages: a.messages,
-                        per_producer: a.per_producer,
-                        alone: replicas == 1,
+                    self.object_ref(objects, &a.object, &[Kind::SysvMsg, Kind::PosixMq], "receive_numbered").map(|object| {
+                        Op::ReceiveNumbered { object, messages: a.messages, per_producer: a.per_producer, alone: replicas == 1 }
                     }),
                     &a.expect,
                 )
@@ -1222,12 +1247,10 @@ impl Builder<'_> {
                 Op::Semctl { cmd: SemctlCmd::IpcStat | SemctlCmd::SemStat | SemctlCmd::SemStatAny, .. } => {
                     (&["nsems", "mode", "uid", "gid", "cuid", "cgid", "otime", "ctime"], "semctl's status")
                 }
-                Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => {
-                    (
-                        &["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "cuid", "cgid", "stime", "rtime", "ctime"],
-                        "msgctl's status",
-                    )
-                }
+                Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => (
+                    &["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "cuid", "cgid", "stime", "rtime", "ctime"],
+                    "msgctl's status",
+                ),
                 _ => {
                     misplaced(self, "stat", s.loc(), "`shmctl`, `semctl` and `msgctl` status commands, and `fstat`");
                     (&[], "")
@@ -1406,6 +1429,19 @@ impl Builder<'_> {
             }
             match crate::plan::build::parse_duration_ms(w) {
                 Some(ms) => out.waited_at_least_ms = Some(ms),
+                None => self.err(
+                    Diagnostic::new(w.loc(), format!("`{}` is not a duration", w.value()))
+                        .label("here")
+                        .hint("write a number with a unit: `100ms`, `2s`"),
+                ),
+            }
+        }
+        if let Some(w) = &e.waited_at_most {
+            if !matches!(op, Op::Semop { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }) {
+                misplaced(self, "waited_at_most", w.loc(), "`semop`, `sem_wait`, `mq_send` and `mq_receive`");
+            }
+            match crate::plan::build::parse_duration_ms(w) {
+                Some(ms) => out.waited_at_most_ms = Some(ms),
                 None => self.err(
                     Diagnostic::new(w.loc(), format!("`{}` is not a duration", w.value()))
                         .label("here")

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, MqAttrExpect, MqStatusExpect, MsgSet, MsgctlCmd,
-    MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, SiginfoExpect, Sigev, StatExpect, TimeExpect,
+    MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -326,6 +326,7 @@ pub enum Op {
         ops: Vec<SemOp>,
         timeout_ms: Option<u64>,
         repeat: u32,
+        id: Option<i32>,
     },
     Semctl {
         object: ObjectId,
@@ -352,10 +353,11 @@ pub enum Op {
         object: ObjectId,
         repeat: u32,
     },
+    /// `deadline`: also for `bad_timeout` (tv_nsec 1e9).
     SemWait {
         object: ObjectId,
         timeout_ms: Option<u64>,
-        bad_timeout: bool,
+        deadline: Option<BadDeadline>,
         repeat: u32,
     },
     SemTrywait {
@@ -387,6 +389,7 @@ pub enum Op {
         timeout_ms: Option<u64>,
         deadline: Option<BadDeadline>,
         descriptor: Option<BadDescriptor>,
+        bad_buffer: bool,
     },
     MqReceive {
         object: ObjectId,
@@ -394,6 +397,7 @@ pub enum Op {
         timeout_ms: Option<u64>,
         deadline: Option<BadDeadline>,
         descriptor: Option<BadDescriptor>,
+        bad_buffer: bool,
     },
     MqGetattr {
         object: ObjectId,
@@ -441,6 +445,8 @@ pub enum Op {
         mtype: i64,
         data: Vec<u8>,
         nowait: bool,
+        id: Option<i32>,
+        bad_buffer: bool,
     },
     /// `flags`: IPC_NOWAIT, MSG_EXCEPT, MSG_NOERROR, MSG_COPY bits.
     Msgrcv {
@@ -448,6 +454,8 @@ pub enum Op {
         msgtyp: i64,
         len: u64,
         flags: i32,
+        id: Option<i32>,
+        bad_buffer: bool,
     },
     Msgctl {
         object: ObjectId,
@@ -806,6 +814,7 @@ pub struct ExpectPlan {
     pub mq_status: Option<MqStatusExpect>,
     pub pid_of: Option<String>,
     pub waited_at_least_ms: Option<u64>,
+    pub waited_at_most_ms: Option<u64>,
     /// Judged across the role's replicas: this many succeed, the rest fail
     /// with this errno.
     pub race: Option<RaceExpect>,

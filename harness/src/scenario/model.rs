@@ -690,6 +690,9 @@ pub struct SemopArgs {
     /// the first error.
     #[serde(default)]
     pub repeat: Option<u32>,
+    /// Pass this id instead of the object's (only negative ids; see `shmat`).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -821,6 +824,9 @@ pub struct SemWaitArgs {
     /// sem_timedwait with tv_nsec out of range (EINVAL when it would block).
     #[serde(default)]
     pub bad_timeout: bool,
+    /// sem_timedwait with this deadline instead of a `timeout`.
+    #[serde(default)]
+    pub deadline: Option<Sp<BadDeadline>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -830,7 +836,8 @@ pub struct SemWaitArgs {
 pub struct MqOpenArgs {
     pub object: Sp<String>,
     /// `create` (O_CREAT), `excl` (O_EXCL), `rdonly` / `wronly` (instead of
-    /// O_RDWR), `nonblock` (O_NONBLOCK).
+    /// O_RDWR), `nonblock` (O_NONBLOCK). `[wronly, rdwr]` together pass
+    /// access mode 3 (O_WRONLY|O_RDWR), which POSIX leaves undefined.
     #[serde(default)]
     pub flags: Vec<Sp<MqOpenFlag>>,
     /// Permission bits with `create`, in octal (default: the object's).
@@ -851,6 +858,7 @@ pub enum MqOpenFlag {
     Excl,
     Rdonly,
     Wronly,
+    Rdwr,
     Nonblock,
 }
 
@@ -871,6 +879,9 @@ pub struct MqSendArgs {
     /// mq_timedsend with this deadline instead of a `timeout`.
     #[serde(default)]
     pub deadline: Option<Sp<BadDeadline>>,
+    /// Pass an unusable address instead of the message (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     /// Pass this descriptor instead of the open one.
     #[serde(default)]
     pub descriptor: Option<Sp<BadDescriptor>>,
@@ -888,8 +899,13 @@ pub enum BadDeadline {
     NsecNegative,
     /// tv_nsec 1 000 000 000.
     NsecBillion,
+    /// tv_nsec 1 000 000 001.
+    NsecAboveBillion,
     /// tv_sec -1.
     SecNegative,
+    /// The timespec is at an address no process can use (EFAULT from the
+    /// kernel; glibc's sem_timedwait reads it itself, and faults).
+    BadAddress,
 }
 
 /// A descriptor that is not an open message queue.
@@ -941,6 +957,9 @@ pub struct MqReceiveArgs {
     /// mq_timedreceive with this deadline instead of a `timeout`.
     #[serde(default)]
     pub deadline: Option<Sp<BadDeadline>>,
+    /// Pass an unusable address instead of the buffer (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     /// Pass this descriptor instead of the open one.
     #[serde(default)]
     pub descriptor: Option<Sp<BadDescriptor>>,
@@ -1042,6 +1061,12 @@ pub struct MsgsndArgs {
     /// IPC_NOWAIT: EAGAIN instead of blocking on a full queue.
     #[serde(default)]
     pub nowait: bool,
+    /// Pass this id instead of the object's (only negative ids; see `shmat`).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
+    /// Pass an unusable address as the message buffer (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -1061,6 +1086,12 @@ pub struct MsgrcvArgs {
     /// index `msgtyp` without removing it; needs `nowait`).
     #[serde(default)]
     pub flags: Vec<Sp<MsgrcvFlag>>,
+    /// Pass this id instead of the object's (only negative ids; see `shmat`).
+    #[serde(default)]
+    pub id: Option<Sp<i64>>,
+    /// Pass an unusable address as the message buffer (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -1543,6 +1574,11 @@ pub struct Expect {
     /// The call returned no sooner than this (`100ms`): a timeout was not cut short.
     #[serde(default)]
     pub waited_at_least: Option<Sp<String>>,
+    /// The call returned within this long (`50ms`): it did not sleep, or a
+    /// timeout was not overlong. Generous bounds only: the machine may be
+    /// loaded.
+    #[serde(default)]
+    pub waited_at_most: Option<Sp<String>>,
     /// The replicas of this role race for this step: exactly `winners` of
     /// them succeed and every other one fails with `losers` (an errno).
     #[serde(default)]

@@ -169,7 +169,6 @@ pub fn semctl_raw_bad(id: libc::c_int, cmd: libc::c_int) -> Result<libc::c_int, 
     check(unsafe { libc::syscall(libc::SYS_semctl, id, 0, cmd, BAD_ADDRESS) } as libc::c_int)
 }
 
-
 /// The index of a SysV id in its table (for SHM_STAT): the low 15 bits, or
 /// 24 when the kernel was booted with `ipcmni_extend` (ipc/util.h).
 pub fn ipc_index(id: libc::c_int) -> libc::c_int {
@@ -377,9 +376,10 @@ pub fn sem_wait(sem: usize, deadline: Option<Deadline>) -> Result<libc::c_int, E
         // SAFETY: as in `sem_post`.
         return check(unsafe { libc::sem_wait(sem as *mut libc::sem_t) });
     };
-    let ts = d.timespec();
-    // SAFETY: as in `sem_post`, and `ts` is valid for the call.
-    check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, &ts) })
+    // SAFETY: as in `sem_post`; the timespec pointer is valid for the call,
+    // or the bad address (glibc reads it: the role may die of SIGSEGV,
+    // which is the observation).
+    d.with_pointer(|ts| check(unsafe { libc::sem_timedwait(sem as *mut libc::sem_t, ts) }))
 }
 
 pub fn sem_getvalue(sem: usize) -> Result<i32, Errno> {
@@ -441,8 +441,13 @@ pub enum Deadline {
     NsecNegative,
     /// Now, with tv_nsec 1 000 000 000.
     NsecBillion,
+    /// Now, with tv_nsec 1 000 000 001.
+    NsecAboveBillion,
     /// tv_sec -1.
     SecNegative,
+    /// The timespec pointer is an address no process can use (EFAULT where
+    /// the kernel reads it; a libc that reads it first faults).
+    BadAddress,
 }
 
 impl Deadline {
@@ -454,36 +459,49 @@ impl Deadline {
             Deadline::Past => at(now.saturating_sub(std::time::Duration::from_secs(1))),
             Deadline::NsecNegative => libc::timespec { tv_nsec: -1, ..at(now) },
             Deadline::NsecBillion => libc::timespec { tv_nsec: 1_000_000_000, ..at(now) },
+            Deadline::NsecAboveBillion => libc::timespec { tv_nsec: 1_000_000_001, ..at(now) },
             Deadline::SecNegative => libc::timespec { tv_sec: -1, tv_nsec: 0 },
+            // Never read: `pointer` hands out the bad address instead.
+            Deadline::BadAddress => at(now),
         }
+    }
+
+    /// Run `call` with a pointer to this deadline's timespec (or the bad
+    /// address), valid for the duration of the call.
+    fn with_pointer<T>(self, call: impl FnOnce(*const libc::timespec) -> T) -> T {
+        let ts = self.timespec();
+        call(if self == Deadline::BadAddress { BAD_ADDRESS as *const libc::timespec } else { &ts })
     }
 }
 
-pub fn mq_send(mqd: libc::c_int, data: &[u8], prio: u32, deadline: Option<Deadline>) -> Result<libc::c_int, Errno> {
-    let ptr = data.as_ptr().cast();
+/// `mq_send(3)`, or `mq_timedsend` with a deadline; `bad_buffer` passes an
+/// unusable message address instead of `data` (glibc hands both pointers to
+/// the kernel, which answers EFAULT).
+pub fn mq_send(mqd: libc::c_int, data: &[u8], prio: u32, deadline: Option<Deadline>, bad_buffer: bool) -> Result<libc::c_int, Errno> {
+    let ptr: *const libc::c_char = if bad_buffer { BAD_ADDRESS as *const libc::c_char } else { data.as_ptr().cast() };
     match deadline {
-        // SAFETY: `data` is valid for `data.len()` bytes.
+        // SAFETY: `ptr` is valid for `data.len()` bytes, or the bad address
+        // the kernel checks before reading.
         None => check(unsafe { libc::mq_send(mqd, ptr, data.len(), prio) }),
-        Some(d) => {
-            let ts = d.timespec();
-            // SAFETY: as above, and `ts` is a valid timespec.
-            check(unsafe { libc::mq_timedsend(mqd, ptr, data.len(), prio, &ts) })
-        }
+        // SAFETY: as above, and the timespec pointer is valid for the call
+        // or the bad address.
+        Some(d) => d.with_pointer(|ts| check(unsafe { libc::mq_timedsend(mqd, ptr, data.len(), prio, ts) })),
     }
 }
 
-/// Receive into a buffer of `len` bytes: the message and its priority.
-pub fn mq_receive(mqd: libc::c_int, len: usize, deadline: Option<Deadline>) -> Result<(Vec<u8>, u32), Errno> {
+/// Receive into a buffer of `len` bytes (or at the bad address): the
+/// message and its priority.
+pub fn mq_receive(mqd: libc::c_int, len: usize, deadline: Option<Deadline>, bad_buffer: bool) -> Result<(Vec<u8>, u32), Errno> {
     let mut buf = vec![0u8; len];
     let mut prio = 0;
+    let ptr: *mut libc::c_char = if bad_buffer { BAD_ADDRESS as *mut libc::c_char } else { buf.as_mut_ptr().cast() };
     let n = match deadline {
-        // SAFETY: `buf` is valid for `len` bytes and `prio` for a u32.
-        None => unsafe { libc::mq_receive(mqd, buf.as_mut_ptr().cast(), len, &mut prio) },
-        Some(d) => {
-            let ts = d.timespec();
-            // SAFETY: as above, and `ts` is a valid timespec.
-            unsafe { libc::mq_timedreceive(mqd, buf.as_mut_ptr().cast(), len, &mut prio, &ts) }
-        }
+        // SAFETY: `ptr` is valid for `len` bytes (or the bad address the
+        // kernel checks) and `prio` for a u32.
+        None => unsafe { libc::mq_receive(mqd, ptr, len, &mut prio) },
+        // SAFETY: as above, and the timespec pointer is valid for the call
+        // or the bad address.
+        Some(d) => d.with_pointer(|ts| unsafe { libc::mq_timedreceive(mqd, ptr, len, &mut prio, ts) }),
     };
     if n < 0 {
         return Err(Errno::last());
@@ -495,8 +513,11 @@ pub fn mq_receive(mqd: libc::c_int, len: usize, deadline: Option<Deadline>) -> R
 /// Message queue attributes: (maxmsg, msgsize, curmsgs, O_NONBLOCK set).
 pub type MqAttr = (i64, i64, i64, bool);
 
+// mq_attr's fields are longs: 32 bits on 32-bit ABIs, where the conversion
+// is not a no-op.
+#[allow(clippy::useless_conversion)]
 fn mq_attr_of(a: &libc::mq_attr) -> MqAttr {
-    (a.mq_maxmsg as i64, a.mq_msgsize as i64, a.mq_curmsgs as i64, a.mq_flags as libc::c_int & libc::O_NONBLOCK != 0)
+    (i64::from(a.mq_maxmsg), i64::from(a.mq_msgsize), i64::from(a.mq_curmsgs), a.mq_flags & libc::c_long::from(libc::O_NONBLOCK) != 0)
 }
 
 /// mq_getattr: its return value and the attributes.
@@ -568,7 +589,9 @@ pub fn mq_notify(mqd: libc::c_int, how: Notify) -> Result<libc::c_int, Errno> {
             // pointer, with room for two pointers (the union is 48 or 52
             // bytes); the write stores the callback where glibc reads
             // `sigev_notify_function`.
-            unsafe { (&mut ev as *mut libc::sigevent).cast::<u8>().add(offset).cast::<extern "C" fn(libc::sigval)>().write(thread_notified) };
+            unsafe {
+                (&mut ev as *mut libc::sigevent).cast::<u8>().add(offset).cast::<extern "C" fn(libc::sigval)>().write(thread_notified)
+            };
         }
         Notify::Invalid => ev.sigev_notify = -1,
     }
@@ -691,6 +714,21 @@ pub fn msgsnd(id: libc::c_int, mtype: i64, text: &[u8], flags: libc::c_int) -> R
     buf.extend_from_slice(text);
     // SAFETY: `buf` is a struct msgbuf: a long mtype then `text.len()` bytes.
     check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), text.len(), flags) })
+}
+
+/// `msgsnd(2)` (of `len` bytes) or, with `receive: Some(msgtyp)`,
+/// `msgrcv(2)` (into `len` bytes) with the message buffer at an address no
+/// process can use.
+pub fn msg_bad_buffer(id: libc::c_int, receive: Option<i64>, len: usize, flags: libc::c_int) -> Result<libc::c_int, Errno> {
+    let bad = BAD_ADDRESS as *mut libc::c_void;
+    if let Some(msgtyp) = receive {
+        // SAFETY: the kernel checks the address when it copies out and fails
+        // with EFAULT; no memory of this process is touched.
+        let n = unsafe { libc::msgrcv(id, bad, len, msgtyp as libc::c_long, flags) };
+        return if n == -1 { Err(Errno::last()) } else { Ok(n as libc::c_int) };
+    }
+    // SAFETY: as above, for reading.
+    check(unsafe { libc::msgsnd(id, bad, len, flags) })
 }
 
 /// `msgrcv(2)` into a buffer of `len` bytes: the type and the text.
@@ -1202,8 +1240,14 @@ pub fn drop_all_capabilities() -> Result<(), Errno> {
     if ret == -1 { Err(Errno::last()) } else { Ok(()) }
 }
 
-/// Become the given user and group (supplementary groups: only `gid`).
+/// Become the given user and group (supplementary groups: only `gid`). A
+/// process that already is that user and group (a role spawned by a role
+/// with the same credentials) keeps them: setgroups would need privilege.
 pub fn set_credentials(uid: u32, gid: u32) -> Result<(), Errno> {
+    use nix::unistd::{getegid, geteuid, getgid, getuid};
+    if (getuid().as_raw(), geteuid().as_raw(), getgid().as_raw(), getegid().as_raw()) == (uid, uid, gid, gid) {
+        return Ok(());
+    }
     nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(gid)])?;
     nix::unistd::setresgid(gid.into(), gid.into(), gid.into())?;
     nix::unistd::setresuid(uid.into(), uid.into(), uid.into())
