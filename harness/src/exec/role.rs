@@ -853,17 +853,10 @@ fn spin_bound(timeout_ms: u64) -> std::time::Duration {
     std::time::Duration::from_millis(timeout_ms.saturating_mul(2).saturating_add(1000))
 }
 
-/// Run a call that may wait, recording how long it took (also when it
-/// fails: a timeout's length is part of what is checked).
 /// The deadline of a timed call: `timeout` from now, or an unusual one.
 fn deadline(timeout_ms: Option<u64>, bad: Option<BadDeadline>) -> Option<sys::Deadline> {
     match bad {
-        Some(BadDeadline::Past) => Some(sys::Deadline::Past),
-        Some(BadDeadline::NsecNegative) => Some(sys::Deadline::NsecNegative),
-        Some(BadDeadline::NsecBillion) => Some(sys::Deadline::NsecBillion),
-        Some(BadDeadline::NsecAboveBillion) => Some(sys::Deadline::NsecAboveBillion),
-        Some(BadDeadline::SecNegative) => Some(sys::Deadline::SecNegative),
-        Some(BadDeadline::BadAddress) => Some(sys::Deadline::BadAddress),
+        Some(fixed) => Some(sys::Deadline::Fixed(fixed)),
         None => timeout_ms.map(|ms| sys::Deadline::In(std::time::Duration::from_millis(ms))),
     }
 }
@@ -892,6 +885,8 @@ fn repeated(repeat: u32, mut call: impl FnMut() -> Result<Outcome, StepError>) -
     Ok(o)
 }
 
+/// Run a call that may wait, recording how long it took (also when it
+/// fails: a timeout's length is part of what is checked).
 fn timed(call: impl FnOnce() -> Result<Outcome, StepError>) -> Result<Outcome, StepError> {
     let start = std::time::Instant::now();
     let mut o = match call() {

@@ -180,7 +180,7 @@ impl Live {
     pub fn receive_numbered(&self, name: &str, len: usize, messages: u32, per_producer: u32, alone: bool) -> Result<Outcome, StepError> {
         let mqd = self.mqd(name)?;
         let take = || sys::mq_receive(mqd, len, None, false).map(|(m, _)| m).map_err(StepError::from);
-        let leftover = || match sys::mq_receive(mqd, len, Some(Deadline::Past), false) {
+        let leftover = || match sys::mq_receive(mqd, len, Some(Deadline::Fixed(sys::BadDeadline::Past)), false) {
             Ok((m, _)) => Ok(Some(m)),
             Err(Errno::ETIMEDOUT | Errno::EAGAIN) => Ok(None),
             Err(e) => Err(e.into()),

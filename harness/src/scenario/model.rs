@@ -889,24 +889,7 @@ pub struct MqSendArgs {
     pub expect: Option<Sp<Expect>>,
 }
 
-/// A deadline for a timed call other than "this long from now".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BadDeadline {
-    /// One second in the past.
-    Past,
-    /// tv_nsec -1.
-    NsecNegative,
-    /// tv_nsec 1 000 000 000.
-    NsecBillion,
-    /// tv_nsec 1 000 000 001.
-    NsecAboveBillion,
-    /// tv_sec -1.
-    SecNegative,
-    /// The timespec is at an address no process can use (EFAULT from the
-    /// kernel; glibc's sem_timedwait reads it itself, and faults).
-    BadAddress,
-}
+pub use crate::sys::BadDeadline;
 
 /// A descriptor that is not an open message queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

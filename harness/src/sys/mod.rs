@@ -428,14 +428,13 @@ pub fn mq_close(mqd: libc::c_int) -> Result<libc::c_int, Errno> {
     check(unsafe { libc::mq_close(mqd) })
 }
 
-/// The absolute CLOCK_REALTIME deadline a timed call (`sem_timedwait`,
-/// `mq_timedsend`, `mq_timedreceive`) is given: POSIX says these take a
-/// time on CLOCK_REALTIME, and check its fields only where they would block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Deadline {
-    /// This long from now.
-    In(std::time::Duration),
-    /// One second ago.
+/// A deadline other than "this long from now", for the timed calls
+/// (`sem_timedwait`, `mq_timedsend`, `mq_timedreceive`): the edge cases of
+/// a timespec. Scenarios name them with `deadline:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BadDeadline {
+    /// One second in the past.
     Past,
     /// Now, with tv_nsec -1.
     NsecNegative,
@@ -445,9 +444,18 @@ pub enum Deadline {
     NsecAboveBillion,
     /// tv_sec -1.
     SecNegative,
-    /// The timespec pointer is an address no process can use (EFAULT where
-    /// the kernel reads it; a libc that reads it first faults).
+    /// The timespec is at an address no process can use (EFAULT from the
+    /// kernel; glibc's sem_timedwait reads it itself, and faults).
     BadAddress,
+}
+
+/// The absolute CLOCK_REALTIME deadline a timed call is given: POSIX says
+/// these calls take a time on CLOCK_REALTIME.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// This long from now.
+    In(std::time::Duration),
+    Fixed(BadDeadline),
 }
 
 impl Deadline {
@@ -456,13 +464,13 @@ impl Deadline {
         let at = |d: std::time::Duration| libc::timespec { tv_sec: d.as_secs() as libc::time_t, tv_nsec: d.subsec_nanos() as libc::c_long };
         match self {
             Deadline::In(t) => at(now + t),
-            Deadline::Past => at(now.saturating_sub(std::time::Duration::from_secs(1))),
-            Deadline::NsecNegative => libc::timespec { tv_nsec: -1, ..at(now) },
-            Deadline::NsecBillion => libc::timespec { tv_nsec: 1_000_000_000, ..at(now) },
-            Deadline::NsecAboveBillion => libc::timespec { tv_nsec: 1_000_000_001, ..at(now) },
-            Deadline::SecNegative => libc::timespec { tv_sec: -1, tv_nsec: 0 },
-            // Never read: `pointer` hands out the bad address instead.
-            Deadline::BadAddress => at(now),
+            Deadline::Fixed(BadDeadline::Past) => at(now.saturating_sub(std::time::Duration::from_secs(1))),
+            Deadline::Fixed(BadDeadline::NsecNegative) => libc::timespec { tv_nsec: -1, ..at(now) },
+            Deadline::Fixed(BadDeadline::NsecBillion) => libc::timespec { tv_nsec: 1_000_000_000, ..at(now) },
+            Deadline::Fixed(BadDeadline::NsecAboveBillion) => libc::timespec { tv_nsec: 1_000_000_001, ..at(now) },
+            Deadline::Fixed(BadDeadline::SecNegative) => libc::timespec { tv_sec: -1, tv_nsec: 0 },
+            // Never read: `with_pointer` hands out the bad address instead.
+            Deadline::Fixed(BadDeadline::BadAddress) => at(now),
         }
     }
 
@@ -470,7 +478,7 @@ impl Deadline {
     /// address), valid for the duration of the call.
     fn with_pointer<T>(self, call: impl FnOnce(*const libc::timespec) -> T) -> T {
         let ts = self.timespec();
-        call(if self == Deadline::BadAddress { BAD_ADDRESS as *const libc::timespec } else { &ts })
+        call(if self == Deadline::Fixed(BadDeadline::BadAddress) { BAD_ADDRESS as *const libc::timespec } else { &ts })
     }
 }
 
