@@ -1422,10 +1422,18 @@ impl Builder<'_> {
                 op,
                 Op::Semop { timeout_ms: Some(_), .. }
                     | Op::SemWait { timeout_ms: Some(_), .. }
+                    | Op::SemWait { deadline: Some(_), .. }
                     | Op::MqSend { timeout_ms: Some(_), .. }
+                    | Op::MqSend { deadline: Some(_), .. }
                     | Op::MqReceive { timeout_ms: Some(_), .. }
+                    | Op::MqReceive { deadline: Some(_), .. }
             ) {
-                misplaced(self, "waited_at_least", w.loc(), "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout`");
+                misplaced(
+                    self,
+                    "waited_at_least",
+                    w.loc(),
+                    "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout` or a `deadline`",
+                );
             }
             match crate::plan::build::parse_duration_ms(w) {
                 Some(ms) => out.waited_at_least_ms = Some(ms),
