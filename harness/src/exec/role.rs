@@ -342,10 +342,11 @@ impl Interp<'_> {
                 let id = l.semget(key, nsems.unwrap_or(*decl_nsems), *flags | semflg_mode.unwrap_or(*mode) as i32)?;
                 self.created(*object, id, key)
             }
-            Op::Semop { object, ops, timeout_ms, repeat, id } => {
+            Op::Semop { object, ops, timeout_ms, repeat, id, faults } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvSem(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                repeated(*repeat, || l.semop(&name, *id, ops, timeout_ms.map(std::time::Duration::from_millis)))
+                let faults = sys::SemopFaults { ops: faults.0, timeout: faults.1 };
+                repeated(*repeat, || l.semop(&name, *id, ops, timeout_ms.map(std::time::Duration::from_millis), faults))
             }
             Op::SemOpen { object, flags, value, mode } => {
                 let name = self.posix_name(*object)?;

@@ -4,7 +4,7 @@
 use super::{StepError, SysvTable};
 use crate::exec::trace::Outcome;
 use crate::plan::{Kind, SemOp, SemctlCmd, ShmSet};
-use crate::sys::{self, Errno};
+use crate::sys;
 
 /// `/proc/sysvipc/sem`: key semid perms nsems uid gid cuid cgid otime ctime.
 pub const SYSV_SEM: SysvTable =
@@ -45,7 +45,9 @@ impl Live {
 
     /// `shmflg`-style flags: IPC_CREAT, IPC_EXCL and the permission bits.
     pub fn semget(&mut self, key: sys::Key, nsems: u32, flags: libc::c_int) -> Result<i32, StepError> {
-        let id = sys::semget(key, libc::c_int::try_from(nsems).map_err(|_| Errno::EINVAL)?, flags)?;
+        // The int semget(2) takes: a count above INT_MAX arrives negative,
+        // as it would from C, and the kernel judges it.
+        let id = sys::semget(key, nsems as libc::c_int, flags)?;
         self.id = Some(id);
         Ok(id)
     }
@@ -56,6 +58,7 @@ impl Live {
         invalid_id: Option<i32>,
         ops: &[SemOp],
         timeout: Option<std::time::Duration>,
+        faults: sys::SemopFaults,
     ) -> Result<Outcome, StepError> {
         let bufs: Vec<sys::SemBuf> = ops
             .iter()
@@ -70,7 +73,7 @@ impl Live {
                 sys::SemBuf { num: o.sem, op: o.op, flags }
             })
             .collect();
-        Ok(Outcome::ok(sys::semop(super::sysv_id(self.id, invalid_id, name, "semget")?, &bufs, timeout)?.into()))
+        Ok(Outcome::ok(sys::semop_with(super::sysv_id(self.id, invalid_id, name, "semget")?, &bufs, timeout, faults)?.into()))
     }
 
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {

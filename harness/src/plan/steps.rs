@@ -172,7 +172,8 @@ impl Builder<'_> {
                 let ops = a.ops.iter().map(|o| *o.value()).collect();
                 let repeat = self.repeat(step, a.repeat, "semop");
                 let id = self.invalid_id(a.id.as_ref());
-                (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat, id }), &a.expect)
+                let faults = (a.bad_buffer, a.bad_timeout_address);
+                (object.map(|object| Op::Semop { object, ops, timeout_ms, repeat, id, faults }), &a.expect)
             }
             Step::Semctl(a) => {
                 use m::SemctlCmd as C;

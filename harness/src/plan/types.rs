@@ -327,6 +327,8 @@ pub enum Op {
         timeout_ms: Option<u64>,
         repeat: u32,
         id: Option<i32>,
+        /// Unusable addresses for the operations and the timeout.
+        faults: (bool, bool),
     },
     Semctl {
         object: ObjectId,

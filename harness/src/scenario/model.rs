@@ -693,6 +693,12 @@ pub struct SemopArgs {
     /// Pass this id instead of the object's (only negative ids; see `shmat`).
     #[serde(default)]
     pub id: Option<Sp<i64>>,
+    /// Pass an unusable address as the operations array (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
+    /// Make it semtimedop with an unusable timeout address (EFAULT).
+    #[serde(default)]
+    pub bad_timeout_address: bool,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

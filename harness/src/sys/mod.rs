@@ -869,17 +869,40 @@ pub struct SemBuf {
 
 /// `semop(2)`, or `semtimedop(2)` when a timeout is given.
 pub fn semop(id: libc::c_int, ops: &[SemBuf], timeout: Option<std::time::Duration>) -> Result<libc::c_int, Errno> {
+    semop_with(id, ops, timeout, SemopFaults::default())
+}
+
+/// Unusable addresses a `semop` may pass instead of its own buffers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SemopFaults {
+    /// The operations array (nsops stays the number of operations).
+    pub ops: bool,
+    /// semtimedop's timeout.
+    pub timeout: bool,
+}
+
+/// `semop(2)`, or `semtimedop(2)` when a timeout is given (or `faults`
+/// asks for a bad timeout address), with the addresses `faults` names.
+pub fn semop_with(
+    id: libc::c_int,
+    ops: &[SemBuf],
+    timeout: Option<std::time::Duration>,
+    faults: SemopFaults,
+) -> Result<libc::c_int, Errno> {
     let mut bufs: Vec<libc::sembuf> = ops.iter().map(|o| libc::sembuf { sem_num: o.num, sem_op: o.op, sem_flg: o.flags }).collect();
-    match timeout {
-        // SAFETY: `bufs` holds `bufs.len()` valid sembufs for the call.
-        None => check(unsafe { libc::semop(id, bufs.as_mut_ptr(), bufs.len()) }),
-        Some(t) => {
-            let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
-            // SAFETY: as above, and `ts` is a valid timespec for the call.
-            let ret = unsafe { libc::syscall(libc::SYS_semtimedop, id, bufs.as_mut_ptr(), bufs.len(), &ts as *const libc::timespec) };
-            check(ret as libc::c_int)
-        }
+    let ptr = if faults.ops { BAD_ADDRESS as *mut libc::sembuf } else { bufs.as_mut_ptr() };
+    if timeout.is_none() && !faults.timeout {
+        // SAFETY: `ptr` holds `bufs.len()` valid sembufs for the call, or is
+        // the bad address the kernel checks before reading.
+        return check(unsafe { libc::semop(id, ptr, bufs.len()) });
     }
+    let t = timeout.unwrap_or_default();
+    let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
+    let ts_ptr = if faults.timeout { BAD_ADDRESS as *const libc::timespec } else { &ts as *const libc::timespec };
+    // SAFETY: as above, and `ts_ptr` is a valid timespec for the call or
+    // the bad address.
+    let ret = unsafe { libc::syscall(libc::SYS_semtimedop, id, ptr, bufs.len(), ts_ptr) };
+    check(ret as libc::c_int)
 }
 
 /// The fourth argument of semctl (`union semun`).
