@@ -451,15 +451,17 @@ impl Interp<'_> {
                 let id = l.msgget(key, *flags | msgflg_mode.unwrap_or(*mode) as i32)?;
                 self.created(*object, id, key)
             }
-            Op::Msgsnd { object, mtype, data, nowait, id, bad_buffer } => {
+            Op::Msgsnd { object, mtype, data, nowait, id, bad_buffer, msgsz } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.msgsnd(&name, *id, *mtype, &for_instance(data, self.instance), *nowait, *bad_buffer)
+                let faults = crate::ipc::sysv_msg::MsgFaults { invalid_id: *id, bad_buffer: *bad_buffer, msgsz: *msgsz };
+                l.msgsnd(&name, faults, *mtype, &for_instance(data, self.instance), *nowait)
             }
-            Op::Msgrcv { object, msgtyp, len, flags, id, bad_buffer } => {
+            Op::Msgrcv { object, msgtyp, len, flags, id, bad_buffer, msgsz } => {
                 let name = self.name(*object).to_owned();
                 let Live::SysvMsg(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                l.msgrcv(&name, *id, *msgtyp, *len, *flags, *bad_buffer)
+                let faults = crate::ipc::sysv_msg::MsgFaults { invalid_id: *id, bad_buffer: *bad_buffer, msgsz: *msgsz };
+                l.msgrcv(&name, faults, *msgtyp, *len, *flags)
             }
             Op::PingPong { object, back, rounds, first } => {
                 let name = self.name(*object).to_owned();

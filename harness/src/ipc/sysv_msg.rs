@@ -26,6 +26,18 @@ pub struct Live {
     pub id: Option<i32>,
 }
 
+/// The invalid arguments a msgsnd or msgrcv may pass instead of its own:
+/// a negative id, a buffer at an unusable address (EFAULT), a negative
+/// msgsz (msgrcv passes it with the unusable buffer, so a kernel that took
+/// it as a size would fail with EFAULT rather than write memory; msgsnd
+/// with its real message, whose type the kernel reads first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MsgFaults {
+    pub invalid_id: Option<i32>,
+    pub bad_buffer: bool,
+    pub msgsz: Option<i64>,
+}
+
 impl Live {
     fn id(&self, name: &str) -> Result<i32, StepError> {
         self.id.ok_or_else(|| StepError::Misuse(format!("`{name}` has no id in this process: run `msgget` first")))
@@ -38,35 +50,24 @@ impl Live {
         Ok(id)
     }
 
-    /// `bad_buffer`: the message is at an unusable address (EFAULT).
-    pub fn msgsnd(
-        &self,
-        name: &str,
-        invalid_id: Option<i32>,
-        mtype: i64,
-        text: &[u8],
-        nowait: bool,
-        bad_buffer: bool,
-    ) -> Result<Outcome, StepError> {
-        let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
+    pub fn msgsnd(&self, name: &str, faults: MsgFaults, mtype: i64, text: &[u8], nowait: bool) -> Result<Outcome, StepError> {
+        let id = super::sysv_id(self.id, faults.invalid_id, name, "msgget")?;
         let flags = if nowait { libc::IPC_NOWAIT } else { 0 };
-        let ret = if bad_buffer { sys::msg_bad_buffer(id, None, text.len(), flags)? } else { sys::msgsnd(id, mtype, text, flags)? };
+        let ret = match faults.msgsz {
+            Some(n) => sys::msgsnd_sized(id, mtype, text, Some(n), flags)?,
+            None if faults.bad_buffer => sys::msg_bad_buffer(id, None, text.len(), flags)?,
+            None => sys::msgsnd(id, mtype, text, flags)?,
+        };
         Ok(Outcome::ok(ret.into()))
     }
 
     /// The value is the message's length; `data` its text.
-    /// `bad_buffer`: the buffer is at an unusable address (EFAULT).
-    pub fn msgrcv(
-        &self,
-        name: &str,
-        invalid_id: Option<i32>,
-        msgtyp: i64,
-        len: u64,
-        flags: libc::c_int,
-        bad_buffer: bool,
-    ) -> Result<Outcome, StepError> {
-        let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
-        if bad_buffer {
+    pub fn msgrcv(&self, name: &str, faults: MsgFaults, msgtyp: i64, len: u64, flags: libc::c_int) -> Result<Outcome, StepError> {
+        let id = super::sysv_id(self.id, faults.invalid_id, name, "msgget")?;
+        if let Some(n) = faults.msgsz {
+            return Ok(Outcome::ok(sys::msg_bad_buffer(id, Some(msgtyp), n as usize, flags)?.into()));
+        }
+        if faults.bad_buffer {
             let len = usize::try_from(len).map_err(|_| Errno::EINVAL)?;
             return Ok(Outcome::ok(sys::msg_bad_buffer(id, Some(msgtyp), len, flags)?.into()));
         }

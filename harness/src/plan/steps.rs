@@ -494,6 +494,7 @@ impl Builder<'_> {
                         nowait: a.nowait,
                         id: self.invalid_id(a.id.as_ref()),
                         bad_buffer: a.bad_buffer,
+                        msgsz: self.negative_msgsz(a.msgsz.as_ref()),
                     }),
                     &a.expect,
                 )
@@ -522,6 +523,7 @@ impl Builder<'_> {
                         flags,
                         id: self.invalid_id(a.id.as_ref()),
                         bad_buffer: a.bad_buffer,
+                        msgsz: self.negative_msgsz(a.msgsz.as_ref()),
                     }),
                     &a.expect,
                 )
@@ -1096,6 +1098,20 @@ impl Builder<'_> {
             );
         }
         Some(*d.value())
+    }
+
+    /// A msgsz given apart from the buffer: only negative ones, which no
+    /// kernel may take as a size to copy.
+    fn negative_msgsz(&mut self, msgsz: Option<&Sp<i64>>) -> Option<i64> {
+        let m = msgsz?;
+        if *m.value() >= 0 {
+            self.err(
+                Diagnostic::new(m.loc(), format!("`msgsz: {}` is not negative", m.value()))
+                    .label("only negative sizes")
+                    .hint("the message or `len` sets a real size; `msgsz` is for -1 and other negative values"),
+            );
+        }
+        Some(*m.value())
     }
 
     /// How many times a repeatable call is made (default 1).

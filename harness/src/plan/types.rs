@@ -449,6 +449,8 @@ pub enum Op {
         nowait: bool,
         id: Option<i32>,
         bad_buffer: bool,
+        /// A negative msgsz, passed with an unusable buffer.
+        msgsz: Option<i64>,
     },
     /// `flags`: IPC_NOWAIT, MSG_EXCEPT, MSG_NOERROR, MSG_COPY bits.
     Msgrcv {
@@ -458,6 +460,8 @@ pub enum Op {
         flags: i32,
         id: Option<i32>,
         bad_buffer: bool,
+        /// A negative msgsz, passed with an unusable buffer.
+        msgsz: Option<i64>,
     },
     Msgctl {
         object: ObjectId,

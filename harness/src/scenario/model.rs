@@ -1056,6 +1056,11 @@ pub struct MsgsndArgs {
     /// Pass an unusable address as the message buffer (EFAULT).
     #[serde(default)]
     pub bad_buffer: bool,
+    /// Pass this negative msgsz instead of the real size (as the size_t it
+    /// becomes); msgrcv passes it with an unusable buffer, so that a kernel
+    /// that took the size would fail with EFAULT rather than write memory.
+    #[serde(default)]
+    pub msgsz: Option<Sp<i64>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }
@@ -1081,6 +1086,11 @@ pub struct MsgrcvArgs {
     /// Pass an unusable address as the message buffer (EFAULT).
     #[serde(default)]
     pub bad_buffer: bool,
+    /// Pass this negative msgsz instead of the real size (as the size_t it
+    /// becomes); msgrcv passes it with an unusable buffer, so that a kernel
+    /// that took the size would fail with EFAULT rather than write memory.
+    #[serde(default)]
+    pub msgsz: Option<Sp<i64>>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
 }

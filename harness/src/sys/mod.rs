@@ -717,11 +717,28 @@ pub fn msgget(key: Key, flags: libc::c_int) -> Result<libc::c_int, Errno> {
 
 /// `msgsnd(2)` of one message: `mtype` followed by the text.
 pub fn msgsnd(id: libc::c_int, mtype: i64, text: &[u8], flags: libc::c_int) -> Result<libc::c_int, Errno> {
+    msgsnd_sized(id, mtype, text, None, flags)
+}
+
+/// `msgsnd(2)` of `text` with its type, telling the kernel the message is
+/// `negative_size` bytes (a size_t above LONG_MAX) instead of its length.
+/// The kernel reads the type, then refuses the size before copying any
+/// text; were it to take the size, it could only read past the buffer
+/// (EFAULT or bytes of this process in a message), never write.
+pub fn msgsnd_sized(
+    id: libc::c_int,
+    mtype: i64,
+    text: &[u8],
+    negative_size: Option<i64>,
+    flags: libc::c_int,
+) -> Result<libc::c_int, Errno> {
     let mut buf = Vec::with_capacity(8 + text.len());
     buf.extend_from_slice(&(mtype as libc::c_long).to_ne_bytes());
     buf.extend_from_slice(text);
-    // SAFETY: `buf` is a struct msgbuf: a long mtype then `text.len()` bytes.
-    check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), text.len(), flags) })
+    let size = negative_size.filter(|n| *n < 0).map_or(text.len(), |n| n as usize);
+    // SAFETY: `buf` is a struct msgbuf: a long mtype then `text.len()` bytes;
+    // a larger `size` is only ever negative as a long, see above.
+    check(unsafe { libc::msgsnd(id, buf.as_ptr().cast(), size, flags) })
 }
 
 /// `msgsnd(2)` (of `len` bytes) or, with `receive: Some(msgtyp)`,
