@@ -276,7 +276,7 @@ impl Interp<'_> {
     /// put it.
     fn sem_addr(&self, object: ObjectId) -> Result<usize, StepError> {
         match self.ctx.plan.object(object).spec {
-            ObjectSpec::PosixSem { place: Some((o, offset)) } => {
+            ObjectSpec::PosixSem { place: Some((o, offset)), .. } => {
                 Ok(self.objects[o.0].mapping().ok_or_else(|| not_mapped(self.name(o)))?.addr + offset as usize)
             }
             _ => match &self.objects[object.0] {

@@ -160,7 +160,7 @@ impl Supervisor {
             .iter()
             .map(|o| match &o.spec {
                 ObjectSpec::PosixShm { name, .. } => ledger.posix_name(&o.name, name).map(Some),
-                ObjectSpec::PosixSem { place: None } => ledger.posix_name(&o.name, &crate::plan::NamePlan::RunUnique).map(Some),
+                ObjectSpec::PosixSem { place: None, name } => ledger.posix_name(&o.name, name).map(Some),
                 ObjectSpec::PosixMq { name, .. } => ledger.posix_name(&o.name, name).map(Some),
                 _ => Ok(None),
             })

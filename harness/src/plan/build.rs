@@ -80,7 +80,9 @@ impl Builder<'_> {
         requires.private_dev_shm = objects.iter().any(|o| {
             matches!(
                 o.spec,
-                ObjectSpec::PosixShm { name: NamePlan::Literal(_), .. } | ObjectSpec::PosixMq { name: NamePlan::Literal(_), .. }
+                ObjectSpec::PosixShm { name: NamePlan::Literal(_), .. }
+                    | ObjectSpec::PosixMq { name: NamePlan::Literal(_), .. }
+                    | ObjectSpec::PosixSem { name: NamePlan::Literal(_), .. }
             )
         });
         requires.posix_mq = objects.iter().any(|o| o.kind() == Kind::PosixMq);
@@ -269,7 +271,7 @@ impl Builder<'_> {
                 m::ObjectKind::Memfd => &["size"],
                 m::ObjectKind::SysvSem => &["nsems", "key", "mode"],
                 m::ObjectKind::SysvMsg => &["key", "mode"],
-                m::ObjectKind::PosixSem => &["in"],
+                m::ObjectKind::PosixSem => &["in", "name"],
                 m::ObjectKind::PosixMq => &["mode", "name", "maxmsg", "msgsize"],
             };
             let given = [
@@ -341,7 +343,7 @@ impl Builder<'_> {
                     ObjectSpec::SysvMsg { key, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) }
                 }
                 // The place is resolved below, once every object is known.
-                m::ObjectKind::PosixSem => ObjectSpec::PosixSem { place: None },
+                m::ObjectKind::PosixSem => ObjectSpec::PosixSem { place: None, name: self.posix_name(decl.name.as_ref()) },
                 // Out-of-range attributes are for the kernel to refuse.
                 m::ObjectKind::PosixMq => ObjectSpec::PosixMq {
                     name: self.posix_name(decl.name.as_ref()),
@@ -379,7 +381,14 @@ impl Builder<'_> {
                     .hint("give a multiple of 32 with 32 bytes after it inside the object"),
                 );
             }
-            out[i].spec = ObjectSpec::PosixSem { place: Some((o, place.offset)) };
+            if let Some(n) = decl_name_loc(self.doc, i) {
+                self.err(
+                    Diagnostic::new(n, "an unnamed semaphore has no name")
+                        .label("with `in:`")
+                        .hint("remove `name:`, or `in:` for a named semaphore"),
+                );
+            }
+            out[i].spec = ObjectSpec::PosixSem { place: Some((o, place.offset)), name: NamePlan::RunUnique };
         }
         out
     }
@@ -931,4 +940,9 @@ pub fn parse_kernel_version(s: &str) -> Option<(u32, u32)> {
     let major = it.next()?.parse().ok()?;
     let minor = it.next().map_or(Some(0), |m| m.parse().ok())?;
     Some((major, minor))
+}
+
+/// Where object `i` of the document gives a `name:`, if it does.
+fn decl_name_loc(doc: &ScenarioDoc, i: usize) -> Option<Loc> {
+    doc.objects.get_index(i).and_then(|(_, d)| d.name.as_ref().map(Sp::loc))
 }

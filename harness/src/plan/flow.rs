@@ -112,7 +112,7 @@ impl Builder<'_> {
                     | Op::SemClose { object }
                     | Op::SemDestroy { object } => match objects[object.0].spec {
                         // An unnamed semaphore is reached through its mapping.
-                        ObjectSpec::PosixSem { place: Some((o, _)) } => match objects[o.0].kind() {
+                        ObjectSpec::PosixSem { place: Some((o, _)), .. } => match objects[o.0].kind() {
                             Kind::SysvShm => need(&held.attached, o, "shmat", self),
                             _ => need(&held.mapped, o, "mmap", self),
                         },
@@ -133,7 +133,7 @@ impl Builder<'_> {
                         kind => {
                             for o in std::iter::once(object).chain(back) {
                                 match objects[o.0].spec {
-                                    ObjectSpec::PosixSem { place: Some((m, _)) } => match objects[m.0].kind() {
+                                    ObjectSpec::PosixSem { place: Some((m, _)), .. } => match objects[m.0].kind() {
                                         Kind::SysvShm => need(&held.attached, m, "shmat", self),
                                         _ => need(&held.mapped, m, "mmap", self),
                                     },

@@ -225,7 +225,7 @@ impl Builder<'_> {
             }
             Step::SemOpen(a) => {
                 let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_open");
-                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: Some(_) })) {
+                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: Some(_), .. })) {
                     self.err(
                         Diagnostic::new(
                             a.object.loc(),
@@ -246,7 +246,7 @@ impl Builder<'_> {
             }
             Step::SemInit(a) => {
                 let object = self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_init");
-                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: None })) {
+                if let Some(o) = object.filter(|o| matches!(objects[o.0].spec, ObjectSpec::PosixSem { place: None, .. })) {
                     self.err(
                         Diagnostic::new(
                             a.object.loc(),

@@ -155,6 +155,8 @@ pub enum ObjectSpec {
     /// in another object's mapping at an offset.
     PosixSem {
         place: Option<(ObjectId, u64)>,
+        /// How a named one is named (unnamed ones ignore it).
+        name: NamePlan,
     },
     /// The name is made per run, like a `posix_shm` object's.
     PosixMq {
