@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exec::trace::{Isolation, Outcome, Termination, Trace};
-use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect, TimeExpect};
+use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, KeyExpect, Loc, Locator, MustFailCheck, Plan, RoleId, StatExpect, TimeExpect};
 use crate::sys::{self, ShmStat};
 
 /// One unmet expectation.
@@ -95,6 +95,17 @@ pub fn step(
     }
     if let (Some(want), Some(got)) = (&expect.stat, &outcome.stat) {
         stat(want, got, pid_of)?;
+        let (want_key, said) = match want.key {
+            Some(KeyExpect::Own) => (outcome.own_key, "the key the run made it with"),
+            Some(KeyExpect::Private) => (Some(0), "IPC_PRIVATE"),
+            None => (None, ""),
+        };
+        if let Some(k) = want_key.filter(|k| *k != i64::from(got.key)) {
+            return Err(mismatch("stat.key", format!("{k:#x} ({said})"), format!("{:#x}", got.key)));
+        }
+        if want.key == Some(KeyExpect::Own) && outcome.own_key.is_none() {
+            return Err(mismatch("stat.key", "the key the run made it with", "no key known for the object"));
+        }
     }
     if let Some(want) = &expect.info {
         if let (Some(true), Some(limits)) = (want.agrees_with_sysctl, &outcome.limits) {

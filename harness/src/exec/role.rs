@@ -250,6 +250,11 @@ impl Interp<'_> {
                 sys::raise_default(sig).map_err(|e| format!("raise failed: {e}"))?;
                 return Err(format!("{signal} did not end the process (its default action is not to terminate)"));
             }
+            Op::Shmctl { object, .. } | Op::Semctl { object, .. } | Op::Msgctl { object, .. } => {
+                // A status is compared with the key this run gave the object.
+                let own_key = self.sysv_key(*object).ok().map(i64::from);
+                self.ipc(op).map(|o| Outcome { own_key: o.stat.as_ref().and(own_key), ..o })
+            }
             _ => self.ipc(op),
         };
         match res {

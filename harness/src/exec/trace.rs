@@ -38,6 +38,9 @@ pub struct Outcome {
     /// curmsgs, and whether O_NONBLOCK is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attr: Option<crate::sys::MqAttr>,
+    /// With a SysV status: the key the run made the object with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_key: Option<i64>,
     /// The siginfo of the signal `sigwait` took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub siginfo: Option<crate::sys::SigInfo>,
@@ -102,6 +105,7 @@ impl Outcome {
             mtype: None,
             prio: None,
             attr: None,
+            own_key: None,
             siginfo: None,
             mq_status: None,
             limits: None,

@@ -849,6 +849,13 @@ impl Builder<'_> {
             }
             if let Some(o) = self.object_at(objects, name, name.loc(), &[Kind::SysvShm, Kind::SysvSem, Kind::SysvMsg], "after.stat") {
                 let v = s.value();
+                if v.key.is_some() {
+                    self.err(
+                        Diagnostic::new(s.loc(), "`key` is compared in a step's stat, not after the run")
+                            .label("in after.stat")
+                            .hint("move the key check to an `ipc_stat` step of a role"),
+                    );
+                }
                 // Each kind's status has only its own fields.
                 let foreign = match objects[o.0].kind() {
                     Kind::SysvShm => v.nsems.is_some() || v.otime.is_some() || v.qnum.is_some() || v.qbytes.is_some() || v.cbytes.is_some(),

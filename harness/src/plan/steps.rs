@@ -1257,15 +1257,18 @@ impl Builder<'_> {
             // Which fields each kind of status has.
             let (fields, what): (&[&str], &str) = match op {
                 Op::Shmctl { cmd: ShmctlCmd::IpcStat | ShmctlCmd::ShmStat | ShmctlCmd::ShmStatAny, .. } => (
-                    &["segsz", "nattch", "mode", "dest", "locked", "cpid", "lpid", "uid", "gid", "cuid", "cgid", "atime", "dtime", "ctime"],
+                    &[
+                        "segsz", "nattch", "mode", "dest", "locked", "cpid", "lpid", "uid", "gid", "cuid", "cgid", "key", "atime", "dtime",
+                        "ctime",
+                    ],
                     "shmctl's status",
                 ),
                 Op::Fstat { .. } => (&["segsz", "mode", "uid", "gid"], "fstat (segsz, mode, uid and gid)"),
                 Op::Semctl { cmd: SemctlCmd::IpcStat | SemctlCmd::SemStat | SemctlCmd::SemStatAny, .. } => {
-                    (&["nsems", "mode", "uid", "gid", "cuid", "cgid", "otime", "ctime"], "semctl's status")
+                    (&["nsems", "mode", "uid", "gid", "cuid", "cgid", "key", "otime", "ctime"], "semctl's status")
                 }
                 Op::Msgctl { cmd: MsgctlCmd::IpcStat | MsgctlCmd::MsgStat | MsgctlCmd::MsgStatAny, .. } => (
-                    &["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "cuid", "cgid", "stime", "rtime", "ctime"],
+                    &["qnum", "qbytes", "cbytes", "lspid", "lrpid", "mode", "uid", "gid", "cuid", "cgid", "key", "stime", "rtime", "ctime"],
                     "msgctl's status",
                 ),
                 _ => {
@@ -1284,6 +1287,7 @@ impl Builder<'_> {
                 ("lpid", v.lpid.is_some()),
                 ("uid", v.uid.is_some()),
                 ("gid", v.gid.is_some()),
+                ("key", v.key.is_some()),
                 ("cuid", v.cuid.is_some()),
                 ("cgid", v.cgid.is_some()),
                 ("atime", v.atime.is_some()),

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
-    AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, MqAttrExpect, MqStatusExpect, MsgSet, MsgctlCmd,
-    MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect, StatExpect, TimeExpect,
+    AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
+    MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect, StatExpect,
+    TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 

@@ -1712,6 +1712,10 @@ pub struct StatExpect {
     pub uid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
+    /// The key (SysV objects): `own`, the one the run made the object with,
+    /// or `private` (0: IPC_PRIVATE, or removed while still attached).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<KeyExpect>,
     /// The creator's uid (SysV objects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cuid: Option<u32>,
@@ -1727,6 +1731,16 @@ pub struct StatExpect {
     /// shm_ctime: creation or the last IPC_SET.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ctime: Option<TimeExpect>,
+}
+
+/// What the key field of IPC_STAT holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyExpect {
+    /// The key this run created the object with.
+    Own,
+    /// 0 (IPC_PRIVATE).
+    Private,
 }
 
 /// What a time field of IPC_STAT holds.
