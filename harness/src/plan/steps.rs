@@ -158,17 +158,7 @@ impl Builder<'_> {
                             .hint(format!("number semaphores from 0 to {}, or expect `errno: EFBIG`", nsems.saturating_sub(1))),
                     );
                 }
-                let timeout_ms = a.timeout.as_ref().and_then(|t| {
-                    let ms = crate::plan::build::parse_duration_ms(t);
-                    if ms.is_none() {
-                        self.err(
-                            Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
-                                .label("here")
-                                .hint("write a number with a unit: `100ms`, `2s`"),
-                        );
-                    }
-                    ms
-                });
+                let timeout_ms = self.duration(a.timeout.as_ref());
                 let ops = a.ops.iter().map(|o| *o.value()).collect();
                 let repeat = self.repeat(step, a.repeat, "semop");
                 let id = self.invalid_id(a.id.as_ref());
@@ -259,17 +249,7 @@ impl Builder<'_> {
                 (object.map(|object| Op::SemInit { object, value: a.value.unwrap_or(0) }), &a.expect)
             }
             Step::SemWait(a) => {
-                let timeout_ms = a.timeout.as_ref().and_then(|t| {
-                    let ms = crate::plan::build::parse_duration_ms(t);
-                    if ms.is_none() {
-                        self.err(
-                            Diagnostic::new(t.loc(), format!("`{}` is not a duration", t.value()))
-                                .label("here")
-                                .hint("write a number with a unit: `100ms`, `2s`"),
-                        );
-                    }
-                    ms
-                });
+                let timeout_ms = self.duration(a.timeout.as_ref());
                 let deadline = match (a.bad_timeout, self.deadline(a.timeout.as_ref(), a.deadline.as_ref())) {
                     (true, Some(_)) => {
                         self.err(
@@ -1456,27 +1436,13 @@ impl Builder<'_> {
                     "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout` or a `deadline`",
                 );
             }
-            match crate::plan::build::parse_duration_ms(w) {
-                Some(ms) => out.waited_at_least_ms = Some(ms),
-                None => self.err(
-                    Diagnostic::new(w.loc(), format!("`{}` is not a duration", w.value()))
-                        .label("here")
-                        .hint("write a number with a unit: `100ms`, `2s`"),
-                ),
-            }
+            out.waited_at_least_ms = self.duration(Some(w));
         }
         if let Some(w) = &e.waited_at_most {
             if !matches!(op, Op::Semop { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }) {
                 misplaced(self, "waited_at_most", w.loc(), "`semop`, `sem_wait`, `mq_send` and `mq_receive`");
             }
-            match crate::plan::build::parse_duration_ms(w) {
-                Some(ms) => out.waited_at_most_ms = Some(ms),
-                None => self.err(
-                    Diagnostic::new(w.loc(), format!("`{}` is not a duration", w.value()))
-                        .label("here")
-                        .hint("write a number with a unit: `100ms`, `2s`"),
-                ),
-            }
+            out.waited_at_most_ms = self.duration(Some(w));
         }
         if let Some(d) = &e.descriptor {
             if !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {
