@@ -119,30 +119,22 @@ pub fn step(
             }
         }
     }
-    if let (Some(want), Some((got, sysctl))) = (&expect.info, outcome.info.as_deref()) {
+    if let (Some(want), Some((got, _))) = (&expect.info, outcome.info.as_deref()) {
         if let Some(m) = want.shmmin.filter(|m| *m != got.shmmin) {
             return Err(mismatch("shmmin", m.to_string(), got.shmmin.to_string()));
         }
-        if let Some(agree) = want.agrees_with_proc {
-            let (scanned, scanned_pages) = sysctl.stat_any;
-            let pairs = [
-                ("used_ids", got.used_ids as u64, sysctl.proc_segments),
-                ("shm_tot", got.shm_tot, sysctl.proc_pages),
-                ("shm_rss", got.shm_rss, sysctl.proc_rss_pages),
-                ("segments found by a SHM_STAT_ANY scan", scanned, sysctl.proc_segments),
-                ("pages found by a SHM_STAT_ANY scan", scanned_pages, sysctl.proc_pages),
-            ];
-            let differ = pairs.iter().find(|(_, reported, listed)| reported != listed);
-            match (agree, differ) {
-                (true, Some((name, reported, listed))) => {
-                    return Err(mismatch(name, format!("{listed} (/proc/sysvipc/shm)"), reported.to_string()));
-                }
-                (false, None) => {
-                    let all = pairs.iter().map(|(n, r, _)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
-                    return Err(mismatch("SHM_INFO against /proc/sysvipc/shm", "a disagreement", format!("agreement ({all})")));
-                }
-                _ => {}
+    }
+    if let (Some(agree), Some(a)) = (expect.info.as_ref().and_then(|i| i.agrees_with_proc), outcome.agreement.as_deref()) {
+        let differ = a.pairs.iter().find(|(_, reported, listed)| reported != listed);
+        match (agree, differ) {
+            (true, Some((name, reported, listed))) => {
+                return Err(mismatch(name, format!("{listed} ({})", a.against), reported.to_string()));
             }
+            (false, None) => {
+                let all = a.pairs.iter().map(|(n, r, _)| format!("{n} {r}")).collect::<Vec<_>>().join(", ");
+                return Err(mismatch(&format!("{} against {}", a.what, a.against), "a disagreement", format!("agreement ({all})")));
+            }
+            _ => {}
         }
     }
     if let Some(p) = expect.prio.filter(|p| Some(*p) != outcome.prio) {

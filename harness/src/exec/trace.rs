@@ -38,6 +38,9 @@ pub struct Outcome {
     /// curmsgs, and whether O_NONBLOCK is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attr: Option<crate::sys::MqAttr>,
+    /// *_INFO next to /proc/sysvipc (`agrees_with_proc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreement: Option<Box<crate::ipc::Agreement>>,
     /// With a SysV status: the key the run made the object with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_key: Option<i64>,
@@ -106,6 +109,7 @@ impl Outcome {
             prio: None,
             attr: None,
             own_key: None,
+            agreement: None,
             siginfo: None,
             mq_status: None,
             limits: None,

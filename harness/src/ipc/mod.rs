@@ -92,6 +92,31 @@ pub struct PosixSem {
     pub addr: Option<usize>,
 }
 
+/// What a *_INFO call reported next to what /proc/sysvipc lists, read at
+/// the same moment: (name, reported, listed) pairs that must be equal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Agreement {
+    pub what: String,
+    pub against: String,
+    pub pairs: Vec<(String, u64, u64)>,
+}
+
+/// Lines of /proc/sysvipc/`table` and, for each column index given, the
+/// sum of that column over them.
+pub fn proc_columns(table: &str, columns: &[usize]) -> (u64, Vec<u64>) {
+    let text = std::fs::read_to_string(format!("/proc/sysvipc/{table}")).unwrap_or_default();
+    let mut sums = vec![0u64; columns.len()];
+    let mut lines = 0;
+    for line in text.lines().skip(1) {
+        let f: Vec<u64> = line.split_whitespace().map(|w| w.parse().unwrap_or(0)).collect();
+        lines += 1;
+        for (s, c) in sums.iter_mut().zip(columns) {
+            *s += f.get(*c).copied().unwrap_or(0);
+        }
+    }
+    (lines, sums)
+}
+
 /// Why a step produced no outcome of its own.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -84,14 +84,40 @@ impl Live {
         bad_buffer: bool,
     ) -> Result<Outcome, StepError> {
         if cmd == MsgctlCmd::IpcInfo {
-            let (highest, limits, used) = sys::msgctl_info()?;
+            let u = sys::msgctl_info()?;
             let read = |n: &str| std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse().ok());
             let pairs = ["msgmax", "msgmnb", "msgmni"]
                 .iter()
                 .enumerate()
-                .map(|(i, n)| ((*n).to_owned(), limits[i], read(n).unwrap_or(0)))
+                .map(|(i, n)| ((*n).to_owned(), u.limits[i], read(n).unwrap_or(0)))
                 .collect();
-            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(highest.into()) });
+            // /proc/sysvipc/msg: key msqid perms cbytes qnum ...; a
+            // MSG_STAT_ANY scan of every index finds the same queues.
+            let (queues, sums) = super::proc_columns("msg", &[4, 3]);
+            let mut found = [0u64; 2];
+            for index in 0..=u.highest {
+                if let Ok((_, st)) = sys::msgctl_stat(index, MSG_STAT_ANY) {
+                    found[0] += 1;
+                    found[1] += st.qnum;
+                }
+            }
+            let agreement = super::Agreement {
+                what: "MSG_INFO".to_owned(),
+                against: "/proc/sysvipc/msg".to_owned(),
+                pairs: vec![
+                    ("used_ids (msgpool)".to_owned(), u.in_use as u64, queues),
+                    ("msgmap (messages queued)".to_owned(), u.totals[0], sums[0]),
+                    ("msgtql (bytes queued)".to_owned(), u.totals[1], sums[1]),
+                    ("queues found by a MSG_STAT_ANY scan".to_owned(), found[0], queues),
+                    ("messages found by a MSG_STAT_ANY scan".to_owned(), found[1], sums[0]),
+                ],
+            };
+            return Ok(Outcome {
+                limits: Some(pairs),
+                used_ids: Some(u.in_use),
+                agreement: Some(Box::new(agreement)),
+                ..Outcome::ok(u.highest.into())
+            });
         }
         let id = super::sysv_id(self.id, invalid_id, name, "msgget")?;
         if bad_buffer || cmd == MsgctlCmd::Undefined {

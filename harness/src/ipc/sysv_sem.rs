@@ -79,12 +79,37 @@ impl Live {
     pub fn semctl(&self, name: &str, call: Semctl<'_>) -> Result<Outcome, StepError> {
         let Semctl { cmd, sem, value, values, set, invalid_id, bad_buffer } = call;
         if cmd == SemctlCmd::IpcInfo {
-            let (highest, limits, used) = sys::semctl_info()?;
+            let u = sys::semctl_info()?;
             let file = std::fs::read_to_string("/proc/sys/kernel/sem").unwrap_or_default();
             let files: Vec<u64> = file.split_whitespace().filter_map(|w| w.parse().ok()).collect();
             let names = ["semmsl", "semmns", "semopm", "semmni"];
-            let pairs = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), limits[i], files.get(i).copied().unwrap_or(0))).collect();
-            return Ok(Outcome { limits: Some(pairs), used_ids: Some(used), ..Outcome::ok(highest.into()) });
+            let pairs = names.iter().enumerate().map(|(i, n)| ((*n).to_owned(), u.limits[i], files.get(i).copied().unwrap_or(0))).collect();
+            // /proc/sysvipc/sem: key semid perms nsems ...; a SEM_STAT_ANY
+            // scan of every index finds the same sets (EINVAL where unused).
+            let listed = super::proc_columns("sem", &[3]);
+            let mut found = [0u64; 2];
+            for index in 0..=u.highest {
+                if let Ok((_, st)) = sys::semctl_stat_cmd(index, SEM_STAT_ANY) {
+                    found[0] += 1;
+                    found[1] += st.nsems;
+                }
+            }
+            let agreement = super::Agreement {
+                what: "SEM_INFO".to_owned(),
+                against: "/proc/sysvipc/sem".to_owned(),
+                pairs: vec![
+                    ("used_ids (semusz)".to_owned(), u.in_use as u64, listed.0),
+                    ("semaem (semaphores in use)".to_owned(), u.totals[0], listed.1[0]),
+                    ("sets found by a SEM_STAT_ANY scan".to_owned(), found[0], listed.0),
+                    ("semaphores found by a SEM_STAT_ANY scan".to_owned(), found[1], listed.1[0]),
+                ],
+            };
+            return Ok(Outcome {
+                limits: Some(pairs),
+                used_ids: Some(u.in_use),
+                agreement: Some(Box::new(agreement)),
+                ..Outcome::ok(u.highest.into())
+            });
         }
         let id = super::sysv_id(self.id, invalid_id, name, "semget")?;
         if bad_buffer || cmd == SemctlCmd::Undefined {

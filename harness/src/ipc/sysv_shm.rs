@@ -149,10 +149,22 @@ impl Live {
                     ("shmall".to_owned(), info.shmall, ctx.sysctl[1]),
                     ("shmmni".to_owned(), info.shmmni, ctx.sysctl[2]),
                 ];
+                let agreement = super::Agreement {
+                    what: "SHM_INFO".to_owned(),
+                    against: "/proc/sysvipc/shm".to_owned(),
+                    pairs: vec![
+                        ("used_ids".to_owned(), info.used_ids as u64, ctx.proc_segments),
+                        ("shm_tot".to_owned(), info.shm_tot, ctx.proc_pages),
+                        ("shm_rss".to_owned(), info.shm_rss, ctx.proc_rss_pages),
+                        ("segments found by a SHM_STAT_ANY scan".to_owned(), ctx.stat_any.0, ctx.proc_segments),
+                        ("pages found by a SHM_STAT_ANY scan".to_owned(), ctx.stat_any.1, ctx.proc_pages),
+                    ],
+                };
                 Ok(Outcome {
                     info: Some(Box::new((info, ctx))),
                     limits: Some(limits),
                     used_ids: Some(info.used_ids),
+                    agreement: Some(Box::new(agreement)),
                     ..Outcome::ok(info.highest_index)
                 })
             }

@@ -1308,8 +1308,8 @@ impl Builder<'_> {
             let shm = matches!(op, Op::Shmctl { cmd: ShmctlCmd::IpcInfo, .. });
             if !shm && !matches!(op, Op::Semctl { cmd: SemctlCmd::IpcInfo, .. } | Op::Msgctl { cmd: MsgctlCmd::IpcInfo, .. }) {
                 misplaced(self, "info", i.loc(), "`shmctl`, `semctl` and `msgctl` with `cmd: ipc_info`");
-            } else if !shm && (i.shmmin.is_some() || i.agrees_with_proc.is_some()) {
-                misplaced(self, "shmmin and agrees_with_proc", i.loc(), "`shmctl ipc_info`");
+            } else if !shm && i.shmmin.is_some() {
+                misplaced(self, "shmmin", i.loc(), "`shmctl ipc_info`");
             }
             out.info = Some(i.value().clone());
         }

@@ -1769,11 +1769,13 @@ pub struct InfoExpect {
     /// Segments in use in this IPC namespace (SHM_INFO used_ids).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_ids: Option<i64>,
-    /// SHM_INFO agrees with /proc/sysvipc/shm read at the same moment:
-    /// used_ids is the number of segments listed, shm_tot their pages and
-    /// shm_rss their resident pages; and a SHM_STAT_ANY scan of every index
-    /// finds the same segments and pages (SHM_STAT_ANY needs Linux 4.17:
-    /// say `requires: { kernel: "4.17" }`).
+    /// The *_INFO usage agrees with /proc/sysvipc read at the same moment,
+    /// and a *_STAT_ANY scan of every index finds the same objects
+    /// (*_STAT_ANY needs Linux 4.17: say `requires: { kernel: "4.17" }`).
+    /// SHM_INFO: used_ids is the number of segments listed, shm_tot their
+    /// pages and shm_rss their resident pages. SEM_INFO: semusz the sets
+    /// listed and semaem their semaphores. MSG_INFO: msgpool the queues
+    /// listed, msgmap their messages and msgtql their bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agrees_with_proc: Option<bool>,
 }

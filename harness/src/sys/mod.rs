@@ -814,10 +814,23 @@ pub fn msgctl_set(id: libc::c_int, uid: u32, gid: u32, mode: u32, qbytes: u64) -
     check(unsafe { libc::msgctl(id, libc::IPC_SET, &mut ds) })
 }
 
+/// IPC_INFO and the *_INFO usage of semaphores or message queues.
+#[derive(Debug, Clone, Copy)]
+pub struct IpcUsage<const N: usize> {
+    /// IPC_INFO's return value: the highest used index.
+    pub highest: libc::c_int,
+    pub limits: [u64; N],
+    /// Objects in use (SEM_INFO semusz, MSG_INFO msgpool).
+    pub in_use: i64,
+    /// SEM_INFO: [semaem (semaphores in use), 0]; MSG_INFO: [msgmap
+    /// (messages queued), msgtql (bytes queued)].
+    pub totals: [u64; 2],
+}
+
 /// IPC_INFO of semaphores: its return value (the highest used index), the
 /// limits (SEMMSL, SEMMNS, SEMOPM, SEMMNI, as kernel.sem orders them), and
 /// SEM_INFO's count of sets in use.
-pub fn semctl_info() -> Result<(libc::c_int, [u64; 4], i64), Errno> {
+pub fn semctl_info() -> Result<IpcUsage<4>, Errno> {
     // struct seminfo: ten ints.
     #[repr(C)]
     #[derive(Default)]
@@ -841,12 +854,12 @@ pub fn semctl_info() -> Result<(libc::c_int, [u64; 4], i64), Errno> {
     // SAFETY: SEM_INFO writes a struct seminfo too.
     check(unsafe { libc::semctl(0, 0, SEM_INFO, Semun { buf: (&mut usage as *mut SemInfo).cast() }) })?;
     let l = [limits.semmsl, limits.semmns, limits.semopm, limits.semmni].map(|v| v as u64);
-    Ok((highest, l, i64::from(usage.semusz)))
+    Ok(IpcUsage { highest, limits: l, in_use: i64::from(usage.semusz), totals: [usage.semaem as u64, 0] })
 }
 
 /// IPC_INFO of message queues: its return value (the highest used index),
 /// the limits (msgmax, msgmnb, msgmni), and MSG_INFO's count of queues in use.
-pub fn msgctl_info() -> Result<(libc::c_int, [u64; 3], i64), Errno> {
+pub fn msgctl_info() -> Result<IpcUsage<3>, Errno> {
     // struct msginfo: seven ints and an unsigned short.
     #[repr(C)]
     #[derive(Default)]
@@ -868,7 +881,12 @@ pub fn msgctl_info() -> Result<(libc::c_int, [u64; 3], i64), Errno> {
     let mut usage = MsgInfo::default();
     // SAFETY: MSG_INFO writes a struct msginfo too.
     check(unsafe { libc::msgctl(0, MSG_INFO, (&mut usage as *mut MsgInfo).cast()) })?;
-    Ok((highest, [limits.msgmax, limits.msgmnb, limits.msgmni].map(|v| v as u64), i64::from(usage.msgpool)))
+    Ok(IpcUsage {
+        highest,
+        limits: [limits.msgmax, limits.msgmnb, limits.msgmni].map(|v| v as u64),
+        in_use: i64::from(usage.msgpool),
+        totals: [usage.msgmap as u64, usage.msgtql as u64],
+    })
 }
 
 pub fn semget(key: Key, nsems: libc::c_int, flags: libc::c_int) -> Result<libc::c_int, Errno> {
