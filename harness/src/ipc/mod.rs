@@ -117,6 +117,18 @@ pub fn proc_columns(table: &str, columns: &[usize]) -> (u64, Vec<u64>) {
     (lines, sums)
 }
 
+/// A *_STAT_ANY scan of every index up to IPC_INFO's highest (unused
+/// indices answer EINVAL): the objects found, and the sum of `measure`
+/// over their status.
+pub fn scan_stat_any(highest: i32, stat: impl Fn(i32) -> Result<(i32, ShmStat), Errno>, measure: impl Fn(&ShmStat) -> u64) -> [u64; 2] {
+    let mut found = [0u64; 2];
+    for st in (0..=highest).filter_map(|index| stat(index).ok().map(|(_, st)| st)) {
+        found[0] += 1;
+        found[1] += measure(&st);
+    }
+    found
+}
+
 /// Why a step produced no outcome of its own.
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

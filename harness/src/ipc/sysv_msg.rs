@@ -94,13 +94,7 @@ impl Live {
             // /proc/sysvipc/msg: key msqid perms cbytes qnum ...; a
             // MSG_STAT_ANY scan of every index finds the same queues.
             let (queues, sums) = super::proc_columns("msg", &[4, 3]);
-            let mut found = [0u64; 2];
-            for index in 0..=u.highest {
-                if let Ok((_, st)) = sys::msgctl_stat(index, MSG_STAT_ANY) {
-                    found[0] += 1;
-                    found[1] += st.qnum;
-                }
-            }
+            let found = super::scan_stat_any(u.highest, |i| sys::msgctl_stat(i, MSG_STAT_ANY), |st| st.qnum);
             let agreement = super::Agreement {
                 what: "MSG_INFO".to_owned(),
                 against: "/proc/sysvipc/msg".to_owned(),

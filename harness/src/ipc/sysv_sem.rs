@@ -87,13 +87,7 @@ impl Live {
             // /proc/sysvipc/sem: key semid perms nsems ...; a SEM_STAT_ANY
             // scan of every index finds the same sets (EINVAL where unused).
             let listed = super::proc_columns("sem", &[3]);
-            let mut found = [0u64; 2];
-            for index in 0..=u.highest {
-                if let Ok((_, st)) = sys::semctl_stat_cmd(index, SEM_STAT_ANY) {
-                    found[0] += 1;
-                    found[1] += st.nsems;
-                }
-            }
+            let found = super::scan_stat_any(u.highest, |i| sys::semctl_stat_cmd(i, SEM_STAT_ANY), |st| st.nsems);
             let agreement = super::Agreement {
                 what: "SEM_INFO".to_owned(),
                 against: "/proc/sysvipc/sem".to_owned(),

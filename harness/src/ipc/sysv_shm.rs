@@ -137,13 +137,12 @@ impl Live {
                     ctx.proc_pages += f.get(3).copied().unwrap_or(0).div_ceil(page);
                     ctx.proc_rss_pages += f.get(14).copied().unwrap_or(0) / page;
                 }
-                // Unused indices answer EINVAL.
-                for index in 0..=info.highest_index as libc::c_int {
-                    if let Ok((_, st)) = sys::shmctl_stat_cmd(index, shm_consts::SHM_STAT_ANY) {
-                        ctx.stat_any.0 += 1;
-                        ctx.stat_any.1 += st.segsz.div_ceil(page);
-                    }
-                }
+                let found = super::scan_stat_any(
+                    info.highest_index as libc::c_int,
+                    |i| sys::shmctl_stat_cmd(i, shm_consts::SHM_STAT_ANY),
+                    |st| st.segsz.div_ceil(page),
+                );
+                ctx.stat_any = (found[0], found[1]);
                 let limits = vec![
                     ("shmmax".to_owned(), info.shmmax, ctx.sysctl[0]),
                     ("shmall".to_owned(), info.shmall, ctx.sysctl[1]),
