@@ -119,7 +119,7 @@ pub fn step(
             }
         }
     }
-    if let (Some(want), Some((got, _))) = (&expect.info, outcome.info.as_deref()) {
+    if let (Some(want), Some(got)) = (&expect.info, outcome.info.as_deref()) {
         if let Some(m) = want.shmmin.filter(|m| *m != got.shmmin) {
             return Err(mismatch("shmmin", m.to_string(), got.shmmin.to_string()));
         }

@@ -21,7 +21,7 @@ pub struct Outcome {
     pub address: Option<(u64, u64)>,
     /// IPC_INFO / SHM_INFO, with the sysctls read at the same moment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub info: Option<Box<(crate::sys::ShmInfo, InfoContext)>>,
+    pub info: Option<Box<crate::sys::ShmInfo>>,
     /// For a new mapping: its line in `/proc/self/maps`, and the physical
     /// frame of its first page from `/proc/self/pagemap` (0 when the kernel
     /// hides frames, i.e. without CAP_SYS_ADMIN).
@@ -69,22 +69,6 @@ pub struct Outcome {
     /// How long the call took, for calls that may wait (microseconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_us: Option<u64>,
-}
-
-/// What IPC_INFO/SHM_INFO are compared with, read right after them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InfoContext {
-    /// /proc/sys/kernel/shmmax, shmall, shmmni.
-    pub sysctl: [u64; 3],
-    /// /proc/sysvipc/shm: segments listed, their size in pages (rounded
-    /// up, as shm_tot counts), and their resident pages.
-    pub proc_segments: u64,
-    pub proc_pages: u64,
-    pub proc_rss_pages: u64,
-    /// A SHM_STAT_ANY scan of every index up to IPC_INFO's highest: the
-    /// segments found and their pages (SHM_STAT_ANY came in Linux 4.17;
-    /// before, the scan finds nothing).
-    pub stat_any: (u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

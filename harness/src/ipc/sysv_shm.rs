@@ -125,42 +125,41 @@ impl Live {
                 let read = |n: &str| {
                     std::fs::read_to_string(format!("/proc/sys/kernel/{n}")).ok().and_then(|v| v.trim().parse::<u64>().ok()).unwrap_or(0)
                 };
-                let mut ctx =
-                    crate::exec::trace::InfoContext { sysctl: [read("shmmax"), read("shmall"), read("shmmni")], ..Default::default() };
+                let limits = ["shmmax", "shmall", "shmmni"]
+                    .iter()
+                    .zip([info.shmmax, info.shmall, info.shmmni])
+                    .map(|(n, reported)| ((*n).to_owned(), reported, read(n)))
+                    .collect();
                 let page = sys::page_size() as u64;
                 // Columns: key shmid perms size cpid lpid nattch uid gid cuid
-                // cgid atime dtime ctime rss swap.
+                // cgid atime dtime ctime rss swap. Pages are counted per
+                // segment, rounded up, as shm_tot counts them.
+                let (mut segments, mut pages, mut rss_pages) = (0, 0, 0);
                 let table = std::fs::read_to_string("/proc/sysvipc/shm").unwrap_or_default();
                 for line in table.lines().skip(1) {
                     let f: Vec<u64> = line.split_whitespace().map(|w| w.parse().unwrap_or(0)).collect();
-                    ctx.proc_segments += 1;
-                    ctx.proc_pages += f.get(3).copied().unwrap_or(0).div_ceil(page);
-                    ctx.proc_rss_pages += f.get(14).copied().unwrap_or(0) / page;
+                    segments += 1;
+                    pages += f.get(3).copied().unwrap_or(0).div_ceil(page);
+                    rss_pages += f.get(14).copied().unwrap_or(0) / page;
                 }
                 let found = super::scan_stat_any(
                     info.highest_index as libc::c_int,
                     |i| sys::shmctl_stat_cmd(i, shm_consts::SHM_STAT_ANY),
                     |st| st.segsz.div_ceil(page),
                 );
-                ctx.stat_any = (found[0], found[1]);
-                let limits = vec![
-                    ("shmmax".to_owned(), info.shmmax, ctx.sysctl[0]),
-                    ("shmall".to_owned(), info.shmall, ctx.sysctl[1]),
-                    ("shmmni".to_owned(), info.shmmni, ctx.sysctl[2]),
-                ];
                 let agreement = super::Agreement {
                     what: "SHM_INFO".to_owned(),
                     against: "/proc/sysvipc/shm".to_owned(),
                     pairs: vec![
-                        ("used_ids".to_owned(), info.used_ids as u64, ctx.proc_segments),
-                        ("shm_tot".to_owned(), info.shm_tot, ctx.proc_pages),
-                        ("shm_rss".to_owned(), info.shm_rss, ctx.proc_rss_pages),
-                        ("segments found by a SHM_STAT_ANY scan".to_owned(), ctx.stat_any.0, ctx.proc_segments),
-                        ("pages found by a SHM_STAT_ANY scan".to_owned(), ctx.stat_any.1, ctx.proc_pages),
+                        ("used_ids".to_owned(), info.used_ids as u64, segments),
+                        ("shm_tot".to_owned(), info.shm_tot, pages),
+                        ("shm_rss".to_owned(), info.shm_rss, rss_pages),
+                        ("segments found by a SHM_STAT_ANY scan".to_owned(), found[0], segments),
+                        ("pages found by a SHM_STAT_ANY scan".to_owned(), found[1], pages),
                     ],
                 };
                 Ok(Outcome {
-                    info: Some(Box::new((info, ctx))),
+                    info: Some(Box::new(info)),
                     limits: Some(limits),
                     used_ids: Some(info.used_ids),
                     agreement: Some(Box::new(agreement)),

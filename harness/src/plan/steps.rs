@@ -250,18 +250,7 @@ impl Builder<'_> {
             }
             Step::SemWait(a) => {
                 let timeout_ms = self.duration(a.timeout.as_ref());
-                let deadline = match (a.bad_timeout, self.deadline(a.timeout.as_ref(), a.deadline.as_ref())) {
-                    (true, Some(_)) => {
-                        self.err(
-                            Diagnostic::new(a.object.loc(), "`bad_timeout` and `deadline` together")
-                                .label("two deadlines")
-                                .hint("`bad_timeout: true` is `deadline: nsec_billion`: give one"),
-                        );
-                        None
-                    }
-                    (true, None) => Some(m::BadDeadline::NsecBillion),
-                    (false, d) => d,
-                };
+                let deadline = self.deadline(a.timeout.as_ref(), a.deadline.as_ref());
                 (
                     self.object_ref(objects, &a.object, &[Kind::PosixSem], "sem_wait").map(|object| Op::SemWait {
                         object,

@@ -358,7 +358,6 @@ pub enum Op {
         object: ObjectId,
         repeat: u32,
     },
-    /// `deadline`: also for `bad_timeout` (tv_nsec 1e9).
     SemWait {
         object: ObjectId,
         timeout_ms: Option<u64>,

@@ -827,9 +827,6 @@ pub struct SemWaitArgs {
     /// Use sem_timedwait and give up after this long (ETIMEDOUT).
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
-    /// sem_timedwait with tv_nsec out of range (EINVAL when it would block).
-    #[serde(default)]
-    pub bad_timeout: bool,
     /// sem_timedwait with this deadline instead of a `timeout`.
     #[serde(default)]
     pub deadline: Option<Sp<BadDeadline>>,
