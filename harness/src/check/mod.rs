@@ -81,6 +81,9 @@ pub fn step(
             return Err(mismatch("return value", v.to_string(), value.to_string()));
         }
     }
+    if let Some(v) = expect.value_at_least.filter(|v| value < *v) {
+        return Err(mismatch("return value", format!("at least {v}"), value.to_string()));
+    }
     let data = outcome.data.as_deref().unwrap_or_default();
     if let Some(want) = expect.data.as_deref().map(|d| crate::plan::for_instance(d, instance)) {
         if want.as_slice() != data {
@@ -215,6 +218,14 @@ pub fn step(
         if let Some(c) = want.cloexec.filter(|c| *c != got.cloexec) {
             let show = |b: bool| if b { "FD_CLOEXEC set" } else { "FD_CLOEXEC clear" };
             return Err(mismatch("descriptor flags", show(c), show(got.cloexec)));
+        }
+        for (want, bit, name) in [(want.nonblock, libc::O_NONBLOCK, "O_NONBLOCK"), (want.direct, libc::O_DIRECT, "O_DIRECT")] {
+            let (Some(want), Some(status)) = (want, got.status) else { continue };
+            let set = status & bit != 0;
+            if want != set {
+                let show = |b: bool| format!("{name} {}", if b { "set" } else { "clear" });
+                return Err(mismatch("file status flags", show(want), show(set)));
+            }
         }
     }
     if let (Some(want), Some((line, _))) = (&expect.mapped_as, outcome.mapping.as_deref()) {

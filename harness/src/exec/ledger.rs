@@ -22,11 +22,27 @@ pub struct Ledger {
     object_keys: Vec<(String, i64)>,
     /// Which POSIX name (without the leading `/`) each object was given.
     object_names: Vec<(String, String)>,
+    /// Where each `fifo` object's node is made (in the run's folder, so
+    /// every node there is this run's).
+    fifos: Vec<(String, std::path::PathBuf)>,
 }
 
 impl Ledger {
     pub fn new(isolation: Isolation, prefix: String) -> Ledger {
-        Ledger { isolation, prefix, entries: Vec::new(), keys: Vec::new(), object_keys: Vec::new(), object_names: Vec::new() }
+        Ledger {
+            isolation,
+            prefix,
+            entries: Vec::new(),
+            keys: Vec::new(),
+            object_keys: Vec::new(),
+            object_names: Vec::new(),
+            fifos: Vec::new(),
+        }
+    }
+
+    /// A `fifo` object's node will be at `path`.
+    pub fn fifo(&mut self, object: &str, path: std::path::PathBuf) {
+        self.fifos.push((object.to_owned(), path));
     }
 
     pub fn entries(&self) -> &[Residue] {
@@ -152,6 +168,15 @@ impl Ledger {
                 out.push(r);
             }
         }
+        // FIFO nodes are files, not kernel-named objects: the run's are
+        // found at the paths it gave them.
+        use std::os::unix::fs::FileTypeExt;
+        for (object, path) in &self.fifos {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+                let name = Some(path.display().to_string());
+                out.push(Residue { kind: FIFO.to_owned(), object: Some(object.clone()), id: -1, key: 0, name, cpid: None });
+            }
+        }
         out
     }
 
@@ -165,10 +190,16 @@ impl Ledger {
             if let Some(l) = ipc::lifecycles().iter().find(|l| l.name() == r.kind) {
                 let _ = l.remove(r);
             }
+            // Only the run's own nodes are listed (see `scan`).
+            if let (FIFO, Some(path)) = (r.kind.as_str(), &r.name) {
+                let _ = std::fs::remove_file(path);
+            }
         }
         self.scan(pids)
     }
 }
+
+const FIFO: &str = "fifo";
 
 /// Every SysV key in use in this IPC namespace.
 fn keys_in_use() -> Vec<i64> {

@@ -600,10 +600,43 @@ impl Interp<'_> {
                 }
                 Ok(Outcome::ok(0))
             }
-            Op::Pipe { object } => {
+            Op::Pipe { object, flags, bad_buffer } => {
                 let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
-                l.create()?;
+                l.create(*flags, *bad_buffer)?;
                 Ok(Outcome::ok(0))
+            }
+            Op::Mkfifo { object, mode } => {
+                let ObjectSpec::Fifo { mode: decl_mode } = plan.object(*object).spec else { return Err(kind_error()) };
+                let path = self.ctx.object_file(&plan.object(*object).name);
+                nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_retain(mode.unwrap_or(decl_mode)))?;
+                Ok(Outcome::ok(0))
+            }
+            Op::Open { object, flags, .. } if plan.object(*object).kind() == crate::plan::Kind::Fifo => {
+                let path = self.ctx.object_file(&plan.object(*object).name);
+                let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                timed(|| l.open_fifo(&path, flags.fifo_oflag()).map(|()| Outcome::ok(0)))
+            }
+            Op::Fcntl { object, end } => {
+                let l = self.stream(*object)?;
+                let fd = l.end(*end)?;
+                let flags = l.flags(*end)?;
+                let descriptor = super::trace::Descriptor {
+                    fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    lowest_free: -1,
+                    cloexec: flags.cloexec,
+                    status: Some(flags.status),
+                };
+                Ok(Outcome { descriptor: Some(descriptor), ..Outcome::ok(i64::from(descriptor.fd)) })
+            }
+            Op::PipeSize { object, end, set } => Ok(Outcome::ok(sys::pipe_size(self.stream(*object)?.end(*end)?, *set)?.into())),
+            Op::Fionread { object, end } => Ok(Outcome::ok(sys::fionread(self.stream(*object)?.end(*end)?)?.into())),
+            Op::Lseek { object, end } => {
+                Ok(Outcome::ok(nix::unistd::lseek(self.stream(*object)?.end(*end)?, 0, nix::unistd::Whence::SeekCur)?))
+            }
+            Op::Splice { from, to, len, nonblock, tee } => {
+                let src = self.stream(*from)?.end(Some(crate::plan::PipeEnd::Read))?;
+                let dst = self.stream(*to)?.end(Some(crate::plan::PipeEnd::Write))?;
+                timed(|| Ok(Outcome::ok(sys::splice(src, dst, *len as usize, *nonblock, *tee)?)))
             }
             Op::Close { object, end } => {
                 match (&mut self.objects[object.0], end) {
@@ -654,6 +687,7 @@ impl Interp<'_> {
                 descriptor_outcome(l, lowest_free)
             }
             Op::Unlink { object } => {
+                // A file or a FIFO node: both live in the run's folder.
                 let path = self.ctx.object_file(&plan.object(*object).name);
                 nix::unistd::unlink(&path)?;
                 Ok(Outcome::ok(0))
@@ -665,7 +699,7 @@ impl Interp<'_> {
                 Ok(Outcome::ok(sys::msync(m.addr, m.len, *flags)?.into()))
             }
             Op::ShmUnlink { object } => Ok(Outcome::ok(i64::from(sys::shm_unlink(&self.posix_name(*object)?)?))),
-            Op::Write { object, data, offset, stride, via_descriptor: true } => {
+            Op::Write { object, data, offset, stride, via_descriptor: true, .. } => {
                 let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
                 Ok(Outcome::ok(l.pwrite(offset_for(*offset, *stride, self.instance), &for_instance(data, self.instance))?))
             }
@@ -674,6 +708,14 @@ impl Interp<'_> {
                 let data = l.pread(offset_for(*offset, *stride, self.instance), *len)?;
                 Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
             }
+            Op::Write { object, data, end, .. } if matches!(self.objects[object.0], Live::Pipe(_)) => {
+                let data = for_instance(data, self.instance);
+                timed(|| Ok(Outcome::ok(self.stream(*object)?.write_to(*end, &data)?)))
+            }
+            Op::Read { object, len, all, end, .. } if matches!(self.objects[object.0], Live::Pipe(_)) => timed(|| {
+                let data = self.stream(*object)?.read_from(*end, *len, *all)?;
+                Ok(Outcome { data: Some(data.clone()), ..Outcome::ok(data.len() as i64) })
+            }),
             Op::Write { object, data, offset, stride, .. } => {
                 let data = for_instance(data, self.instance);
                 Ok(Outcome::ok(self.objects[object.0].transfer()?.write(offset_for(*offset, *stride, self.instance), &data)?))
@@ -705,8 +747,11 @@ impl Interp<'_> {
                 Ok(Outcome::ok(crate::ipc::stress::check(m, *round)))
             }
             Op::Append { object, records, size, chunks, guard } => {
-                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                let fd = l.raw_fd()?;
+                let fd = match &self.objects[object.0] {
+                    Live::PosixShm(l) => l.raw_fd()?,
+                    Live::Pipe(l) => std::os::fd::AsRawFd::as_raw_fd(&l.end(Some(crate::plan::PipeEnd::Write))?),
+                    _ => return Err(kind_error()),
+                };
                 let sem = match guard {
                     Some(g) => match &self.objects[g.0] {
                         Live::SysvSem(s) => Some(s.id.ok_or_else(|| StepError::Misuse("the guard has no id: run `semget`".to_owned()))?),
@@ -719,8 +764,12 @@ impl Interp<'_> {
                 Ok(Outcome::ok(i64::from(*records)))
             }
             Op::CheckRecords { object, records, size } => {
-                let Live::PosixShm(l) = &self.objects[object.0] else { return Err(kind_error()) };
-                let (examined, broken) = crate::ipc::records::check(l.raw_fd()?, *size as usize, u64::from(*records))?;
+                let (fd, stream) = match &self.objects[object.0] {
+                    Live::PosixShm(l) => (l.raw_fd()?, false),
+                    Live::Pipe(l) => (std::os::fd::AsRawFd::as_raw_fd(&l.end(Some(crate::plan::PipeEnd::Read))?), true),
+                    _ => return Err(kind_error()),
+                };
+                let (examined, broken) = crate::ipc::records::check(fd, stream, *size as usize, u64::from(*records))?;
                 Ok(Outcome { examined: Some(examined), ..Outcome::ok(broken as i64) })
             }
             // Synchronisation and process steps are handled by `perform`.
@@ -779,24 +828,36 @@ impl Interp<'_> {
         }
     }
 
-    /// `object:fd,...` for this role's open memfd objects whose descriptor
-    /// is not close-on-exec.
+    /// A pipe or FIFO of this role.
+    fn stream(&self, object: ObjectId) -> Result<&crate::ipc::pipe::Live, StepError> {
+        match &self.objects[object.0] {
+            Live::Pipe(l) => Ok(l),
+            _ => Err(kind_error()),
+        }
+    }
+
+    /// `object:fd,...` for this role's open memfds whose descriptor is not
+    /// close-on-exec, and `object:r:fd` / `object:w:fd` for every open pipe
+    /// or FIFO end (the new image finds out which ones the exec closed).
     fn inheritable_fds(&self) -> String {
         use std::os::fd::AsRawFd;
-        self.objects
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| self.ctx.plan.objects[*i].kind() == crate::plan::Kind::Memfd)
-            .filter_map(|(i, l)| match l {
-                Live::PosixShm(p) => {
-                    p.fd.as_ref()
-                        .filter(|fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok_and(|f| f & libc::FD_CLOEXEC == 0))
-                        .map(|fd| format!("{i}:{}", fd.as_raw_fd()))
+        let mut out = Vec::new();
+        for (i, l) in self.objects.iter().enumerate() {
+            match l {
+                Live::PosixShm(p) if self.ctx.plan.objects[i].kind() == crate::plan::Kind::Memfd => {
+                    let open =
+                        p.fd.as_ref()
+                            .filter(|fd| nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_ok_and(|f| f & libc::FD_CLOEXEC == 0));
+                    out.extend(open.map(|fd| format!("{i}:{}", fd.as_raw_fd())));
                 }
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join(",")
+                Live::Pipe(p) => {
+                    out.extend(p.read.as_ref().map(|fd| format!("{i}:r:{}", fd.as_raw_fd())));
+                    out.extend(p.write.as_ref().map(|fd| format!("{i}:w:{}", fd.as_raw_fd())));
+                }
+                _ => {}
+            }
+        }
+        out.join(",")
     }
 
     fn reap(&mut self, pid: Pid) -> Result<(), String> {
@@ -833,11 +894,24 @@ const INHERITED_VAR: &str = "IPC_HARNESS_INHERITED_FDS";
 
 fn adopt_inherited(objects: &mut [Live]) {
     let Ok(list) = std::env::var(INHERITED_VAR) else { return };
-    for pair in list.split(',').filter(|p| !p.is_empty()) {
-        let Some((o, fd)) = pair.split_once(':') else { continue };
+    for entry in list.split(',').filter(|p| !p.is_empty()) {
+        let fields: Vec<&str> = entry.split(':').collect();
+        let (o, end, fd) = match fields[..] {
+            [o, fd] => (o, None, fd),
+            [o, "r", fd] => (o, Some(crate::plan::PipeEnd::Read), fd),
+            [o, "w", fd] => (o, Some(crate::plan::PipeEnd::Write), fd),
+            _ => continue,
+        };
         let (Ok(o), Ok(fd)) = (o.parse::<usize>(), fd.parse::<i32>()) else { continue };
-        if let (Some(Live::PosixShm(l)), Some(owned)) = (objects.get_mut(o), sys::adopt_inherited_fd(fd)) {
-            l.fd = Some(owned);
+        match (objects.get_mut(o), end) {
+            (Some(Live::PosixShm(l)), None) => l.fd = sys::adopt_inherited_fd(fd).ok(),
+            (Some(Live::Pipe(l)), Some(end)) => match sys::adopt_inherited_fd(fd) {
+                Ok(owned) if end == crate::plan::PipeEnd::Read => l.read = Some(owned),
+                Ok(owned) => l.write = Some(owned),
+                // Close-on-exec: the kernel closed it in this new image.
+                Err(e) => l.closed_by_exec.push((end, e)),
+            },
+            _ => {}
         }
     }
 }
@@ -850,7 +924,7 @@ fn token() -> String {
 /// The outcome of a call that made a descriptor: the call returns it.
 fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
     let (fd, cloexec) = l.descriptor()?;
-    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec }), ..Outcome::ok(i64::from(fd)) })
+    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec, status: None }), ..Outcome::ok(i64::from(fd)) })
 }
 
 /// How long a publication side spins for its peer: longer than the

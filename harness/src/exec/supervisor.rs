@@ -150,6 +150,9 @@ impl Supervisor {
             std::fs::write(&p, &f.content).context(format!("creating {}", p.display()))?;
         }
         let mut ledger = Ledger::new(isolation, format!("ipc-harness-{tag}-"));
+        for o in plan.objects.iter().filter(|o| o.kind() == crate::plan::Kind::Fifo) {
+            ledger.fifo(&o.name, run_dir.join("objects").join(&o.name));
+        }
         for o in &plan.objects {
             if let Some(KeyPlan::Ftok { file, proj }) = o.spec.sysv_key() {
                 ledger.reserve_ftok_key(&run_dir.join("files").join(&plan.files[file.0].name), *proj)?;

@@ -74,8 +74,12 @@ pub struct Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Descriptor {
     pub fd: i32,
+    /// The lowest free number before the call (-1 when no call made it).
     pub lowest_free: i32,
     pub cloexec: bool,
+    /// F_GETFL, where a step read it (`fcntl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<i32>,
 }
 
 impl Outcome {

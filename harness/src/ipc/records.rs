@@ -1,6 +1,7 @@
 //! The seed's critical region, made checkable: processes append fixed-size
 //! records to one file, each record written in several write(2) calls, and
-//! a check reads the file back record by record. Guarded by a semaphore,
+//! a check reads the file back record by record. The same records written
+//! to a pipe, one write(2) each, show PIPE_BUF atomicity (pipe(7)). Guarded by a semaphore,
 //! every record is whole; unguarded, the chunks of concurrent writers
 //! interleave, which the check counts.
 //!
@@ -46,11 +47,12 @@ pub fn append(fd: i32, guard: Option<i32>, shape: Shape, instance: u32, records:
     Ok(())
 }
 
-/// Read the file from the start: (records examined, records broken). A
-/// record is broken if it is not exactly what its header says its writer
-/// wrote; missing or extra records against `expected` count as broken too.
-pub fn check(fd: i32, size: usize, expected: u64) -> Result<(u64, u64), StepError> {
-    let bytes = sys::read_whole(fd)?;
+/// Read the file from the start, or a pipe (`stream`) until end of file:
+/// (records examined, records broken). A record is broken if it is not
+/// exactly what its header says its writer wrote; missing or extra records
+/// against `expected` count as broken too.
+pub fn check(fd: i32, stream: bool, size: usize, expected: u64) -> Result<(u64, u64), StepError> {
+    let bytes = if stream { sys::read_to_end(fd)? } else { sys::read_whole(fd)? };
     let mut examined = 0;
     let mut broken = 0;
     for r in bytes.chunks(size) {

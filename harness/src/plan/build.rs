@@ -273,6 +273,7 @@ impl Builder<'_> {
                 m::ObjectKind::SysvMsg => &["key", "mode"],
                 m::ObjectKind::PosixSem => &["in", "name"],
                 m::ObjectKind::PosixMq => &["mode", "name", "maxmsg", "msgsize"],
+                m::ObjectKind::Fifo => &["mode"],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -362,6 +363,7 @@ impl Builder<'_> {
                 },
                 m::ObjectKind::File => ObjectSpec::File { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
                 m::ObjectKind::Memfd => ObjectSpec::Memfd { size },
+                m::ObjectKind::Fifo => ObjectSpec::Fifo { mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
@@ -791,7 +793,7 @@ impl Builder<'_> {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
         // Kinds with a name in the kernel, which can outlive every process.
-        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem, Kind::PosixMq];
+        let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem, Kind::PosixMq, Kind::Fifo];
         // Objects without a name in the kernel die with their last process:
         // there is nothing to check after every role exited.
         let names_: Vec<&Sp<String>> = a.exists.iter().chain(&a.gone).chain(a.stat.keys()).collect();
@@ -821,6 +823,7 @@ impl Builder<'_> {
             Kind::SysvMsg,
             Kind::PosixSem,
             Kind::PosixMq,
+            Kind::Fifo,
         ];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {

@@ -21,8 +21,14 @@ impl Builder<'_> {
             /// Pipes whose read end, and whose write end, this role holds.
             read_end: BTreeSet<usize>,
             write_end: BTreeSet<usize>,
-            /// Pipes this role has created or inherited.
+            /// Pipes this role has created or inherited, and FIFOs it opened.
             piped: BTreeSet<usize>,
+            /// Pipes and FIFOs whose descriptors are not close-on-exec: an
+            /// exec'd image keeps the ends it held.
+            inheritable_ends: BTreeSet<usize>,
+            /// Pipes whose close-on-exec descriptors an exec closed: a
+            /// step may still name them, to see EBADF.
+            exec_closed: BTreeSet<usize>,
             /// POSIX objects, files and memfds this role has open.
             opened: BTreeSet<usize>,
             /// Memfds open without close-on-exec: an exec'd child inherits them.
@@ -31,6 +37,23 @@ impl Builder<'_> {
             detached: BTreeSet<usize>,
             /// Queues this role closed (`descriptor: closed` reuses the number).
             closed: BTreeSet<usize>,
+        }
+        impl Held {
+            /// What a new image holds: memfds and pipe or FIFO ends opened
+            /// without close-on-exec.
+            fn after_exec(&self) -> Held {
+                let keep = |set: &BTreeSet<usize>| set.intersection(&self.inheritable_ends).copied().collect::<BTreeSet<usize>>();
+                Held {
+                    opened: self.inheritable.clone(),
+                    inheritable: self.inheritable.clone(),
+                    piped: keep(&self.piped),
+                    read_end: keep(&self.read_end),
+                    write_end: keep(&self.write_end),
+                    inheritable_ends: self.inheritable_ends.clone(),
+                    exec_closed: self.piped.difference(&self.inheritable_ends).copied().collect(),
+                    ..Held::default()
+                }
+            }
         }
         let mut at_start: Vec<Option<Held>> =
             roles.iter().map(|r| if r.start == Start::Exec { Some(Held::default()) } else { None }).collect();
@@ -55,9 +78,9 @@ impl Builder<'_> {
                 let need = |set: &BTreeSet<usize>, o: ObjectId, first: &str, this: &mut Self| {
                     if !set.contains(&o.0) {
                         let how = if execed {
-                            "after `exec` a role holds nothing but memfds made without cloexec"
+                            "after `exec` a role holds only memfds, pipes and fifos opened without cloexec"
                         } else if roles[r].start == Start::Exec {
-                            "a role started by exec inherits nothing but memfds made without cloexec"
+                            "a role started by exec inherits only memfds, pipes and fifos opened without cloexec"
                         } else {
                             "a forked role inherits only what its parent did before `spawn`"
                         };
@@ -72,6 +95,24 @@ impl Builder<'_> {
                     }
                 };
                 let ok = step.expect.errno.is_none();
+                // A pipe or FIFO end this step uses must be open here.
+                let uses_end = |o: ObjectId, end: Option<PipeEnd>, held: &Held, this: &mut Self| {
+                    let first = if objects[o.0].kind() == Kind::Fifo { "open" } else { "pipe" };
+                    if !held.piped.contains(&o.0) {
+                        if !held.exec_closed.contains(&o.0) || ok {
+                            need(&held.piped, o, first, this);
+                        }
+                        return;
+                    }
+                    let open = match end {
+                        Some(PipeEnd::Read) => held.read_end.contains(&o.0),
+                        Some(PipeEnd::Write) => held.write_end.contains(&o.0),
+                        None => held.read_end.contains(&o.0) || held.write_end.contains(&o.0),
+                    };
+                    if !open {
+                        this.closed_end(step.loc, &objects[o.0].name, end.unwrap_or(PipeEnd::Read), &roles[r].name);
+                    }
+                };
                 match &step.op {
                     Op::Shmget { object, .. } if ok => {
                         held.id.insert(object.0);
@@ -188,10 +229,31 @@ impl Builder<'_> {
                         need(&held.mapped, *object, "mmap", self);
                         held.mapped.remove(&object.0);
                     }
-                    Op::Pipe { object } if ok => {
+                    Op::Pipe { object, flags, .. } if ok => {
                         held.piped.insert(object.0);
                         held.read_end.insert(object.0);
                         held.write_end.insert(object.0);
+                        if flags & libc::O_CLOEXEC == 0 {
+                            held.inheritable_ends.insert(object.0);
+                        }
+                    }
+                    Op::Open { object, flags, .. } if ok && objects[object.0].kind() == Kind::Fifo => {
+                        held.piped.insert(object.0);
+                        held.inheritable_ends.insert(object.0);
+                        if !flags.wronly || flags.rdwr {
+                            held.read_end.insert(object.0);
+                        }
+                        if flags.wronly || flags.rdwr {
+                            held.write_end.insert(object.0);
+                        }
+                    }
+                    Op::Fcntl { object, end }
+                    | Op::PipeSize { object, end, .. }
+                    | Op::Fionread { object, end }
+                    | Op::Lseek { object, end } => uses_end(*object, *end, &held, self),
+                    Op::Splice { from, to, .. } => {
+                        uses_end(*from, Some(PipeEnd::Read), &held, self);
+                        uses_end(*to, Some(PipeEnd::Write), &held, self);
                     }
                     Op::Close { object, end: None } => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
@@ -199,7 +261,7 @@ impl Builder<'_> {
                         held.inheritable.remove(&object.0);
                     }
                     Op::Close { object, end: Some(end) } => {
-                        need(&held.piped, *object, "pipe", self);
+                        uses_end(*object, Some(*end), &held, self);
                         let ends = if *end == PipeEnd::Read { &mut held.read_end } else { &mut held.write_end };
                         if held.piped.contains(&object.0) && !ends.remove(&object.0) {
                             self.closed_end(step.loc, &objects[object.0].name, *end, &roles[r].name);
@@ -227,6 +289,12 @@ impl Builder<'_> {
                             held.mapped.insert(object.0);
                         }
                     }
+                    Op::Append { object, .. } if matches!(objects[object.0].kind(), Kind::Pipe | Kind::Fifo) => {
+                        uses_end(*object, Some(PipeEnd::Write), &held, self)
+                    }
+                    Op::CheckRecords { object, .. } if matches!(objects[object.0].kind(), Kind::Pipe | Kind::Fifo) => {
+                        uses_end(*object, Some(PipeEnd::Read), &held, self)
+                    }
                     Op::Append { object, guard, .. } => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
                         if let Some(g) = guard {
@@ -250,16 +318,13 @@ impl Builder<'_> {
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         // Refused when the step was built: not a memory or stream kind.
                         Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem | Kind::PosixMq => {}
-                        Kind::Pipe => {
-                            need(&held.piped, *object, "pipe", self);
-                            let (end, ends) = if matches!(step.op, Op::Read { .. }) {
-                                (PipeEnd::Read, &held.read_end)
-                            } else {
-                                (PipeEnd::Write, &held.write_end)
+                        Kind::Pipe | Kind::Fifo => {
+                            let end = match step.op {
+                                Op::Read { end, .. } => end.unwrap_or(PipeEnd::Read),
+                                Op::Write { end, .. } => end.unwrap_or(PipeEnd::Write),
+                                _ => PipeEnd::Write,
                             };
-                            if held.piped.contains(&object.0) && !ends.contains(&object.0) {
-                                self.closed_end(step.loc, &objects[object.0].name, end, &roles[r].name);
-                            }
+                            uses_end(*object, Some(end), &held, self);
                         }
                     },
                     Op::Spawn { role } => {
@@ -267,14 +332,12 @@ impl Builder<'_> {
                         if roles[role.0].start == Start::Fork {
                             at_start[role.0] = Some(held.clone());
                         } else {
-                            let inherited = held.inheritable.clone();
-                            at_start[role.0] = Some(Held { opened: inherited.clone(), inheritable: inherited, ..Held::default() });
+                            at_start[role.0] = Some(held.after_exec());
                         }
                     }
                     Op::Exec { .. } => {
                         execed = true;
-                        let inherited = held.inheritable.clone();
-                        held = Held { opened: inherited.clone(), inheritable: inherited, ..Held::default() };
+                        held = held.after_exec();
                         if let Some(child) = spawned.iter().find(|c| !waited.contains(*c)) {
                             self.err(
                                 Diagnostic::new(

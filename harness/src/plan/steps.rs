@@ -7,12 +7,15 @@ use std::collections::BTreeMap;
 use super::build::{Builder, did_you_mean, names};
 use super::types::*;
 use crate::scenario::diag::Diagnostic;
-use crate::scenario::model::{self as m, AttachAt, Step};
+use crate::scenario::model::{self as m, AttachAt, PipeFlag, Step};
 use crate::scenario::span::{Loc, Sp};
 use crate::sys;
 
 /// The largest read a step may ask of a pipe (the buffer is allocated).
 const MAX_PIPE_READ: u64 = 16 << 20;
+
+/// The byte-stream kinds: descriptors with a read end and a write end.
+const STREAMS: &[Kind] = &[Kind::Pipe, Kind::Fifo];
 
 impl Builder<'_> {
     #[allow(clippy::too_many_arguments)]
@@ -694,12 +697,31 @@ impl Builder<'_> {
             ),
             Step::Open(a) => {
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
-                let op = self.object_ref(objects, &a.object, &[Kind::File], "open").map(|object| Op::Open {
-                    object,
-                    flags: OpenFlags::of(&a.flags),
-                    mode,
-                });
-                (op, &a.expect)
+                let object = self.object_ref(objects, &a.object, &[Kind::File, Kind::Fifo], "open");
+                let fifo = object.is_some_and(|o| objects[o.0].kind() == Kind::Fifo);
+                for f in &a.flags {
+                    use m::ShmOpenFlag as F;
+                    let fifo_only = matches!(**f, F::Wronly | F::Rdwr | F::Nonblock);
+                    if fifo_only != fifo && !matches!(**f, F::Rdonly) {
+                        let (what, hint) = if fifo {
+                            (
+                                "a fifo is opened, not created, by `open`",
+                                "make the node with `mkfifo`; open it with `rdonly`, `wronly` or `rdwr`, and `nonblock`",
+                            )
+                        } else {
+                            ("only a fifo takes this flag", "a file is opened read-write, or `rdonly`")
+                        };
+                        self.err(Diagnostic::new(f.loc(), what).label("not for this kind").hint(hint));
+                    }
+                }
+                if fifo && !a.flags.iter().any(|f| matches!(**f, m::ShmOpenFlag::Rdonly | m::ShmOpenFlag::Wronly | m::ShmOpenFlag::Rdwr)) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), "opening a fifo needs an access mode")
+                            .label("read or write?")
+                            .hint("add `flags: [rdonly]`, `[wronly]` or `[rdwr]`"),
+                    );
+                }
+                (object.map(|object| Op::Open { object, flags: OpenFlags::of(&a.flags), mode }), &a.expect)
             }
             Step::MemfdCreate(a) => (
                 self.object_ref(objects, &a.object, &[Kind::Memfd], "memfd_create")
@@ -707,7 +729,7 @@ impl Builder<'_> {
                 &a.expect,
             ),
             Step::Unlink(a) => {
-                (self.object_ref(objects, &a.object, &[Kind::File], "unlink").map(|object| Op::Unlink { object }), &a.expect)
+                (self.object_ref(objects, &a.object, &[Kind::File, Kind::Fifo], "unlink").map(|object| Op::Unlink { object }), &a.expect)
             }
             Step::Msync(a) => {
                 let mut flags = 0;
@@ -743,12 +765,67 @@ impl Builder<'_> {
                     .map(|object| Op::Munmap { object }),
                 &a.expect,
             ),
-            Step::Pipe(a) => (self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe { object }), &a.expect),
+            Step::Pipe(a) => {
+                let flags = a.flags.iter().fold(0, |f, x| {
+                    f | match **x {
+                        PipeFlag::Cloexec => libc::O_CLOEXEC,
+                        PipeFlag::Nonblock => libc::O_NONBLOCK,
+                        PipeFlag::Direct => libc::O_DIRECT,
+                    }
+                });
+                let op = self.object_ref(objects, &a.object, &[Kind::Pipe], "pipe").map(|object| Op::Pipe {
+                    object,
+                    flags,
+                    bad_buffer: a.bad_buffer,
+                });
+                (op, &a.expect)
+            }
+            Step::Mkfifo(a) => {
+                let mode = a.mode.as_ref().map(|m| self.mode(m));
+                (self.object_ref(objects, &a.object, &[Kind::Fifo], "mkfifo").map(|object| Op::Mkfifo { object, mode }), &a.expect)
+            }
+            Step::Fcntl(a) | Step::Fionread(a) | Step::Lseek(a) => {
+                let name = match step.value() {
+                    Step::Fcntl(_) => "fcntl",
+                    Step::Fionread(_) => "fionread",
+                    _ => "lseek",
+                };
+                let (object, end) = (self.object_ref(objects, &a.object, STREAMS, name), a.end);
+                let op = object.map(|object| match step.value() {
+                    Step::Fcntl(_) => Op::Fcntl { object, end },
+                    Step::Fionread(_) => Op::Fionread { object, end },
+                    _ => Op::Lseek { object, end },
+                });
+                (op, &a.expect)
+            }
+            Step::PipeSize(a) => {
+                let set = a.set.as_ref().map(|s| *s.value());
+                (
+                    self.object_ref(objects, &a.object, STREAMS, "pipe_size").map(|object| Op::PipeSize { object, end: a.end, set }),
+                    &a.expect,
+                )
+            }
+            Step::Splice(a) | Step::Tee(a) => {
+                let tee = matches!(step.value(), Step::Tee(_));
+                let name = if tee { "tee" } else { "splice" };
+                let from = self.object_ref(objects, &a.from, STREAMS, name);
+                let to = self.object_ref(objects, &a.to, STREAMS, name);
+                if a.len > MAX_PIPE_READ {
+                    self.err(
+                        Diagnostic::new(step.loc(), format!("a {name} of {} bytes is larger than any pipe holds", a.len))
+                            .label("too large")
+                            .hint(format!("move at most {MAX_PIPE_READ} bytes per step")),
+                    );
+                }
+                let op = from.zip(to).map(|(from, to)| Op::Splice { from, to, len: a.len, nonblock: a.nonblock, tee });
+                (op, &a.expect)
+            }
             Step::Close(a) => {
-                let object = self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd], "close");
+                let object =
+                    self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd], "close");
                 match (object.map(|o| objects[o.0].kind()), a.end) {
-                    (Some(Kind::Pipe), None) => self.err(
-                        Diagnostic::new(a.object.loc(), "closing a pipe needs `end`")
+                    (Some(Kind::Pipe | Kind::Fifo), None) => self.err(
+                        Diagnostic::new(a.object.loc(), "closing a pipe or fifo needs `end`")
                             .label("which end?")
                             .hint("add `end: read` or `end: write`"),
                     ),
@@ -765,9 +842,10 @@ impl Builder<'_> {
                 let object = self.object_ref(
                     objects,
                     &a.to,
-                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd],
                     "write",
                 );
+                self.stream_end(objects, object, a.end, a.to.loc());
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     let longest = longest(a.data.as_bytes(), replicas);
@@ -781,6 +859,7 @@ impl Builder<'_> {
                         offset: a.offset,
                         stride: a.stride,
                         via_descriptor: a.via_descriptor,
+                        end: a.end,
                     }),
                     &a.expect,
                 )
@@ -789,7 +868,7 @@ impl Builder<'_> {
                 let object = self.object_ref(
                     objects,
                     &a.to,
-                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd],
                     "fill",
                 );
                 if let Some(o) = object {
@@ -840,7 +919,7 @@ impl Builder<'_> {
                 (object.map(|object| Op::CheckPattern { object, round: a.round }), &a.expect)
             }
             Step::Append(a) => {
-                let object = self.object_ref(objects, &a.to, &[Kind::File, Kind::PosixShm, Kind::Memfd], "append");
+                let object = self.object_ref(objects, &a.to, &[Kind::File, Kind::PosixShm, Kind::Memfd, Kind::Pipe, Kind::Fifo], "append");
                 let guard = a.guard.as_ref().and_then(|g| self.object_ref(objects, g, &[Kind::SysvSem], "append guard"));
                 let (size, chunks) = (a.size.unwrap_or(64), a.chunks.unwrap_or(8));
                 if size < crate::ipc::records::MIN_SIZE || chunks == 0 || chunks > size || a.records == 0 {
@@ -853,7 +932,8 @@ impl Builder<'_> {
                 (object.map(|object| Op::Append { object, records: a.records, size, chunks, guard }), &a.expect)
             }
             Step::CheckRecords(a) => {
-                let object = self.object_ref(objects, &a.from, &[Kind::File, Kind::PosixShm, Kind::Memfd], "check_records");
+                let object =
+                    self.object_ref(objects, &a.from, &[Kind::File, Kind::PosixShm, Kind::Memfd, Kind::Pipe, Kind::Fifo], "check_records");
                 self.require_count(step, a.expect.as_ref(), "check_records", "records found broken");
                 (object.map(|object| Op::CheckRecords { object, records: a.records, size: a.size.unwrap_or(64) }), &a.expect)
             }
@@ -861,9 +941,10 @@ impl Builder<'_> {
                 let object = self.object_ref(
                     objects,
                     &a.from,
-                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::PosixShm, Kind::File, Kind::Memfd],
+                    &[Kind::SysvShm, Kind::Mmap, Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd],
                     "read",
                 );
+                self.stream_end(objects, object, a.end, a.from.loc());
                 let expected = a.expect.as_ref().and_then(|e| e.data.as_ref());
                 if let Some(d) =
                     expected.filter(|d| a.len.is_none() && longest(d.as_bytes(), replicas) != for_instance(d.as_bytes(), 0).len() as u64)
@@ -886,14 +967,14 @@ impl Builder<'_> {
                 if let Some(o) = object {
                     let faults = a.expect.as_ref().is_some_and(|e| e.killed_by.is_some());
                     self.check_offset(objects, o, offset_for(a.offset, a.stride, replicas - 1), len, a.from.loc(), faults);
-                    if objects[o.0].kind() == Kind::Pipe && len > MAX_PIPE_READ {
+                    if STREAMS.contains(&objects[o.0].kind()) && len > MAX_PIPE_READ {
                         self.err(
                             Diagnostic::new(step.loc(), format!("a read of {len} bytes is larger than any pipe holds"))
                                 .label("too large")
                                 .hint(format!("read at most {MAX_PIPE_READ} bytes per step (a pipe holds at most `fs.pipe-max-size`, 1 MiB by default)")),
                         );
                     }
-                    if a.all && objects[o.0].kind() != Kind::Pipe {
+                    if a.all && !STREAMS.contains(&objects[o.0].kind()) {
                         self.err(
                             Diagnostic::new(step.loc(), "`all` applies to pipes only")
                                 .label("memory read")
@@ -910,6 +991,7 @@ impl Builder<'_> {
                         stride: a.stride,
                         all: a.all,
                         via_descriptor: a.via_descriptor,
+                        end: a.end,
                     }),
                     &a.expect,
                 )
@@ -1013,6 +1095,17 @@ impl Builder<'_> {
         Some(o)
     }
 
+    /// `end` on a read or write names a descriptor of a pipe or FIFO.
+    fn stream_end(&mut self, objects: &[ObjectPlan], object: Option<ObjectId>, end: Option<PipeEnd>, loc: Loc) {
+        if let Some(o) = object.filter(|o| end.is_some() && !STREAMS.contains(&objects[o.0].kind())) {
+            self.err(
+                Diagnostic::new(loc, format!("`end` needs a pipe or fifo; `{}` is a {}", objects[o.0].name, objects[o.0].kind().name()))
+                    .label("no ends")
+                    .hint("remove `end`"),
+            );
+        }
+    }
+
     /// `via_descriptor` needs a kind that has one descriptor to pread/pwrite.
     fn via_descriptor(&mut self, objects: &[ObjectPlan], object: Option<ObjectId>, via: bool, loc: Loc) {
         if let Some(o) = object.filter(|o| via && !matches!(objects[o.0].kind(), Kind::PosixShm | Kind::File | Kind::Memfd)) {
@@ -1110,7 +1203,7 @@ impl Builder<'_> {
     /// Steps whose value is a count of failures assert nothing without
     /// `expect: { value }`.
     fn require_count(&mut self, step: &Sp<Step>, expect: Option<&Sp<m::Expect>>, name: &str, what: &str) {
-        if expect.is_none_or(|e| e.value.is_none()) {
+        if expect.is_none_or(|e| e.value.is_none() && e.value_at_least.is_none()) {
             self.err(
                 Diagnostic::new(step.loc(), format!("a {name} that states no count of {what} asserts nothing"))
                     .label("no `value`")
@@ -1144,7 +1237,7 @@ impl Builder<'_> {
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
             ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } | ObjectSpec::PosixMq { .. } => return,
-            ObjectSpec::Pipe => {
+            ObjectSpec::Pipe | ObjectSpec::Fifo { .. } => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
                 }
@@ -1168,11 +1261,14 @@ impl Builder<'_> {
 
     pub(super) fn expect(&mut self, op: &Op, e: Option<&Sp<m::Expect>>, objects: &[ObjectPlan], replicas: u32) -> ExpectPlan {
         let on_pipe = match op {
-            Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| o.kind() == Kind::Pipe),
+            Op::Read { object, .. } | Op::Write { object, .. } => objects.get(object.0).is_some_and(|o| STREAMS.contains(&o.kind())),
             _ => false,
         };
+        let fifo_open = matches!(op, Op::Open { object, .. } if objects.get(object.0).is_some_and(|o| o.kind() == Kind::Fifo));
         // Calls that can sleep until another process acts.
         let can_block = on_pipe
+            || fifo_open
+            || matches!(op, Op::Splice { .. })
             || matches!(
                 op,
                 Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }
@@ -1196,6 +1292,16 @@ impl Builder<'_> {
                 );
             }
             out.errno = Some(errno.value().clone());
+        }
+        if let Some(v) = &e.value_at_least {
+            if let Some(exact) = &e.value {
+                self.err(
+                    Diagnostic::new(v.loc(), "`value_at_least` next to an exact `value`")
+                        .label("one or the other")
+                        .hint(format!("keep `value: {}` or this bound", exact.value())),
+                );
+            }
+            out.value_at_least = Some(*v.value());
         }
         if let Some(v) = &e.value {
             out.value = Some(*v.value());
@@ -1428,14 +1534,28 @@ impl Builder<'_> {
             out.waited_at_least_ms = self.duration(Some(w));
         }
         if let Some(w) = &e.waited_at_most {
-            if !matches!(op, Op::Semop { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }) {
-                misplaced(self, "waited_at_most", w.loc(), "`semop`, `sem_wait`, `mq_send` and `mq_receive`");
+            if !(on_pipe
+                || fifo_open
+                || matches!(op, Op::Semop { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. } | Op::Splice { .. }))
+            {
+                misplaced(
+                    self,
+                    "waited_at_most",
+                    w.loc(),
+                    "`semop`, `sem_wait`, `mq_send`, `mq_receive`, and `read`, `write`, `open` and `splice` on pipes and fifos",
+                );
             }
             out.waited_at_most_ms = self.duration(Some(w));
         }
         if let Some(d) = &e.descriptor {
-            if !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {
-                misplaced(self, "descriptor", d.loc(), "`shm_open`, `open` and `memfd_create`");
+            if matches!(op, Op::Fcntl { .. }) {
+                if d.lowest.is_some() {
+                    misplaced(self, "descriptor.lowest", d.loc(), "`shm_open`, `open` and `memfd_create`");
+                }
+            } else if fifo_open || !matches!(op, Op::ShmOpen { .. } | Op::Open { .. } | Op::MemfdCreate { .. }) {
+                misplaced(self, "descriptor", d.loc(), "`shm_open`, `open` of a file, `memfd_create` and `fcntl`");
+            } else if d.nonblock.is_some() || d.direct.is_some() {
+                misplaced(self, "descriptor.nonblock and .direct", d.loc(), "`fcntl`");
             }
             out.descriptor = Some(d.value().clone());
         }
@@ -1449,7 +1569,7 @@ impl Builder<'_> {
                     self,
                     "blocks",
                     b.loc(),
-                    "`read` and `write` on a pipe, `semop`, `sem_wait`, `msgsnd`, `msgrcv`, `mq_send` and `mq_receive`",
+                    "`read`, `write`, `open` and `splice` on pipes and fifos, `semop`, `sem_wait`, `msgsnd`, `msgrcv`, `mq_send` and `mq_receive`",
                 );
             }
             out.blocks = *b.value();

@@ -113,6 +113,7 @@ impl ObjectPlan {
             ObjectSpec::SysvMsg { .. } => Kind::SysvMsg,
             ObjectSpec::PosixSem { .. } => Kind::PosixSem,
             ObjectSpec::PosixMq { .. } => Kind::PosixMq,
+            ObjectSpec::Fifo { .. } => Kind::Fifo,
         }
     }
 }
@@ -129,6 +130,10 @@ pub enum ObjectSpec {
         shared: bool,
     },
     Pipe,
+    /// A named pipe at `RunContext::object_file`.
+    Fifo {
+        mode: u32,
+    },
     /// The POSIX name is made per run (`RunContext::names`).
     PosixShm {
         size: u64,
@@ -189,6 +194,7 @@ impl ObjectSpec {
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
             ObjectSpec::Pipe
+            | ObjectSpec::Fifo { .. }
             | ObjectSpec::SysvSem { .. }
             | ObjectSpec::SysvMsg { .. }
             | ObjectSpec::PosixSem { .. }
@@ -514,6 +520,38 @@ pub enum Op {
     },
     Pipe {
         object: ObjectId,
+        /// O_CLOEXEC, O_NONBLOCK and O_DIRECT as pipe2(2) takes them.
+        flags: i32,
+        bad_buffer: bool,
+    },
+    Mkfifo {
+        object: ObjectId,
+        mode: Option<u32>,
+    },
+    Fcntl {
+        object: ObjectId,
+        end: Option<PipeEnd>,
+    },
+    PipeSize {
+        object: ObjectId,
+        end: Option<PipeEnd>,
+        set: Option<u64>,
+    },
+    Fionread {
+        object: ObjectId,
+        end: Option<PipeEnd>,
+    },
+    Lseek {
+        object: ObjectId,
+        end: Option<PipeEnd>,
+    },
+    /// `splice(2)`, or `tee(2)` when `tee`.
+    Splice {
+        from: ObjectId,
+        to: ObjectId,
+        len: u64,
+        nonblock: bool,
+        tee: bool,
     },
     Close {
         object: ObjectId,
@@ -561,6 +599,8 @@ pub enum Op {
         offset: u64,
         stride: u64,
         via_descriptor: bool,
+        /// Pipes and FIFOs: the descriptor used, when not the write end.
+        end: Option<PipeEnd>,
     },
     Fill {
         object: ObjectId,
@@ -575,6 +615,8 @@ pub enum Op {
         stride: u64,
         all: bool,
         via_descriptor: bool,
+        /// Pipes and FIFOs: the descriptor used, when not the read end.
+        end: Option<PipeEnd>,
     },
     Publish {
         object: ObjectId,
@@ -709,6 +751,13 @@ impl Op {
             Op::Mmap { .. } => "mmap",
             Op::Munmap { .. } => "munmap",
             Op::Pipe { .. } => "pipe",
+            Op::Mkfifo { .. } => "mkfifo",
+            Op::Fcntl { .. } => "fcntl",
+            Op::PipeSize { .. } => "pipe_size",
+            Op::Fionread { .. } => "fionread",
+            Op::Lseek { .. } => "lseek",
+            Op::Splice { tee: false, .. } => "splice",
+            Op::Splice { tee: true, .. } => "tee",
             Op::Close { .. } => "close",
             Op::ShmOpen { .. } => "shm_open",
             Op::Ftruncate { .. } => "ftruncate",
@@ -769,13 +818,38 @@ pub struct OpenFlags {
     pub excl: bool,
     pub rdonly: bool,
     pub trunc: bool,
+    /// FIFOs only.
+    pub wronly: bool,
+    pub rdwr: bool,
+    pub nonblock: bool,
 }
 
 impl OpenFlags {
     pub fn of(flags: &[crate::scenario::span::Sp<crate::scenario::model::ShmOpenFlag>]) -> OpenFlags {
         use crate::scenario::model::ShmOpenFlag as F;
         let has = |f: F| flags.iter().any(|x| **x == f);
-        OpenFlags { create: has(F::Create), excl: has(F::Excl), rdonly: has(F::Rdonly), trunc: has(F::Trunc) }
+        OpenFlags {
+            create: has(F::Create),
+            excl: has(F::Excl),
+            rdonly: has(F::Rdonly),
+            trunc: has(F::Trunc),
+            wronly: has(F::Wronly),
+            rdwr: has(F::Rdwr),
+            nonblock: has(F::Nonblock),
+        }
+    }
+
+    /// The open(2) flags of a FIFO: the access mode as given (`[wronly,
+    /// rdwr]` passes 3), no close-on-exec (an exec'd image inherits the
+    /// descriptor, as with `open(2)`).
+    pub fn fifo_oflag(self) -> i32 {
+        let access = match (self.wronly, self.rdwr) {
+            (true, true) => 3,
+            (true, false) => libc::O_WRONLY,
+            (false, true) => libc::O_RDWR,
+            (false, false) => libc::O_RDONLY,
+        };
+        access | if self.nonblock { libc::O_NONBLOCK } else { 0 }
     }
 
     /// The open(2) flags, always close-on-exec (POSIX shm_open sets it too).
@@ -801,6 +875,7 @@ pub enum FileRef {
 pub struct ExpectPlan {
     pub errno: Option<String>,
     pub value: Option<i64>,
+    pub value_at_least: Option<i64>,
     pub data: Option<Vec<u8>>,
     pub eof: Option<bool>,
     pub stat: Option<StatExpect>,

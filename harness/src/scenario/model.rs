@@ -192,6 +192,9 @@ pub enum ObjectKind {
     PosixSem,
     /// A POSIX message queue (`mq_open(3)`), named per run.
     PosixMq,
+    /// A named pipe (`mkfifo(3)`) in the run's private folder: opened by
+    /// path, so unrelated processes can use it; its node outlives them.
+    Fifo,
 }
 
 impl ObjectKind {
@@ -207,6 +210,7 @@ impl ObjectKind {
             ObjectKind::SysvMsg => "sysv_msg",
             ObjectKind::PosixSem => "posix_sem",
             ObjectKind::PosixMq => "posix_mq",
+            ObjectKind::Fifo => "fifo",
         }
     }
 }
@@ -414,8 +418,27 @@ pub enum Step {
     Munmap(ObjectArgs),
     /// `mprotect(2)` of part of this role's mapping or attachment.
     Mprotect(MprotectArgs),
-    /// `pipe(2)` for a `pipe` object.
-    Pipe(ObjectArgs),
+    /// `pipe2(2)` for a `pipe` object: `flags: [cloexec, nonblock, direct]`
+    /// (none: plain `pipe(2)`, whose ends an exec'd image inherits).
+    Pipe(PipeArgs),
+    /// `mkfifo(3)` of a `fifo` object (EEXIST if its node exists).
+    Mkfifo(MkfifoArgs),
+    /// F_GETFD and F_GETFL of one end of a pipe or FIFO: `expect: {
+    /// descriptor: { cloexec, nonblock, direct } }`.
+    Fcntl(EndArgs),
+    /// F_GETPIPE_SZ, or F_SETPIPE_SZ with `set`: the value is the capacity
+    /// in bytes.
+    PipeSize(PipeSizeArgs),
+    /// FIONREAD: the value is the number of unread bytes.
+    Fionread(EndArgs),
+    /// `lseek(2)` to the current position (pipes and FIFOs give ESPIPE).
+    Lseek(EndArgs),
+    /// `splice(2)` up to `len` bytes from one pipe's read end to another's
+    /// write end: the value is the count moved.
+    Splice(SpliceArgs),
+    /// `tee(2)`: copy up to `len` bytes from one pipe to another without
+    /// consuming them.
+    Tee(SpliceArgs),
     /// Write an IPC sysctl of this scenario's private IPC namespace, e.g.
     /// `{ name: kernel.shmmni, value: "1" }` (needs
     /// `requires: { private_ipc_namespace: true }`: the host's is never touched).
@@ -432,7 +455,7 @@ pub enum Step {
     Open(ShmOpenArgs),
     /// `memfd_create(2)` of a `memfd` object.
     MemfdCreate(MemfdArgs),
-    /// `unlink(2)` of a `file` object.
+    /// `unlink(2)` of a `file` or `fifo` object.
     Unlink(ObjectArgs),
     /// `msync(2)` of this role's mapping of the object.
     Msync(MsyncArgs),
@@ -440,7 +463,7 @@ pub enum Step {
     /// pages now (ENOSPC when the file system is full) instead of at first
     /// touch (SIGBUS).
     Fallocate(FtruncateArgs),
-    /// `close(2)` one end of a pipe.
+    /// `close(2)` one end of a pipe or FIFO, or an open object's descriptor.
     Close(CloseArgs),
     /// Write bytes: into mapped memory at an offset, or `write(2)` to a pipe.
     Write(WriteArgs),
@@ -1254,6 +1277,12 @@ pub enum ShmOpenFlag {
     Excl,
     Rdonly,
     Trunc,
+    /// FIFOs: O_WRONLY.
+    Wronly,
+    /// FIFOs: O_RDWR (Linux opens it without waiting for a peer).
+    Rdwr,
+    /// FIFOs: O_NONBLOCK.
+    Nonblock,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -1287,6 +1316,82 @@ pub enum PipeEnd {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct PipeArgs {
+    pub object: Sp<String>,
+    /// `cloexec` (O_CLOEXEC: gone after exec), `nonblock` (O_NONBLOCK on
+    /// both ends), `direct` (O_DIRECT: packet mode).
+    #[serde(default)]
+    pub flags: Vec<Sp<PipeFlag>>,
+    /// Pass an address the process cannot write for the two descriptors
+    /// (EFAULT).
+    #[serde(default)]
+    pub bad_buffer: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PipeFlag {
+    Cloexec,
+    Nonblock,
+    Direct,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MkfifoArgs {
+    pub object: Sp<String>,
+    /// Permission bits, in octal (default: the object's `mode`).
+    #[serde(default)]
+    pub mode: Option<Sp<u32>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+/// A call on one descriptor of a pipe or FIFO.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndArgs {
+    pub object: Sp<String>,
+    /// Which end (default: the read end, or the only one open).
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipeSizeArgs {
+    pub object: Sp<String>,
+    /// Which end (default: the read end, or the only one open).
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
+    /// F_SETPIPE_SZ with this many bytes (rounded up by the kernel).
+    #[serde(default)]
+    pub set: Option<Sp<u64>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpliceArgs {
+    /// The pipe or FIFO read from (its read end).
+    pub from: Sp<String>,
+    /// The pipe or FIFO written to (its write end).
+    pub to: Sp<String>,
+    pub len: u64,
+    /// SPLICE_F_NONBLOCK: EAGAIN instead of waiting.
+    #[serde(default)]
+    pub nonblock: bool,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct WriteArgs {
     pub to: Sp<String>,
     /// The bytes, as text; `$instance` is replaced by the replica's number.
@@ -1294,6 +1399,10 @@ pub struct WriteArgs {
     /// Byte offset into mapped memory (not allowed for pipes).
     #[serde(default)]
     pub offset: u64,
+    /// Pipes and FIFOs: the descriptor written to (default: the write
+    /// end; `read` gives EBADF).
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
     /// Added to `offset` once per replica number, so replicas of a role
     /// use their own slots (`offset + stride * instance`).
     #[serde(default)]
@@ -1464,6 +1573,10 @@ pub struct ReadArgs {
     /// Pipes: keep reading until `len` bytes or end of file.
     #[serde(default)]
     pub all: bool,
+    /// Pipes and FIFOs: the descriptor read from (default: the read end;
+    /// `write` gives EBADF).
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
     /// `posix_shm`, `file`, `memfd`: `pread(2)` from the descriptor instead
     /// of loading from the mapping.
     #[serde(default)]
@@ -1514,6 +1627,11 @@ pub struct Expect {
     /// The call's return value (for example the byte count of a write).
     #[serde(default)]
     pub value: Option<Sp<i64>>,
+    /// The return value is at least this: for counts of an effect that is
+    /// allowed but not promised every time (records above PIPE_BUF that
+    /// interleave).
+    #[serde(default)]
+    pub value_at_least: Option<Sp<i64>>,
     /// The bytes read, as text; `$instance` is replaced by the replica's number.
     #[serde(default)]
     pub data: Option<Sp<String>>,
@@ -1653,6 +1771,12 @@ pub struct DescriptorExpect {
     /// FD_CLOEXEC is set (F_GETFD).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cloexec: Option<bool>,
+    /// O_NONBLOCK is set (F_GETFL; `fcntl` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonblock: Option<bool>,
+    /// O_DIRECT is set (F_GETFL; `fcntl` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direct: Option<bool>,
 }
 
 /// Expected IPC_STAT fields; only the ones given are compared.

@@ -8,6 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 pub use nix::errno::Errno;
@@ -308,6 +309,21 @@ pub fn write_all(fd: libc::c_int, mut data: &[u8]) -> Result<(), Errno> {
         data = &data[n as usize..];
     }
     Ok(())
+}
+
+/// read(2) a stream until end of file.
+pub fn read_to_end(fd: libc::c_int) -> Result<Vec<u8>, Errno> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        // SAFETY: `buf` is valid for `buf.len()` bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        match n {
+            n if n < 0 => return Err(Errno::last()),
+            0 => return Ok(out),
+            n => out.extend_from_slice(&buf[..n as usize]),
+        }
+    }
 }
 
 /// pread(2) the whole file from offset 0.
@@ -1076,13 +1092,13 @@ pub fn msync(addr: usize, len: usize, flags: libc::c_int) -> Result<libc::c_int,
 
 /// Take ownership of a descriptor this process inherited across exec.
 /// Returns `None` if `fd` is not open.
-pub fn adopt_inherited_fd(fd: i32) -> Option<std::os::fd::OwnedFd> {
+pub fn adopt_inherited_fd(fd: i32) -> Result<std::os::fd::OwnedFd, Errno> {
     use std::os::fd::FromRawFd;
-    nix::fcntl::fcntl(borrow_for_probe(fd)?, nix::fcntl::FcntlArg::F_GETFD).ok()?;
+    nix::fcntl::fcntl(borrow_for_probe(fd).ok_or(Errno::EBADF)?, nix::fcntl::FcntlArg::F_GETFD)?;
     // SAFETY: the descriptor is open (F_GETFD succeeded), it was inherited
     // across exec, and nothing else in this fresh image owns it: the
     // parent role passed its number for exactly this object.
-    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 fn borrow_for_probe(fd: i32) -> Option<std::os::fd::BorrowedFd<'static>> {
@@ -1383,4 +1399,53 @@ pub fn signal_name(sig: i32) -> String {
     } else {
         format!("signal {sig}")
     }
+}
+
+/// `pipe2(2)`: the read end and the write end. With `bad_buffer` the
+/// kernel is given an address it cannot write (EFAULT), so nothing is
+/// created.
+pub fn pipe2(flags: i32, bad_buffer: bool) -> Result<(OwnedFd, OwnedFd), Errno> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1 as libc::c_int; 2];
+    let ptr = if bad_buffer { BAD_ADDRESS as *mut libc::c_int } else { fds.as_mut_ptr() };
+    // SAFETY: `ptr` is either room for two ints or an address the kernel
+    // refuses (EFAULT) without touching this process's memory.
+    check(unsafe { libc::syscall(libc::SYS_pipe2, ptr, flags) } as libc::c_int)?;
+    // SAFETY: the call succeeded, so both descriptors are new and ours.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// `fcntl(2)` F_GETPIPE_SZ, or F_SETPIPE_SZ with `set` passed as the
+/// kernel's unsigned long (so sizes past 2^31 reach it): the capacity.
+pub fn pipe_size(fd: BorrowedFd<'_>, set: Option<u64>) -> Result<libc::c_int, Errno> {
+    // SAFETY: both commands take an integer argument and touch no memory.
+    check(unsafe {
+        match set {
+            Some(size) => libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size as libc::c_ulong),
+            None => libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ),
+        }
+    })
+}
+
+/// `ioctl(2)` FIONREAD: the bytes ready to read.
+pub fn fionread(fd: BorrowedFd<'_>) -> Result<libc::c_int, Errno> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer, which is valid.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n as *mut libc::c_int) })?;
+    Ok(n)
+}
+
+/// `splice(2)` from one pipe to another, or `tee(2)` with `tee`: the bytes
+/// moved or copied.
+pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize, nonblock: bool, tee: bool) -> Result<i64, Errno> {
+    let flags = if nonblock { libc::SPLICE_F_NONBLOCK } else { 0 };
+    // SAFETY: null offsets are what pipes require; no memory is passed.
+    let n = unsafe {
+        if tee {
+            libc::tee(from.as_raw_fd(), to.as_raw_fd(), len, flags)
+        } else {
+            libc::splice(from.as_raw_fd(), std::ptr::null_mut(), to.as_raw_fd(), std::ptr::null_mut(), len, flags)
+        }
+    };
+    if n < 0 { Err(Errno::last()) } else { Ok(n as i64) }
 }
