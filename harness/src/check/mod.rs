@@ -156,7 +156,32 @@ pub fn step(
             return Err(mismatch("mq_flags", show(n), show(nonblock)));
         }
     }
+    if let (Some(want), Some(got)) = (&expect.received, &outcome.received) {
+        let show = |list: &mut dyn Iterator<Item = String>| {
+            let v: Vec<String> = list.collect();
+            if v.is_empty() { "none".to_owned() } else { v.join(", ") }
+        };
+        let wanted = || show(&mut want.iter().map(|w| received_text(&w.signal, w.value, w.code.as_deref())));
+        let seen =
+            || show(&mut got.iter().map(|g| received_text(&sys::signal_name(g.signo), Some(g.value), Some(&sys::si_code_name(g.code)))));
+        if want.len() != got.len() {
+            return Err(mismatch("signals received", wanted(), seen()));
+        }
+        for (w, g) in want.iter().zip(got) {
+            let pid_differs = w.pid_of.as_deref().and_then(pid_of).is_some_and(|p| p != g.pid);
+            if sys::signal_from_name(&w.signal) != Some(g.signo)
+                || w.value.is_some_and(|v| v != g.value)
+                || w.code.as_deref().is_some_and(|c| c != sys::si_code_name(g.code))
+                || pid_differs
+            {
+                return Err(mismatch("signals received", wanted(), seen()));
+            }
+        }
+    }
     if let (Some(want), Some(got)) = (&expect.siginfo, &outcome.siginfo) {
+        if let Some(s) = want.signal.as_deref().filter(|s| sys::signal_from_name(s) != Some(got.signo)) {
+            return Err(mismatch("si_signo", s, sys::signal_name(got.signo)));
+        }
         if let Some(code) = want.code.as_deref().filter(|c| *c != sys::si_code_name(got.code)) {
             return Err(mismatch("si_code", code, sys::si_code_name(got.code)));
         }
@@ -439,11 +464,17 @@ fn other_frame_differs(plan: &Plan, trace: &Trace, op: &crate::plan::Op, outcome
     }
 }
 
+/// One received signal as the report shows it: `SIGRTMIN+1 (value 3, SI_QUEUE)`.
+fn received_text(signal: &str, value: Option<i32>, code: Option<&str>) -> String {
+    let detail: Vec<String> = value.map(|v| format!("value {v}")).into_iter().chain(code.map(str::to_owned)).collect();
+    if detail.is_empty() { signal.to_owned() } else { format!("{signal} ({})", detail.join(", ")) }
+}
+
 /// Whether a process ended as its role says it must.
 pub fn exit_matches(want: &ExitPlan, got: &Termination) -> bool {
     match (want, got) {
         (ExitPlan::Code(c), Termination::Exited(e)) => c == e,
-        (ExitPlan::KilledBy(s), Termination::Signaled(g)) => s == g,
+        (ExitPlan::KilledBy(s), Termination::Signaled(g)) | (ExitPlan::CoreDumped(s), Termination::Dumped(g)) => s == g,
         _ => false,
     }
 }
@@ -572,11 +603,11 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
                     }
                 }
                 None => match (&sp.expect.killed_by, &inst.termination) {
-                    (Some(sig), Some(Termination::Signaled(s))) if s == sig => {}
+                    (Some(sig), Some(t)) if t.signal() == Some(sig.as_str()) => {}
                     (Some(sig), Some(t)) if !killed_by_harness => fail(mismatch("fate", format!("killed by {sig}"), t.to_string())),
                     // The call itself killed the role (a fault, say) where it
                     // was expected to return: that is this step's failure.
-                    (None, Some(t @ Termination::Signaled(_))) if !killed_by_harness && sp.op.is_ipc_call() => {
+                    (None, Some(t)) if t.signal().is_some() && !killed_by_harness && sp.op.is_ipc_call() => {
                         fail(mismatch("fate", "the call returns", t.to_string()));
                     }
                     _ => {}
@@ -589,10 +620,13 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         // either the step expected it, or its call killed the role.
         let killed_here = inst.steps.last().is_some_and(|r| {
             r.outcome.is_none()
-                && matches!(inst.termination, Some(Termination::Signaled(_)))
+                && inst.termination.as_ref().is_some_and(|t| t.signal().is_some())
                 && role.steps.get(r.step).is_some_and(|s| s.expect.killed_by.is_some() || s.op.is_ipc_call())
         });
-        if inst.aborted_at.is_none() && inst.error.is_none() && !killed_here {
+        // Whether a core was dumped is only in the exit, so a role that
+        // must dump one is judged there even when a step expected the kill.
+        let core_asked = matches!(role.exit, ExitPlan::CoreDumped(_));
+        if inst.aborted_at.is_none() && inst.error.is_none() && (!killed_here || core_asked) {
             let ok = inst.termination.as_ref().is_none_or(|t| exit_matches(&role.exit, t));
             if !ok && !killed_by_harness {
                 let observed = inst.termination.as_ref().map_or_else(|| "unknown".to_owned(), ToString::to_string);

@@ -46,6 +46,11 @@ fn state(pid: i32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// The process is stopped by a signal (`/proc/PID/stat` state T).
+pub fn stopped_now(pid: i32) -> bool {
+    state(pid) == Some('T')
+}
+
 /// The process sleeps in the kernel: `/proc/PID/stat` state S or D.
 pub fn blocked_now(pid: i32) -> Option<Blocked> {
     let state = state(pid)?;

@@ -47,11 +47,12 @@ pub enum Up {
     Signal {
         event: EventId,
     },
-    /// Send `signal` to a replica of a role; answered with go once sent.
-    Kill {
+    /// The pid of a replica of a role, so that the asking role can signal
+    /// it itself: answered with `Pid` once the replica has started (0 if
+    /// it has already ended).
+    PidOf {
         role: RoleId,
         instance: u32,
-        signal: String,
     },
     /// The role is about to replace its image (`exec` step): answered with
     /// go once everything it sent before was read, so the new image's
@@ -67,6 +68,9 @@ pub enum Up {
     WaitBlocked {
         role: RoleId,
         instance: u32,
+        /// Wait until it is stopped (state T) rather than asleep.
+        #[serde(default)]
+        stopped: bool,
     },
     ChildExited {
         pid: i32,
@@ -89,6 +93,7 @@ pub const TOKEN_VAR: &str = "IPC_HARNESS_RUN_TOKEN";
 #[serde(rename_all = "snake_case")]
 pub enum Down {
     Go,
+    Pid { pid: i32 },
 }
 
 /// One role's connection to the supervisor.
@@ -116,12 +121,25 @@ impl Channel {
     /// Block until the supervisor says go (bounded by the scenario watchdog,
     /// which kills this process if it never comes).
     pub fn await_go(&mut self) -> std::io::Result<()> {
+        match self.receive()? {
+            Down::Go => Ok(()),
+            other => Err(std::io::Error::other(format!("expected go, got {other:?}"))),
+        }
+    }
+
+    /// Block until the supervisor answers a `PidOf` (bounded as `await_go`).
+    pub fn await_pid(&mut self) -> std::io::Result<i32> {
+        match self.receive()? {
+            Down::Pid { pid } => Ok(pid),
+            other => Err(std::io::Error::other(format!("expected a pid, got {other:?}"))),
+        }
+    }
+
+    fn receive(&mut self) -> std::io::Result<Down> {
         let mut line = String::new();
         if self.reader.read_line(&mut line)? == 0 {
             return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "supervisor closed the channel"));
         }
-        match serde_json::from_str::<Down>(&line).map_err(std::io::Error::other)? {
-            Down::Go => Ok(()),
-        }
+        serde_json::from_str::<Down>(&line).map_err(std::io::Error::other)
     }
 }

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
-use crate::plan::{BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, Sigev, Start, for_instance, offset_for};
+use crate::plan::{
+    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start,
+    for_instance, offset_for,
+};
 use crate::sys;
 
 /// Exit status of a role that stopped at an unmet expectation.
@@ -167,6 +170,9 @@ impl Interp<'_> {
             if let Some(spare) = r.spare_descriptors {
                 sys::limit_open_files(sys::limit_leaving(spare)).map_err(|e| format!("cannot lower RLIMIT_NOFILE: {e}"))?;
             }
+            // No core files unless the scenario asks, and then in the run's
+            // folder (with a core_pattern naming a file, it lands in the cwd).
+            std::env::set_current_dir(self.ctx.run_dir.join("objects")).map_err(|e| format!("cannot enter the run folder: {e}"))?;
             for (name, resource, limit) in [
                 ("RLIMIT_MSGQUEUE", libc::RLIMIT_MSGQUEUE as i32, r.rlimits.msgqueue),
                 ("RLIMIT_SIGPENDING", libc::RLIMIT_SIGPENDING as i32, r.rlimits.sigpending),
@@ -175,6 +181,8 @@ impl Interp<'_> {
                     sys::set_rlimit(resource, limit).map_err(|e| format!("cannot lower {name} to {limit}: {e}"))?;
                 }
             }
+            let core = r.rlimits.core.unwrap_or(0);
+            sys::set_soft_rlimit(libc::RLIMIT_CORE as i32, core).map_err(|e| format!("cannot set RLIMIT_CORE to {core}: {e}"))?;
         }
         // Blocked signals survive exec; a fresh role blocks what it waits for.
         if resume.is_none() {
@@ -182,9 +190,10 @@ impl Interp<'_> {
             sys::block_signals(&blocked).map_err(|e| format!("cannot block {blocked:?}: {e}"))?;
         }
         // Handlers do not survive exec, so a resumed image installs them again.
-        for s in &plan.role(self.role).catch {
+        let r = plan.role(self.role);
+        for (s, restart) in r.catch.iter().map(|s| (s, false)).chain(r.catch_restart.iter().map(|s| (s, true))) {
             let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
-            sys::catch_signal(sig).map_err(|e| format!("cannot catch {s}: {e}"))?;
+            sys::catch_signal(sig, restart).map_err(|e| format!("cannot catch {s}: {e}"))?;
         }
         // Where the supervisor mounted the run's own mqueue file system.
         let mqueue = self.ctx.run_dir.join("mqueue");
@@ -225,9 +234,11 @@ impl Interp<'_> {
             Op::Signal { event } => self.sync(Up::Signal { event: *event }, false),
             Op::Wait { event, count } => self.sync(Up::Wait { event: *event, count: *count }, true),
             Op::Barrier { barrier } => self.sync(Up::Barrier { barrier: *barrier }, true),
-            Op::WaitBlocked { role, instance } => self.sync(Up::WaitBlocked { role: *role, instance: *instance }, true),
+            Op::WaitBlocked { role, instance, stopped } => {
+                self.sync(Up::WaitBlocked { role: *role, instance: *instance, stopped: *stopped }, true)
+            }
             Op::Spawn { role } => return self.spawn(*role),
-            Op::Kill { role, instance, signal } => self.sync(Up::Kill { role: *role, instance: *instance, signal: signal.clone() }, true),
+            Op::SendSignal { how, to, signal, value, repeat } => self.send_signal(*how, *to, signal, *value, *repeat),
             Op::Exec { step } => {
                 // Only returns if execve failed.
                 self.sync(Up::Exec, true).map_err(|e| e.to_string())?;
@@ -444,10 +455,32 @@ impl Interp<'_> {
                 Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
             Op::MqUnlink { object } => Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into())),
-            Op::Sigwait { signal, timeout_ms } => {
-                let sig = sys::signal_from_name(signal).ok_or_else(kind_error)?;
-                let info = sys::wait_signal(sig, std::time::Duration::from_millis(*timeout_ms))?;
-                Ok(Outcome { siginfo: Some(info), ..Outcome::ok(i64::from(info.value)) })
+            Op::Sigwait { signals, timeout_ms, via } => {
+                let sigs = signal_numbers(signals)?;
+                let t = std::time::Duration::from_millis(*timeout_ms);
+                let how = match via {
+                    SigwaitVia::Sigtimedwait => sys::SigWait::Timed(t),
+                    SigwaitVia::Sigwaitinfo => sys::SigWait::Info,
+                    SigwaitVia::Sigwait => sys::SigWait::Plain,
+                    SigwaitVia::Signalfd => sys::SigWait::Fd(t),
+                };
+                timed(|| {
+                    let info = sys::wait_signal(&sigs, how)?;
+                    Ok(Outcome { siginfo: Some(info), ..Outcome::ok(i64::from(info.value)) })
+                })
+            }
+            Op::Handled { signal } => {
+                let (count, mut list) = sys::handled();
+                if let Some(s) = signal {
+                    let sig = sys::signal_from_name(s).ok_or_else(kind_error)?;
+                    list.retain(|i| i.signo == sig);
+                }
+                let count = if signal.is_some() { list.len() } else { count };
+                Ok(Outcome { received: Some(list), ..Outcome::ok(count as i64) })
+            }
+            Op::TakePending { signals } => {
+                let list = sys::take_pending(&signal_numbers(signals)?)?;
+                Ok(Outcome { received: Some(list.clone()), ..Outcome::ok(list.len() as i64) })
             }
             Op::Msgget { object, flags, mode: msgflg_mode } => {
                 let ObjectSpec::SysvMsg { mode, .. } = &plan.object(*object).spec else { return Err(kind_error()) };
@@ -828,6 +861,32 @@ impl Interp<'_> {
         }
     }
 
+    /// `kill`, `sigqueue` or `pidfd_send_signal`, made by this role: a
+    /// role target's pid comes from the supervisor, which knows them all.
+    fn send_signal(&mut self, how: SendHow, to: SendTo, signal: &str, value: Option<i32>, repeat: u32) -> Result<Outcome, StepError> {
+        let sig = signal.parse::<i32>().ok().or_else(|| sys::signal_from_name(signal)).ok_or_else(kind_error)?;
+        let pid = match to {
+            SendTo::Role { role, instance } => {
+                let lost = |e: std::io::Error| StepError::Misuse(io(e));
+                self.chan.send(&Up::PidOf { role, instance }).map_err(lost)?;
+                match self.chan.await_pid().map_err(lost)? {
+                    0 => return Err(StepError::Misuse(format!("role `{}`#{instance} is not running", self.ctx.plan.role(role).name))),
+                    pid => pid,
+                }
+            }
+            SendTo::Target(SignalTarget::Group) => 0,
+            // Above any pid_max (at most 2^22): no process has it.
+            SendTo::Target(SignalTarget::Nonexistent) => i32::MAX,
+            SendTo::Target(SignalTarget::IntMin) => i32::MIN,
+        };
+        let sender = match how {
+            SendHow::Kill => sys::Sender::Kill,
+            SendHow::Sigqueue => sys::Sender::Sigqueue(value.unwrap_or(0)),
+            SendHow::Pidfd => sys::Sender::Pidfd(value),
+        };
+        repeated(repeat, || Ok(Outcome::ok(sys::send_signal(sender, pid, sig)?.into())))
+    }
+
     /// A pipe or FIFO of this role.
     fn stream(&self, object: ObjectId) -> Result<&crate::ipc::pipe::Live, StepError> {
         match &self.objects[object.0] {
@@ -864,7 +923,7 @@ impl Interp<'_> {
         let termination = loop {
             match waitpid(pid, None) {
                 Ok(WaitStatus::Exited(_, code)) => break Termination::Exited(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => break Termination::Signaled(sys::signal_name(sig as i32)),
+                Ok(WaitStatus::Signaled(_, sig, core)) => break Termination::by_signal(sig as i32, core),
                 Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
                 Err(e) => return Err(format!("waitpid({pid}) failed: {e}")),
             }
@@ -978,6 +1037,12 @@ fn timed(call: impl FnOnce() -> Result<Outcome, StepError>) -> Result<Outcome, S
     };
     o.elapsed_us = Some(start.elapsed().as_micros() as u64);
     Ok(o)
+}
+
+/// Signal names resolved in this process (the real-time range is the C
+/// library's).
+fn signal_numbers(names: &[String]) -> Result<Vec<i32>, StepError> {
+    names.iter().map(|s| sys::signal_from_name(s).ok_or_else(kind_error)).collect()
 }
 
 fn not_mapped(object: &str) -> StepError {

@@ -28,7 +28,6 @@ use super::protocol::{Down, Up};
 use super::role::RunContext;
 use super::trace::*;
 use crate::plan::{KeyPlan, Locator, ObjectSpec, Plan, RoleId};
-use crate::sys;
 
 /// How often blocked-state probes look at `/proc` while one is pending.
 const PROBE_INTERVAL: Duration = Duration::from_millis(1);
@@ -88,6 +87,8 @@ enum Pending {
     Wait { conn: usize, event: usize, count: u32 },
     Barrier { conn: usize, barrier: usize },
     Blocked { conn: usize, role: RoleId, instance: u32 },
+    Stopped { conn: usize, role: RoleId, instance: u32 },
+    PidOf { conn: usize, role: RoleId, instance: u32 },
 }
 
 struct Supervisor {
@@ -235,6 +236,9 @@ impl Supervisor {
                 continue;
             }
             self.probe_blocked()?;
+            // Stopped roles are seen only by looking; ended ones change
+            // what a pid request is answered.
+            self.settle();
             let wait = if self.needs_probe() {
                 PROBE_INTERVAL
             } else {
@@ -266,7 +270,8 @@ impl Supervisor {
     }
 
     fn needs_probe(&self) -> bool {
-        self.pending.iter().any(|p| matches!(p, Pending::Blocked { .. })) || self.instances.iter().any(|i| self.watch_step(i).is_some())
+        self.pending.iter().any(|p| matches!(p, Pending::Blocked { .. } | Pending::Stopped { .. }))
+            || self.instances.iter().any(|i| self.watch_step(i).is_some())
     }
 
     /// The current step of an instance if it expects to block and has not
@@ -401,26 +406,14 @@ impl Supervisor {
             Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
             Up::Signal { event } => self.events[event.0] += 1,
             Up::Exec => self.send_go(c),
-            Up::Kill { role, instance, signal } => {
-                let target = self.instances.iter().rev().find(|t| t.role == role && t.instance == instance && t.termination.is_none());
-                let sent = target
-                    .ok_or_else(|| "is not running".to_owned())
-                    .and_then(|t| crate::sys::send_signal(t.pid, &signal).map_err(|e| format!("could not be signalled: {e}")));
-                match sent {
-                    Ok(()) => self.send_go(c),
-                    Err(why) => {
-                        let name = self.ctx.plan.role(role).name.clone();
-                        self.instances[i].error = Some(format!("kill {signal}: role `{name}`#{instance} {why}"));
-                        self.stop_early(Locator::Exit { role: self.ctx.plan.role(self.instances[i].role).name.clone() });
-                    }
-                }
-            }
+            Up::PidOf { role, instance } => self.pending.push(Pending::PidOf { conn: c, role, instance }),
             Up::Wait { event, count } => self.pending.push(Pending::Wait { conn: c, event: event.0, count }),
             Up::Barrier { barrier } => {
                 self.barrier_arrivals[barrier.0] += 1;
                 self.pending.push(Pending::Barrier { conn: c, barrier: barrier.0 });
             }
-            Up::WaitBlocked { role, instance } => self.pending.push(Pending::Blocked { conn: c, role, instance }),
+            Up::WaitBlocked { role, instance, stopped: false } => self.pending.push(Pending::Blocked { conn: c, role, instance }),
+            Up::WaitBlocked { role, instance, stopped: true } => self.pending.push(Pending::Stopped { conn: c, role, instance }),
             Up::ChildExited { pid, termination } => self.record_end(pid, termination),
             Up::Abort { step } => {
                 self.instances[i].aborted_at = Some(step);
@@ -438,27 +431,51 @@ impl Supervisor {
     /// Answer every synchronisation request whose condition now holds.
     fn settle(&mut self) {
         let mut go = Vec::new();
+        let mut pids = Vec::new();
         self.pending.retain(|p| {
             let ready = match p {
                 Pending::Wait { event, count, .. } => self.events[*event] >= *count,
                 Pending::Barrier { barrier, .. } => self.barrier_arrivals[*barrier] >= self.ctx.plan.barriers[*barrier].parties,
                 Pending::Blocked { .. } => false,
+                Pending::Stopped { role, instance, .. } => self
+                    .instances
+                    .iter()
+                    .any(|t| t.role == *role && t.instance == *instance && t.termination.is_none() && procfs::stopped_now(t.pid)),
+                // The replica's last start (an earlier one may have ended).
+                Pending::PidOf { conn, role, instance } => {
+                    match self.instances.iter().rev().find(|t| t.role == *role && t.instance == *instance) {
+                        Some(t) => {
+                            let running = t.termination.is_none() && !procfs::has_exited(t.pid);
+                            pids.push((*conn, if running { t.pid } else { 0 }));
+                            true
+                        }
+                        None => false,
+                    }
+                }
             };
             if ready {
-                go.push(match p {
-                    Pending::Wait { conn, .. } | Pending::Barrier { conn, .. } | Pending::Blocked { conn, .. } => *conn,
-                });
+                match p {
+                    Pending::Wait { conn, .. } | Pending::Barrier { conn, .. } | Pending::Stopped { conn, .. } => go.push(*conn),
+                    Pending::Blocked { .. } | Pending::PidOf { .. } => {}
+                }
             }
             !ready
         });
         for c in go {
             self.send_go(c);
         }
+        for (c, pid) in pids {
+            self.send_down(c, &Down::Pid { pid });
+        }
     }
 
     fn send_go(&mut self, c: usize) {
+        self.send_down(c, &Down::Go);
+    }
+
+    fn send_down(&mut self, c: usize, msg: &Down) {
         use std::io::Write;
-        let mut line = serde_json::to_vec(&Down::Go).unwrap_or_default();
+        let mut line = serde_json::to_vec(msg).unwrap_or_default();
         line.push(b'\n');
         let _ = self.conns[c].stream.write_all(&line);
     }
@@ -549,7 +566,7 @@ impl Supervisor {
         loop {
             match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(pid, code)) => self.record_end(pid.as_raw(), Termination::Exited(code)),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => self.record_end(pid.as_raw(), Termination::Signaled(sys::signal_name(sig as i32))),
+                Ok(WaitStatus::Signaled(pid, sig, core)) => self.record_end(pid.as_raw(), Termination::by_signal(sig as i32, core)),
                 Ok(WaitStatus::StillAlive) => return Ok(false),
                 Ok(_) => {}
                 Err(nix::errno::Errno::ECHILD) => return Ok(true),
@@ -580,7 +597,7 @@ impl Supervisor {
             .current_step()
             .and_then(|r| role.steps.get(r.step))
             .and_then(|s| s.expect.killed_by.as_ref())
-            .is_some_and(|s| Termination::Signaled(s.clone()) == t);
+            .is_some_and(|s| t.signal() == Some(s.as_str()));
         if !expected_here && !crate::check::exit_matches(&role.exit, &t) && inst.aborted_at.is_none() && inst.error.is_none() {
             let name = role.name.clone();
             self.stop_early(Locator::Exit { role: name });

@@ -47,6 +47,9 @@ pub struct Outcome {
     /// The siginfo of the signal `sigwait` took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub siginfo: Option<crate::sys::SigInfo>,
+    /// The signals `handled` or `take_pending` found, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<Vec<crate::sys::SigInfo>>,
     /// A queue's line in the mqueue file system.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mq_status: Option<crate::ipc::posix_mq::MqStatus>,
@@ -99,6 +102,7 @@ impl Outcome {
             own_key: None,
             agreement: None,
             siginfo: None,
+            received: None,
             mq_status: None,
             limits: None,
             used_ids: None,
@@ -117,6 +121,24 @@ impl Outcome {
 pub enum Termination {
     Exited(i32),
     Signaled(String),
+    /// Killed by a signal whose default action dumped a core (WCOREDUMP).
+    Dumped(String),
+}
+
+impl Termination {
+    /// The signal that killed the process, core dumped or not.
+    pub fn signal(&self) -> Option<&str> {
+        match self {
+            Termination::Exited(_) => None,
+            Termination::Signaled(s) | Termination::Dumped(s) => Some(s),
+        }
+    }
+
+    /// From waitpid's answer for a process that ended by a signal.
+    pub fn by_signal(sig: i32, core: bool) -> Termination {
+        let name = crate::sys::signal_name(sig);
+        if core { Termination::Dumped(name) } else { Termination::Signaled(name) }
+    }
 }
 
 impl std::fmt::Display for Termination {
@@ -124,6 +146,7 @@ impl std::fmt::Display for Termination {
         match self {
             Termination::Exited(c) => write!(f, "exit status {c}"),
             Termination::Signaled(s) => write!(f, "killed by {s}"),
+            Termination::Dumped(s) => write!(f, "killed by {s} (core dumped)"),
         }
     }
 }

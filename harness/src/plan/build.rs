@@ -664,13 +664,19 @@ impl Builder<'_> {
                 let plan = match e.value() {
                     m::ExitExpect::Code(c) => ExitPlan::Code(self.exit_code(*c, e.loc())),
                     m::ExitExpect::KilledBy(s) => ExitPlan::KilledBy(self.signal(s)),
+                    m::ExitExpect::CoreDumped(s) => ExitPlan::CoreDumped(self.signal(s)),
                 };
                 // A negative test may claim an exit the steps contradict.
                 let negative_exit = self.doc.must_fail.as_ref().is_some_and(|mf| {
                     mf.role.as_ref().is_some_and(|r| r.as_str() == name)
                         && mf.check.as_ref().is_some_and(|c| *c.value() == m::MustFailCheck::Exit)
                 });
-                if let Some(d) = derived.as_ref().filter(|d| **d != plan && !negative_exit) {
+                // A step's `killed_by` does not say whether a core was dumped.
+                let same = |d: &ExitPlan| match (d, &plan) {
+                    (ExitPlan::KilledBy(a), ExitPlan::CoreDumped(b)) => a == b,
+                    _ => *d == plan,
+                };
+                if let Some(d) = derived.as_ref().filter(|d| !same(d) && !negative_exit) {
                     self.err(
                         Diagnostic::new(e.loc(), format!("the role's steps end it with {d}, but `exit` expects {plan}"))
                             .label("contradicts the steps")
@@ -697,20 +703,29 @@ impl Builder<'_> {
         }
         let umask = decl.umask.as_ref().map_or(0, |u| self.mode(u));
         let block = decl.block.iter().map(|s| self.signal(s)).collect();
-        let catch = decl
-            .catch
-            .iter()
-            .map(|s| {
-                if matches!(s.as_str(), "SIGKILL" | "SIGSTOP") {
-                    self.err(
-                        Diagnostic::new(s.loc(), format!("{} cannot be caught", s.value()))
-                            .label("here")
-                            .hint("catch a signal such as SIGUSR1 or SIGALRM"),
-                    );
-                }
-                self.signal(s)
-            })
-            .collect();
+        let mut catchers = |list: &[Sp<String>]| -> Vec<String> {
+            list.iter()
+                .map(|s| {
+                    if matches!(s.as_str(), "SIGKILL" | "SIGSTOP") {
+                        self.err(
+                            Diagnostic::new(s.loc(), format!("{} cannot be caught", s.value()))
+                                .label("here")
+                                .hint("catch a signal such as SIGUSR1 or SIGALRM"),
+                        );
+                    }
+                    self.signal(s)
+                })
+                .collect()
+        };
+        let catch = catchers(&decl.catch);
+        let catch_restart = catchers(&decl.catch_restart);
+        if let Some(s) = decl.catch_restart.iter().find(|s| decl.catch.iter().any(|c| c.value() == s.value())) {
+            self.err(
+                Diagnostic::new(s.loc(), format!("{} is in both `catch` and `catch_restart`", s.value()))
+                    .label("caught twice")
+                    .hint("keep it in one: `catch_restart` installs the handler with SA_RESTART"),
+            );
+        }
         RolePlan {
             name: name.to_owned(),
             start,
@@ -718,6 +733,7 @@ impl Builder<'_> {
             credentials,
             umask,
             catch,
+            catch_restart,
             block,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             rlimits: decl.rlimits.as_ref().map(|r| *r.value()).unwrap_or_default(),

@@ -12,7 +12,8 @@ use super::types::Plan;
 use crate::exec::trace::Isolation;
 
 /// Kernel features a scenario may require.
-pub const FEATURES: &[&str] = &["sysv_ipc", "posix_mqueue", "next_id_sysctls", "no_hugetlb_pages", "overcommit_heuristic"];
+pub const FEATURES: &[&str] =
+    &["sysv_ipc", "posix_mqueue", "next_id_sysctls", "no_hugetlb_pages", "overcommit_heuristic", "core_dump_to_cwd"];
 
 /// File systems a scenario may require (as `/proc/filesystems` names them).
 pub const FILESYSTEMS: &[&str] = &["mqueue", "tmpfs", "hugetlbfs", "ramfs", "devpts", "proc", "sysfs", "cgroup2", "overlay"];
@@ -192,6 +193,14 @@ impl Environment {
         // refused at once, and SHM_NORESERVE skips that check.
         if zero("/proc/sys/vm/overcommit_memory") {
             features.push("overcommit_heuristic".to_owned());
+        }
+        // A core_pattern that names a file relative to the dumping process's
+        // working directory (core(5)): a role's core lands in the run's
+        // folder and goes with it. A pipe or an absolute path would hand it
+        // to the host's collector or leave it behind, so those scenarios skip.
+        let pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+        if !pattern.trim().is_empty() && !pattern.starts_with('|') && !pattern.contains('/') {
+            features.push("core_dump_to_cwd".to_owned());
         }
         let limits = limits()
             .filter_map(|n| {

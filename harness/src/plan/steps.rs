@@ -417,17 +417,72 @@ impl Builder<'_> {
                 (Some(Op::WaitNotification { timeout_ms }), &a.expect)
             }
             Step::Sigwait(a) => {
-                let signal = self.signal(&a.signal);
-                let blocked = self.doc.roles.get_index(me.0).is_some_and(|(_, d)| d.block.iter().any(|b| b.value() == a.signal.value()));
-                if !blocked {
+                let listed: Vec<&Sp<String>> = a.signal.iter().chain(&a.signals).collect();
+                if listed.is_empty() || (a.signal.is_some() && !a.signals.is_empty()) {
                     self.err(
-                        Diagnostic::new(a.signal.loc(), format!("role `{me_name}` does not block {}", a.signal.value()))
-                            .label("may arrive before the wait and kill the role")
-                            .hint(format!("add `block: [{}]` to the role", a.signal.value())),
+                        Diagnostic::new(step.loc(), "a sigwait needs `signal` or `signals`, not both")
+                            .label("which signals?")
+                            .hint("write `signal: SIGUSR1`, or `signals: [SIGUSR1, SIGUSR2]` to take whichever comes"),
+                    );
+                }
+                let signals = listed.iter().map(|s| self.blocked_signal(me.0, me_name, s)).collect();
+                let via = a.via.as_ref().map_or(SigwaitVia::Sigtimedwait, |v| *v.value());
+                if let (Some(t), SigwaitVia::Sigwaitinfo | SigwaitVia::Sigwait) = (&a.timeout, via) {
+                    self.err(
+                        Diagnostic::new(t.loc(), "this wait takes no timeout")
+                            .label("sigwaitinfo and sigwait wait for ever")
+                            .hint("remove `timeout` (the scenario's timeout bounds the wait), or use `via: sigtimedwait`"),
                     );
                 }
                 let timeout_ms = self.duration(a.timeout.as_ref()).unwrap_or(1000);
-                (Some(Op::Sigwait { signal, timeout_ms }), &a.expect)
+                (Some(Op::Sigwait { signals, timeout_ms, via }), &a.expect)
+            }
+            Step::Handled(a) => {
+                let signal = a.signal.as_ref().map(|s| self.signal(s));
+                let caught = |d: &m::RoleDecl, s: &str| d.catch.iter().chain(&d.catch_restart).any(|c| c.as_str() == s);
+                if let Some(s) = a.signal.as_ref().filter(|s| !self.doc.roles.get_index(me.0).is_some_and(|(_, d)| caught(d, s))) {
+                    self.err(
+                        Diagnostic::new(s.loc(), format!("role `{me_name}` does not catch {}", s.value()))
+                            .label("never recorded")
+                            .hint(format!("add `catch: [{}]` to the role", s.value())),
+                    );
+                }
+                (Some(Op::Handled { signal }), &a.expect)
+            }
+            Step::TakePending(a) => {
+                let signals = a.signals.iter().map(|s| self.blocked_signal(me.0, me_name, s)).collect();
+                (Some(Op::TakePending { signals }), &a.expect)
+            }
+            Step::Kill(a) | Step::Sigqueue(a) | Step::PidfdSendSignal(a) => {
+                let how = match step.value() {
+                    Step::Kill(_) => SendHow::Kill,
+                    Step::Sigqueue(_) => SendHow::Sigqueue,
+                    _ => SendHow::Pidfd,
+                };
+                let signal = if a.signal.parse::<i32>().is_ok() { a.signal.value().clone() } else { self.signal(&a.signal) };
+                if a.value.is_some() && how == SendHow::Kill {
+                    self.err(
+                        Diagnostic::new(a.signal.loc(), "kill(2) carries no value")
+                            .label("`value` given")
+                            .hint("use `sigqueue` (or `pidfd_send_signal`) to send a value"),
+                    );
+                }
+                let to = match (&a.role, &a.to) {
+                    (Some(r), None) => self.role_ref(r).map(|role| {
+                        self.instance_of(r, a.instance);
+                        SendTo::Role { role, instance: a.instance }
+                    }),
+                    (None, Some(t)) if how != SendHow::Pidfd || *t.value() == SignalTarget::Nonexistent => Some(SendTo::Target(*t.value())),
+                    _ => {
+                        self
+                            .err(Diagnostic::new(a.signal.loc(), "a signal needs one target: `role`, or `to`").label("send to whom?").hint(
+                            "name a role (`role: worker`), or `to: group | nonexistent | int_min` (pidfd_send_signal: `nonexistent` only)",
+                        ));
+                        None
+                    }
+                };
+                let repeat = a.repeat.unwrap_or(1);
+                (to.map(|to| Op::SendSignal { how, to, signal, value: a.value, repeat }), &a.expect)
             }
             Step::Msgget(a) => {
                 let flags = create_flags(&a.flags);
@@ -1011,6 +1066,7 @@ impl Builder<'_> {
             Step::Barrier(b) => (barriers.iter().position(|n| n == b.value()).map(|i| Op::Barrier { barrier: BarrierId(i) }), &no_expect),
             Step::WaitBlocked(w) => {
                 let role = self.role_ref(&w.role);
+                let stopped = w.stopped;
                 if role == Some(me) {
                     self.err(
                         Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked")
@@ -1031,14 +1087,10 @@ impl Builder<'_> {
                         );
                     }
                 }
-                (role.map(|role| Op::WaitBlocked { role, instance: w.instance }), &no_expect)
+                (role.map(|role| Op::WaitBlocked { role, instance: w.instance, stopped }), &no_expect)
             }
             Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
             Step::Exec(_) => (Some(Op::Exec { step: index }), &no_expect),
-            Step::Kill(a) => {
-                let signal = self.signal(&a.signal);
-                (self.role_ref(&a.role).map(|role| Op::Kill { role, instance: a.instance, signal }), &no_expect)
-            }
             Step::WaitExit(r) => {
                 let role = self.role_ref(r);
                 if role.is_some() && spawned_by.get(r.as_str()) != Some(&me) {
@@ -1093,6 +1145,32 @@ impl Builder<'_> {
         }
         self.check_offset(objects, o, offset, (HEADER + SLOT) as u64, object.loc(), false);
         Some(o)
+    }
+
+    /// A signal a role waits for or takes: it must block it, or the signal
+    /// may arrive before the wait and run its default action.
+    fn blocked_signal(&mut self, role: usize, role_name: &str, s: &Sp<String>) -> String {
+        let signal = self.signal(s);
+        if !self.doc.roles.get_index(role).is_some_and(|(_, d)| d.block.iter().any(|b| b.value() == s.value())) {
+            self.err(
+                Diagnostic::new(s.loc(), format!("role `{role_name}` does not block {}", s.value()))
+                    .label("may arrive before the wait and kill the role")
+                    .hint(format!("add `block: [{}]` to the role", s.value())),
+            );
+        }
+        signal
+    }
+
+    /// A replica number must exist in the role named.
+    fn instance_of(&mut self, r: &Sp<String>, instance: u32) {
+        let count = self.doc.roles.get(r.as_str()).and_then(|d| d.count.as_ref().map(|c| *c.value())).unwrap_or(1);
+        if instance >= count {
+            self.err(
+                Diagnostic::new(r.loc(), format!("role `{}` has {count} replica(s); instance {instance} does not exist", r.value()))
+                    .label("here")
+                    .hint("instances are numbered from 0"),
+            );
+        }
     }
 
     /// `end` on a read or write names a descriptor of a pipe or FIFO.
@@ -1271,7 +1349,13 @@ impl Builder<'_> {
             || matches!(op, Op::Splice { .. })
             || matches!(
                 op,
-                Op::Semop { .. } | Op::Msgsnd { .. } | Op::Msgrcv { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. }
+                Op::Semop { .. }
+                    | Op::Msgsnd { .. }
+                    | Op::Msgrcv { .. }
+                    | Op::SemWait { .. }
+                    | Op::MqSend { .. }
+                    | Op::MqReceive { .. }
+                    | Op::Sigwait { .. }
             );
         let Some(e) = e else { return ExpectPlan::default() };
         let mut out = ExpectPlan { explicit: true, ..ExpectPlan::default() };
@@ -1470,9 +1554,37 @@ impl Builder<'_> {
             }
             out.attr = Some(a.value().clone());
         }
+        if let Some(list) = &e.received {
+            if !matches!(op, Op::Handled { .. } | Op::TakePending { .. }) {
+                misplaced(self, "received", list.loc(), "`handled` and `take_pending`");
+            }
+            for r in list.value() {
+                if sys::signal_from_name(&r.signal).is_none() {
+                    self.err(
+                        Diagnostic::new(list.loc(), format!("unknown signal `{}`", r.signal))
+                            .label("in this list")
+                            .hint("use a name such as SIGUSR1 or SIGRTMIN+1"),
+                    );
+                }
+                if let Some(code) = r.code.as_deref().filter(|c| !sys::SI_CODES.iter().any(|(n, _)| n == c)) {
+                    self.err(
+                        Diagnostic::new(list.loc(), format!("unknown si_code `{code}`"))
+                            .label("in this list")
+                            .hint("use SI_USER, SI_QUEUE, SI_KERNEL, ..."),
+                    );
+                }
+                if let Some(p) = &r.pid_of {
+                    self.known_role(p, list.loc());
+                }
+            }
+            out.received = Some(list.value().clone());
+        }
         if let Some(s) = &e.siginfo {
             if !matches!(op, Op::Sigwait { .. }) {
                 misplaced(self, "siginfo", s.loc(), "`sigwait`");
+            }
+            if let Some(sig) = s.signal.as_deref().filter(|s| sys::signal_from_name(s).is_none()) {
+                self.err(Diagnostic::new(s.loc(), format!("unknown signal `{sig}`")).label("si_signo").hint("use a name such as SIGUSR1"));
             }
             if let Some(code) = s.code.as_deref().filter(|c| !sys::SI_CODES.iter().any(|(n, _)| n == c)) {
                 let names: Vec<String> = sys::SI_CODES.iter().map(|(n, _)| (*n).to_owned()).collect();
@@ -1523,12 +1635,13 @@ impl Builder<'_> {
                     | Op::MqSend { deadline: Some(_), .. }
                     | Op::MqReceive { timeout_ms: Some(_), .. }
                     | Op::MqReceive { deadline: Some(_), .. }
+                    | Op::Sigwait { via: SigwaitVia::Sigtimedwait | SigwaitVia::Signalfd, .. }
             ) {
                 misplaced(
                     self,
                     "waited_at_least",
                     w.loc(),
-                    "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout` or a `deadline`",
+                    "`semop`, `sem_wait`, `mq_send` and `mq_receive` with a `timeout` or a `deadline`, and `sigwait`",
                 );
             }
             out.waited_at_least_ms = self.duration(Some(w));
@@ -1536,13 +1649,21 @@ impl Builder<'_> {
         if let Some(w) = &e.waited_at_most {
             if !(on_pipe
                 || fifo_open
-                || matches!(op, Op::Semop { .. } | Op::SemWait { .. } | Op::MqSend { .. } | Op::MqReceive { .. } | Op::Splice { .. }))
+                || matches!(
+                    op,
+                    Op::Semop { .. }
+                        | Op::SemWait { .. }
+                        | Op::MqSend { .. }
+                        | Op::MqReceive { .. }
+                        | Op::Splice { .. }
+                        | Op::Sigwait { .. }
+                ))
             {
                 misplaced(
                     self,
                     "waited_at_most",
                     w.loc(),
-                    "`semop`, `sem_wait`, `mq_send`, `mq_receive`, and `read`, `write`, `open` and `splice` on pipes and fifos",
+                    "`semop`, `sem_wait`, `mq_send`, `mq_receive`, `sigwait`, and `read`, `write`, `open` and `splice` on pipes and fifos",
                 );
             }
             out.waited_at_most_ms = self.duration(Some(w));

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
-    MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect, StatExpect,
-    TimeExpect,
+    MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect,
+    SignalTarget, SigwaitVia, StatExpect, TimeExpect,
 };
 pub use crate::scenario::span::Loc;
 
@@ -234,8 +234,10 @@ pub struct RolePlan {
     pub start: Start,
     pub count: u32,
     pub credentials: Option<CredentialsPlan>,
-    /// Signals caught with a do-nothing handler (no SA_RESTART).
+    /// Signals caught with a recording handler, without SA_RESTART.
     pub catch: Vec<String>,
+    /// Signals caught with the recording handler and SA_RESTART.
+    pub catch_restart: Vec<String>,
     /// Signals blocked from the start (taken with `sigwait`).
     pub block: Vec<String>,
     /// The umask the role runs with (0 unless the scenario says).
@@ -265,6 +267,7 @@ pub struct CredentialsPlan {
 pub enum ExitPlan {
     Code(i32),
     KilledBy(String),
+    CoreDumped(String),
 }
 
 impl std::fmt::Display for ExitPlan {
@@ -272,6 +275,7 @@ impl std::fmt::Display for ExitPlan {
         match self {
             ExitPlan::Code(c) => write!(f, "exit status {c}"),
             ExitPlan::KilledBy(s) => write!(f, "killed by {s}"),
+            ExitPlan::CoreDumped(s) => write!(f, "killed by {s} (core dumped)"),
         }
     }
 }
@@ -442,8 +446,15 @@ pub enum Op {
         object: ObjectId,
     },
     Sigwait {
-        signal: String,
+        signals: Vec<String>,
         timeout_ms: u64,
+        via: SigwaitVia,
+    },
+    Handled {
+        signal: Option<String>,
+    },
+    TakePending {
+        signals: Vec<String>,
     },
     Msgget {
         object: ObjectId,
@@ -664,14 +675,19 @@ pub enum Op {
     WaitBlocked {
         role: RoleId,
         instance: u32,
+        stopped: bool,
     },
     Spawn {
         role: RoleId,
     },
-    Kill {
-        role: RoleId,
-        instance: u32,
+    /// `kill`, `sigqueue` or `pidfd_send_signal` from the role itself.
+    SendSignal {
+        how: SendHow,
+        to: SendTo,
+        /// A name, or a number passed as it is.
         signal: String,
+        value: Option<i32>,
+        repeat: u32,
     },
     /// Replace this process's image; the new one resumes after `step`.
     Exec {
@@ -701,7 +717,6 @@ impl Op {
                 | Op::WaitBlocked { .. }
                 | Op::Spawn { .. }
                 | Op::Exec { .. }
-                | Op::Kill { .. }
                 | Op::WaitExit { .. }
                 | Op::Exit { .. }
                 | Op::Crash { .. }
@@ -783,7 +798,11 @@ impl Op {
             Op::WaitBlocked { .. } => "wait_blocked",
             Op::Spawn { .. } => "spawn",
             Op::Exec { .. } => "exec",
-            Op::Kill { .. } => "kill",
+            Op::SendSignal { how: SendHow::Kill, .. } => "kill",
+            Op::SendSignal { how: SendHow::Sigqueue, .. } => "sigqueue",
+            Op::SendSignal { how: SendHow::Pidfd, .. } => "pidfd_send_signal",
+            Op::Handled { .. } => "handled",
+            Op::TakePending { .. } => "take_pending",
             Op::WaitExit { .. } => "wait_exit",
             Op::Exit { .. } => "exit",
             Op::Crash { .. } => "crash",
@@ -809,6 +828,19 @@ pub fn for_instance(data: &[u8], instance: u32) -> Vec<u8> {
 /// The byte offset a replica uses.
 pub fn offset_for(offset: u64, stride: u64, instance: u32) -> u64 {
     offset + stride * u64::from(instance)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendHow {
+    Kill,
+    Sigqueue,
+    Pidfd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SendTo {
+    Role { role: RoleId, instance: u32 },
+    Target(SignalTarget),
 }
 
 /// The flags of `shm_open` and `open`.
@@ -894,6 +926,7 @@ pub struct ExpectPlan {
     pub prio: Option<u32>,
     pub attr: Option<MqAttrExpect>,
     pub siginfo: Option<SiginfoExpect>,
+    pub received: Option<Vec<ReceivedExpect>>,
     pub mq_status: Option<MqStatusExpect>,
     pub pid_of: Option<String>,
     pub waited_at_least_ms: Option<u64>,

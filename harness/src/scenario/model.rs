@@ -260,11 +260,16 @@ pub struct RoleDecl {
     /// (so they never run their default action).
     #[serde(default)]
     pub block: Vec<Sp<String>>,
-    /// Signals this role catches with a handler that does nothing, installed
-    /// without SA_RESTART: a blocked call they interrupt fails with EINTR
-    /// (other signals keep their default action).
+    /// Signals this role catches with an SA_SIGINFO handler that only
+    /// records what arrived (see `handled`), installed without SA_RESTART:
+    /// a blocked call they interrupt fails with EINTR (other signals keep
+    /// their default action).
     #[serde(default)]
     pub catch: Vec<Sp<String>>,
+    /// The same handler installed with SA_RESTART: calls that restart
+    /// (read(2) on a pipe) go on; others still fail with EINTR (signal(7)).
+    #[serde(default)]
+    pub catch_restart: Vec<Sp<String>>,
     /// Lower RLIMIT_NOFILE at the start so that only this many more
     /// descriptors can be opened (the next one fails with EMFILE).
     #[serde(default)]
@@ -290,6 +295,10 @@ pub struct Rlimits {
     /// RLIMIT_SIGPENDING: signals that may be queued to the real uid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigpending: Option<u64>,
+    /// RLIMIT_CORE: the largest core file (raised up to the hard limit).
+    /// Without it a role runs with 0: no core files, unless a scenario asks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -315,8 +324,11 @@ pub struct Credentials {
 pub enum ExitExpect {
     /// Exit status from `exit(2)`.
     Code(i32),
-    /// Terminated by this signal, e.g. `SIGSEGV`.
+    /// Terminated by this signal, e.g. `SIGSEGV`, without a core dump.
     KilledBy(Sp<String>),
+    /// Terminated by this signal with a core dump (WCOREDUMP), e.g.
+    /// `SIGQUIT` with `rlimits: { core: ... }`.
+    CoreDumped(Sp<String>),
 }
 
 /// One operation of a role. Exactly one key per step.
@@ -385,10 +397,23 @@ pub enum Step {
     WaitNotification(WaitNotificationArgs),
     /// `mq_unlink(3)`: remove the name; open descriptors stay valid.
     MqUnlink(ObjectArgs),
-    /// Wait for a signal the role blocks (`block:`), with `sigtimedwait(2)`:
-    /// the value is the si_value it carries (EAGAIN at the timeout), and
-    /// `expect: { siginfo }` compares si_code, si_pid and si_uid.
+    /// Wait for a signal the role blocks (`block:`), with `sigtimedwait(2)`
+    /// or another `via`: the value is the si_value it carries (EAGAIN at
+    /// the timeout), and `expect: { siginfo }` compares the rest.
     Sigwait(SigwaitArgs),
+    /// `sigqueue(3)`: a signal with a value (si_code SI_QUEUE).
+    Sigqueue(SendSignalArgs),
+    /// `pidfd_send_signal(2)` through a pidfd of the target (with `value`,
+    /// a siginfo with SI_QUEUE; without, none: SI_USER).
+    PidfdSendSignal(SendSignalArgs),
+    /// The signals this role's `catch` handlers recorded so far, in order
+    /// (of `signal` only, if given): the value is how many, `expect: {
+    /// received }` compares them.
+    Handled(HandledArgs),
+    /// Take every pending signal of `signals` (which the role blocks), with
+    /// `sigtimedwait(2)` and no wait, in the order the kernel delivers them:
+    /// the value is how many, `expect: { received }` compares them.
+    TakePending(TakePendingArgs),
     /// `msgget(2)`: create or look up the message queue of an object.
     Msgget(MsggetArgs),
     /// `msgsnd(2)`: queue one message.
@@ -508,9 +533,10 @@ pub enum Step {
     WaitBlocked(WaitBlockedArgs),
     /// Start the named role (every replica of it) as a child of this one.
     Spawn(Sp<String>),
-    /// Send a signal to a running role (through the supervisor, which
-    /// knows every pid), e.g. to interrupt a blocked call.
-    Kill(KillArgs),
+    /// `kill(2)` from this role: to another running role (the supervisor
+    /// tells its pid), to the run's process group, or to a pid that cannot
+    /// exist.
+    Kill(SendSignalArgs),
     /// `execve(2)` a fresh image of the harness that goes on with this
     /// role's next steps: the same process, without the old image's
     /// attachments, mappings and close-on-exec descriptors.
@@ -1033,7 +1059,16 @@ pub enum Sigev {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigwaitArgs {
-    pub signal: Sp<String>,
+    /// The signal waited for; `signals` waits for any of several.
+    #[serde(default)]
+    pub signal: Option<Sp<String>>,
+    #[serde(default)]
+    pub signals: Vec<Sp<String>>,
+    /// `sigtimedwait` (the default), `sigwaitinfo` or `sigwait` (no
+    /// timeout: bounded by the scenario's), or `signalfd` (a signalfd(2) of
+    /// the set, read once, waiting at most `timeout`).
+    #[serde(default)]
+    pub via: Option<Sp<SigwaitVia>>,
     /// How long to wait (default 1s).
     #[serde(default)]
     pub timeout: Option<Sp<String>>,
@@ -1587,12 +1622,55 @@ pub struct ReadArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct KillArgs {
-    pub role: Sp<String>,
+pub struct SendSignalArgs {
+    /// The role signalled (a running one).
+    #[serde(default)]
+    pub role: Option<Sp<String>>,
     /// Which replica (default 0).
     #[serde(default)]
     pub instance: u32,
+    /// Instead of a role: `group` (kill(0, sig): every role of the run,
+    /// the sender too), `nonexistent` (a pid above any pid_max: ESRCH), or
+    /// `int_min` (INT_MIN, which has no negation: ESRCH).
+    #[serde(default)]
+    pub to: Option<Sp<SignalTarget>>,
+    /// A name (`SIGUSR1`, `SIGRTMIN+2`), or a number to pass as it is (`0`
+    /// for the existence check, `2000` for EINVAL).
     pub signal: Sp<String>,
+    /// si_value's int (`sigqueue`, `pidfd_send_signal`).
+    #[serde(default)]
+    pub value: Option<i32>,
+    /// Send this many times (stopping at the first failure).
+    #[serde(default)]
+    pub repeat: Option<u32>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalTarget {
+    Group,
+    Nonexistent,
+    IntMin,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HandledArgs {
+    /// Only this signal's deliveries.
+    #[serde(default)]
+    pub signal: Option<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakePendingArgs {
+    pub signals: Vec<Sp<String>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
 }
 
 /// `exec` takes no parameters: write `- exec: {}`.
@@ -1615,6 +1693,9 @@ pub struct WaitBlockedArgs {
     /// Which replica (default 0).
     #[serde(default)]
     pub instance: u32,
+    /// Wait until the role is stopped by a signal (state T) instead.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// What a step must observe. With no `errno` the call must succeed.
@@ -1672,6 +1753,9 @@ pub struct Expect {
     /// What the signal `sigwait` took carries besides its value.
     #[serde(default)]
     pub siginfo: Option<Sp<SiginfoExpect>>,
+    /// The signals `handled` or `take_pending` found, in order.
+    #[serde(default)]
+    pub received: Option<Sp<Vec<ReceivedExpect>>>,
     /// What `mq_status` read; only the fields given are compared.
     #[serde(default)]
     pub mq_status: Option<Sp<MqStatusExpect>>,
@@ -1724,10 +1808,38 @@ pub struct MqAttrExpect {
     pub nonblock: Option<bool>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigwaitVia {
+    Sigtimedwait,
+    Sigwaitinfo,
+    Sigwait,
+    Signalfd,
+}
+
+/// One signal found by `handled` or `take_pending`; only the fields given
+/// besides `signal` are compared.
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceivedExpect {
+    pub signal: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<i32>,
+    /// si_code by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// si_pid is this role's (replica 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_of: Option<String>,
+}
+
 /// Expected siginfo fields; only the ones given are compared.
 #[derive(Debug, Default, Clone, Deserialize, JsonSchema, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SiginfoExpect {
+    /// si_signo (for `signals:` waits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
     /// si_code by name: `SI_USER`, `SI_QUEUE`, `SI_MESGQ`, `SI_TKILL`, ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,

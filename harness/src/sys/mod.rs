@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 pub use nix::errno::Errno;
@@ -664,11 +664,10 @@ pub fn wait_thread_notification(timeout: std::time::Duration) -> Result<i32, Err
 /// Block these signals for the whole process (they are then taken with
 /// [`wait_signal`]).
 pub fn block_signals(sigs: &[i32]) -> Result<(), Errno> {
-    let mut set = nix::sys::signal::SigSet::empty();
-    for s in sigs {
-        set.add(nix::sys::signal::Signal::try_from(*s)?);
-    }
-    set.thread_block()
+    // Real-time signals have no nix `Signal`, so the set is libc's.
+    let set = sigset(sigs);
+    // SAFETY: `set` is a valid sigset_t; the old mask is not asked for.
+    check(unsafe { libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) }).map(drop)
 }
 
 /// What a delivered signal's siginfo says.
@@ -698,25 +697,196 @@ pub fn si_code_name(code: i32) -> String {
     SI_CODES.iter().find(|(_, c)| *c == code).map_or_else(|| code.to_string(), |(n, _)| (*n).to_owned())
 }
 
-/// sigtimedwait for one blocked signal: what its siginfo says.
-pub fn wait_signal(sig: i32, timeout: std::time::Duration) -> Result<SigInfo, Errno> {
-    // SAFETY: sigset_t and siginfo_t are plain old data; zeroed is valid.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid sigset_t.
+fn sigset(sigs: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain old data; zeroed is valid, and sigemptyset
+    // and sigaddset only write into it (an invalid number is skipped).
     unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, sig);
+        for s in sigs {
+            libc::sigaddset(&mut set, *s);
+        }
+        set
     }
-    // SAFETY: as above.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
-    // SAFETY: every pointer is to a valid local for the call.
-    let signo = check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?;
+}
+
+fn from_siginfo(signo: i32, info: &libc::siginfo_t) -> SigInfo {
     // SAFETY: the kernel filled `info`; si_pid, si_uid and si_value sit
     // where these accessors read them for every user-sent and queued signal
     // (for others they read what the kernel zeroed).
     let (pid, uid, value) = unsafe { (info.si_pid(), info.si_uid(), info.si_value().sival_ptr as isize as i32) };
-    Ok(SigInfo { signo, code: info.si_code, pid, uid, value })
+    SigInfo { signo, code: info.si_code, pid, uid, value }
+}
+
+/// How a blocked signal is waited for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigWait {
+    Timed(std::time::Duration),
+    Info,
+    /// sigwait(3): only the number is reported.
+    Plain,
+    /// A signalfd(2) of the set, read once within the duration.
+    Fd(std::time::Duration),
+}
+
+/// Wait for one of the (blocked) signals `sigs`: what its siginfo says.
+pub fn wait_signal(sigs: &[i32], how: SigWait) -> Result<SigInfo, Errno> {
+    let set = sigset(sigs);
+    // SAFETY: siginfo_t is plain old data; zeroed is valid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let signo = match how {
+        SigWait::Timed(t) => {
+            let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
+            // SAFETY: every pointer is to a valid local for the call.
+            check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?
+        }
+        // SAFETY: as above.
+        SigWait::Info => check(unsafe { libc::sigwaitinfo(&set, &mut info) })?,
+        SigWait::Plain => {
+            let mut sig = 0;
+            // SAFETY: as above; sigwait returns an error number, not -1.
+            match unsafe { libc::sigwait(&set, &mut sig) } {
+                0 => return Ok(SigInfo { signo: sig, code: 0, pid: 0, uid: 0, value: 0 }),
+                e => return Err(Errno::from_raw(e)),
+            }
+        }
+        SigWait::Fd(t) => return read_signalfd(sigs, t),
+    };
+    Ok(from_siginfo(signo, &info))
+}
+
+fn read_signalfd(sigs: &[i32], timeout: std::time::Duration) -> Result<SigInfo, Errno> {
+    use std::os::fd::FromRawFd;
+    let set = sigset(sigs);
+    // SAFETY: `set` is a valid sigset_t; the call makes a new descriptor.
+    let raw = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
+    // SAFETY: the call succeeded, so `raw` is a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))? == 0 {
+        return Err(Errno::EAGAIN);
+    }
+    // SAFETY: signalfd_siginfo is plain old data; zeroed is valid.
+    let mut s: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // SAFETY: `s` is valid for `size` bytes, the size signalfd reads in.
+    let n = unsafe { libc::read(fd.as_raw_fd(), (&mut s as *mut libc::signalfd_siginfo).cast(), size) };
+    if n != size as isize {
+        return Err(if n < 0 { Errno::last() } else { Errno::EIO });
+    }
+    Ok(SigInfo { signo: s.ssi_signo as i32, code: s.ssi_code, pid: s.ssi_pid as i32, uid: s.ssi_uid, value: s.ssi_int })
+}
+
+/// Take every pending signal of the (blocked) set without waiting, in the
+/// order the kernel hands them out.
+pub fn take_pending(sigs: &[i32]) -> Result<Vec<SigInfo>, Errno> {
+    let mut out = Vec::new();
+    // Bounded: at most RLIMIT_SIGPENDING queued signals exist.
+    while out.len() < 1 << 16 {
+        match wait_signal(sigs, SigWait::Timed(std::time::Duration::ZERO)) {
+            Ok(info) => out.push(info),
+            Err(Errno::EAGAIN) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// How `send_signal` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Kill,
+    Sigqueue(i32),
+    /// pidfd_send_signal(2), with a SI_QUEUE siginfo carrying the value if
+    /// one is given, else none (the kernel then fills in SI_USER).
+    Pidfd(Option<i32>),
+}
+
+/// The siginfo a process may pass for itself: si_code SI_QUEUE, its own
+/// pid and uid, and a value (the layout of siginfo_t's _rt member).
+#[repr(C)]
+struct QueueInfo {
+    signo: libc::c_int,
+    errno: libc::c_int,
+    code: libc::c_int,
+    _pad: libc::c_int,
+    pid: libc::pid_t,
+    uid: libc::uid_t,
+    value: usize,
+    _rest: [u8; 128 - 32],
+}
+const _: () = assert!(std::mem::size_of::<QueueInfo>() == std::mem::size_of::<libc::siginfo_t>());
+
+/// Send `sig` (passed as it is, so invalid numbers reach the kernel) to
+/// `pid`: what the call returned.
+pub fn send_signal(how: Sender, pid: i32, sig: i32) -> Result<libc::c_int, Errno> {
+    match how {
+        // SAFETY: kill takes only integers.
+        Sender::Kill => check(unsafe { libc::kill(pid, sig) }),
+        Sender::Sigqueue(value) => {
+            let v = libc::sigval { sival_ptr: value as isize as *mut libc::c_void };
+            // SAFETY: sigqueue takes integers and a union passed by value.
+            check(unsafe { libc::sigqueue(pid, sig, v) })
+        }
+        Sender::Pidfd(value) => {
+            // SAFETY: pidfd_open takes integers and returns a new descriptor.
+            let raw = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as libc::c_int)?;
+            // SAFETY: the call succeeded, so `raw` is a new descriptor we own.
+            let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) };
+            let info = value.map(|v| QueueInfo {
+                signo: sig,
+                errno: 0,
+                code: libc::SI_QUEUE,
+                _pad: 0,
+                pid: std::process::id() as libc::pid_t,
+                // SAFETY: getuid cannot fail.
+                uid: unsafe { libc::getuid() },
+                value: v as isize as usize,
+                _rest: [0; 96],
+            });
+            let ptr = info.as_ref().map_or(std::ptr::null(), |i| i as *const QueueInfo);
+            // SAFETY: `ptr` is null or a siginfo-sized, initialised local.
+            check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), sig, ptr, 0) } as libc::c_int)
+        }
+    }
+}
+
+/// What caught signals' handlers recorded, in arrival order.
+struct Recorded {
+    count: std::sync::atomic::AtomicUsize,
+    slots: [[std::sync::atomic::AtomicI32; 5]; RECORDED_MAX],
+}
+const RECORDED_MAX: usize = 1024;
+static RECORDED: Recorded = Recorded {
+    count: std::sync::atomic::AtomicUsize::new(0),
+    slots: [const { [const { std::sync::atomic::AtomicI32::new(0) }; 5] }; RECORDED_MAX],
+};
+
+extern "C" fn record_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let i = RECORDED.count.fetch_add(1, SeqCst);
+    let Some(slot) = RECORDED.slots.get(i) else { return };
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t.
+    let s = from_siginfo(sig, unsafe { &*info });
+    for (cell, v) in slot.iter().zip([s.signo, s.code, s.pid, s.uid as i32, s.value]) {
+        cell.store(v, SeqCst);
+    }
+}
+
+/// Every signal a `catch_signal` handler recorded so far (at most the
+/// first 1024), and how many arrived.
+pub fn handled() -> (usize, Vec<SigInfo>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let n = RECORDED.count.load(SeqCst);
+    let list = RECORDED.slots[..n.min(RECORDED_MAX)]
+        .iter()
+        .map(|s| {
+            let v: Vec<i32> = s.iter().map(|c| c.load(SeqCst)).collect();
+            SigInfo { signo: v[0], code: v[1], pid: v[2], uid: v[3] as u32, value: v[4] }
+        })
+        .collect();
+    (n, list)
 }
 
 /// `shm_unlink(3)`, returning what the call returned.
@@ -1205,6 +1375,18 @@ pub fn set_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {
     check(unsafe { libc::setrlimit(resource as _, &rl) }).map(drop)
 }
 
+/// Set only the soft limit, keeping the hard one (so a child may raise
+/// its own soft limit again).
+pub fn set_soft_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {
+    // SAFETY: rlimit is plain old data; getrlimit fills it.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `rl` is valid for writing.
+    check(unsafe { libc::getrlimit(resource as _, &mut rl) })?;
+    rl.rlim_cur = limit;
+    // SAFETY: `rl` is a valid rlimit for the duration of the call.
+    check(unsafe { libc::setrlimit(resource as _, &rl) }).map(drop)
+}
+
 /// The result of [`fork`].
 #[derive(Debug)]
 pub enum Forked {
@@ -1264,28 +1446,20 @@ pub fn signal_rtmin() -> i32 {
     libc::SIGRTMIN()
 }
 
-/// Raise `sig` with its default action; if it does not end the process
-/// (for example because it is ignored by default), return.
-/// `kill(2)` one process with a signal named as in scenarios.
-pub fn send_signal(pid: i32, name: &str) -> Result<(), Errno> {
-    let sig = signal_from_name(name).ok_or(Errno::EINVAL)?;
-    // SAFETY: kill takes only integers.
-    check(unsafe { libc::kill(pid, sig) }).map(drop)
-}
-
-extern "C" fn ignore_signal(_: libc::c_int) {}
-
-/// Catch `sig` with a handler that does nothing, without SA_RESTART, so a
-/// blocking call it interrupts fails with EINTR.
-pub fn catch_signal(sig: i32) -> Result<(), Errno> {
+/// Catch `sig` with a handler that records its siginfo (see `handled`);
+/// without `restart` a blocking call it interrupts fails with EINTR.
+pub fn catch_signal(sig: i32, restart: bool) -> Result<(), Errno> {
     // SAFETY: sigaction is plain old data; zeroed is valid (empty mask).
     let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
-    sa.sa_sigaction = ignore_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    sa.sa_flags = 0;
-    // SAFETY: the handler does nothing, so it is async-signal-safe.
+    sa.sa_sigaction = record_signal as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as libc::sighandler_t;
+    sa.sa_flags = libc::SA_SIGINFO | if restart { libc::SA_RESTART } else { 0 };
+    // SAFETY: the handler only does atomic stores into a static, which is
+    // async-signal-safe.
     check(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) }).map(drop)
 }
 
+/// Raise `sig` with its default action; if it does not end the process
+/// (for example because it is ignored by default), return.
 pub fn raise_default(sig: i32) -> Result<(), Errno> {
     // SAFETY: setting SIG_DFL has no memory-safety implications.
     unsafe { libc::signal(sig, libc::SIG_DFL) };
