@@ -586,7 +586,8 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         let role = plan.role(inst.role);
         // This process was killed by the harness (watchdog or early stop),
         // so how it ended says nothing about the kernel.
-        let killed_by_harness = harness_killed && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
+        let killed_by_harness =
+            harness_killed && inst.killed_by_harness && inst.termination == Some(Termination::Signaled("SIGKILL".to_owned()));
         for rec in &inst.steps {
             let Some(sp) = role.steps.get(rec.step) else { continue };
             let at = Locator::Step { role: role.name.clone(), step: rec.step };

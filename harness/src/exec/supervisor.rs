@@ -386,7 +386,16 @@ impl Supervisor {
                 return;
             }
             let termination = self.ended.remove(&pid);
-            self.instances.push(InstanceTrace { role, instance, pid, steps: Vec::new(), termination, aborted_at: None, error: None });
+            self.instances.push(InstanceTrace {
+                role,
+                instance,
+                pid,
+                steps: Vec::new(),
+                termination,
+                aborted_at: None,
+                error: None,
+                killed_by_harness: false,
+            });
             self.conns[c].who = Some(self.instances.len() - 1);
             return;
         }
@@ -621,6 +630,11 @@ impl Supervisor {
             Err(nix::errno::Errno::ECHILD)
         );
         if let (Some(g), true) = (self.pgid, children) {
+            // Only those still running are the harness's doing; a role that
+            // had already died (of another role's SIGKILL, say) is judged.
+            for i in self.instances.iter_mut().filter(|i| i.termination.is_none() && !procfs::has_exited(i.pid)) {
+                i.killed_by_harness = true;
+            }
             let _ = killpg(g, Signal::SIGKILL);
         }
     }

@@ -185,6 +185,10 @@ pub struct InstanceTrace {
     pub aborted_at: Option<usize>,
     /// A harness error inside the role (not an observation).
     pub error: Option<String>,
+    /// The harness killed this process (watchdog or early stop) while it
+    /// was running: how it ended says nothing about the kernel.
+    #[serde(default)]
+    pub killed_by_harness: bool,
 }
 
 impl InstanceTrace {
