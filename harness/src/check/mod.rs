@@ -172,6 +172,7 @@ pub fn step(
             if sys::signal_from_name(&w.signal) != Some(g.signo)
                 || w.value.is_some_and(|v| v != g.value)
                 || w.code.as_deref().is_some_and(|c| c != sys::si_code_name(g.code))
+                || w.uid.is_some_and(|u| u != g.uid)
                 || pid_differs
             {
                 return Err(mismatch("signals received", wanted(), seen()));
@@ -626,7 +627,9 @@ fn failures(plan: &Plan, trace: &Trace, shmlba: u64) -> Vec<Failure> {
         });
         // Whether a core was dumped is only in the exit, so a role that
         // must dump one is judged there even when a step expected the kill.
-        let core_asked = matches!(role.exit, ExitPlan::CoreDumped(_));
+        // So is a role whose `exit` is written out: `killed_by` there
+        // also says no core was dumped.
+        let core_asked = matches!(role.exit, ExitPlan::CoreDumped(_)) || role.exit_explicit;
         if inst.aborted_at.is_none() && inst.error.is_none() && (!killed_here || core_asked) {
             let ok = inst.termination.as_ref().is_none_or(|t| exit_matches(&role.exit, t));
             if !ok && !killed_by_harness {

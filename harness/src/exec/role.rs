@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +14,7 @@ use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
 use crate::plan::{
-    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start,
+    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start, Whence,
     for_instance, offset_for,
 };
 use crate::sys;
@@ -234,9 +233,9 @@ impl Interp<'_> {
             Op::Signal { event } => self.sync(Up::Signal { event: *event }, false),
             Op::Wait { event, count } => self.sync(Up::Wait { event: *event, count: *count }, true),
             Op::Barrier { barrier } => self.sync(Up::Barrier { barrier: *barrier }, true),
-            Op::WaitBlocked { role, instance, stopped } => {
-                self.sync(Up::WaitBlocked { role: *role, instance: *instance, stopped: *stopped }, true)
-            }
+            Op::WaitBlocked { role, instance, until, stopped } => (*instance..*until)
+                .try_for_each(|instance| self.sync(Up::WaitBlocked { role: *role, instance, stopped: *stopped }, true).map(drop))
+                .map(|()| Outcome::ok(0)),
             Op::Spawn { role } => return self.spawn(*role),
             Op::SendSignal { how, to, signal, value, repeat } => self.send_signal(*how, *to, signal, *value, *repeat),
             Op::Exec { step } => {
@@ -663,8 +662,13 @@ impl Interp<'_> {
             }
             Op::PipeSize { object, end, set } => Ok(Outcome::ok(sys::pipe_size(self.stream(*object)?.end(*end)?, *set)?.into())),
             Op::Fionread { object, end } => Ok(Outcome::ok(sys::fionread(self.stream(*object)?.end(*end)?)?.into())),
-            Op::Lseek { object, end } => {
-                Ok(Outcome::ok(nix::unistd::lseek(self.stream(*object)?.end(*end)?, 0, nix::unistd::Whence::SeekCur)?))
+            Op::Lseek { object, end, whence, offset } => {
+                let whence = match whence {
+                    Whence::Set => nix::unistd::Whence::SeekSet,
+                    Whence::Cur => nix::unistd::Whence::SeekCur,
+                    Whence::End => nix::unistd::Whence::SeekEnd,
+                };
+                Ok(Outcome::ok(nix::unistd::lseek(self.stream(*object)?.end(*end)?, *offset, whence)?))
             }
             Op::Splice { from, to, len, nonblock, tee } => {
                 let src = self.stream(*from)?.end(Some(crate::plan::PipeEnd::Read))?;
@@ -920,13 +924,10 @@ impl Interp<'_> {
     }
 
     fn reap(&mut self, pid: Pid) -> Result<(), String> {
-        let termination = loop {
-            match waitpid(pid, None) {
-                Ok(WaitStatus::Exited(_, code)) => break Termination::Exited(code),
-                Ok(WaitStatus::Signaled(_, sig, core)) => break Termination::by_signal(sig as i32, core),
-                Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return Err(format!("waitpid({pid}) failed: {e}")),
-            }
+        let termination = match sys::wait_end(pid.as_raw(), false) {
+            Ok(Some((_, end))) => Termination::from(end),
+            Ok(None) => return Err(format!("waitpid({pid}) returned no status")),
+            Err(e) => return Err(format!("waitpid({pid}) failed: {e}")),
         };
         self.chan.send(&Up::ChildExited { pid: pid.as_raw(), termination }).map_err(io)
     }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal, killpg};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::WaitPidFlag;
 use nix::unistd::Pid;
 
 use super::error::{Context, Error};
@@ -573,13 +573,10 @@ impl Supervisor {
     /// Reap every exited process. Returns true once no process is left.
     fn reap(&mut self) -> Result<bool, Error> {
         loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => self.record_end(pid.as_raw(), Termination::Exited(code)),
-                Ok(WaitStatus::Signaled(pid, sig, core)) => self.record_end(pid.as_raw(), Termination::by_signal(sig as i32, core)),
-                Ok(WaitStatus::StillAlive) => return Ok(false),
-                Ok(_) => {}
+            match crate::sys::wait_end(-1, true) {
+                Ok(Some((pid, end))) => self.record_end(pid, Termination::from(end)),
+                Ok(None) => return Ok(false),
                 Err(nix::errno::Errno::ECHILD) => return Ok(true),
-                Err(nix::errno::Errno::EINTR) => {}
                 Err(e) => return Err(Error::Sys { context: "waitpid".to_owned(), source: e }),
             }
         }

@@ -134,10 +134,15 @@ impl Termination {
         }
     }
 
-    /// From waitpid's answer for a process that ended by a signal.
-    pub fn by_signal(sig: i32, core: bool) -> Termination {
-        let name = crate::sys::signal_name(sig);
-        if core { Termination::Dumped(name) } else { Termination::Signaled(name) }
+}
+
+impl From<crate::sys::Ended> for Termination {
+    fn from(end: crate::sys::Ended) -> Termination {
+        match end {
+            crate::sys::Ended::Exited(code) => Termination::Exited(code),
+            crate::sys::Ended::Signaled(sig, true) => Termination::Dumped(crate::sys::signal_name(sig)),
+            crate::sys::Ended::Signaled(sig, false) => Termination::Signaled(crate::sys::signal_name(sig)),
+        }
     }
 }
 

@@ -250,7 +250,7 @@ impl Builder<'_> {
                     Op::Fcntl { object, end }
                     | Op::PipeSize { object, end, .. }
                     | Op::Fionread { object, end }
-                    | Op::Lseek { object, end } => uses_end(*object, *end, &held, self),
+                    | Op::Lseek { object, end, .. } => uses_end(*object, *end, &held, self),
                     Op::Splice { from, to, .. } => {
                         uses_end(*from, Some(PipeEnd::Read), &held, self);
                         uses_end(*to, Some(PipeEnd::Write), &held, self);

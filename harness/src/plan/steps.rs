@@ -839,17 +839,18 @@ impl Builder<'_> {
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 (self.object_ref(objects, &a.object, &[Kind::Fifo], "mkfifo").map(|object| Op::Mkfifo { object, mode }), &a.expect)
             }
-            Step::Fcntl(a) | Step::Fionread(a) | Step::Lseek(a) => {
-                let name = match step.value() {
-                    Step::Fcntl(_) => "fcntl",
-                    Step::Fionread(_) => "fionread",
-                    _ => "lseek",
-                };
-                let (object, end) = (self.object_ref(objects, &a.object, STREAMS, name), a.end);
-                let op = object.map(|object| match step.value() {
-                    Step::Fcntl(_) => Op::Fcntl { object, end },
-                    Step::Fionread(_) => Op::Fionread { object, end },
-                    _ => Op::Lseek { object, end },
+            Step::Fcntl(a) | Step::Fionread(a) => {
+                let fcntl = matches!(step.value(), Step::Fcntl(_));
+                let (object, end) = (self.object_ref(objects, &a.object, STREAMS, if fcntl { "fcntl" } else { "fionread" }), a.end);
+                (object.map(|object| if fcntl { Op::Fcntl { object, end } } else { Op::Fionread { object, end } }), &a.expect)
+            }
+            Step::Lseek(a) => {
+                let whence = a.whence.unwrap_or(Whence::Cur);
+                let op = self.object_ref(objects, &a.object, STREAMS, "lseek").map(|object| Op::Lseek {
+                    object,
+                    end: a.end,
+                    whence,
+                    offset: a.offset,
                 });
                 (op, &a.expect)
             }
@@ -1067,6 +1068,8 @@ impl Builder<'_> {
             Step::WaitBlocked(w) => {
                 let role = self.role_ref(&w.role);
                 let stopped = w.stopped;
+                let count = self.doc.roles.get(w.role.as_str()).and_then(|d| d.count.as_ref().map(|c| *c.value())).unwrap_or(1);
+                let until = if w.all { count } else { w.instance + 1 };
                 if role == Some(me) {
                     self.err(
                         Diagnostic::new(w.role.loc(), "a role cannot wait until it is itself blocked")
@@ -1087,7 +1090,7 @@ impl Builder<'_> {
                         );
                     }
                 }
-                (role.map(|role| Op::WaitBlocked { role, instance: w.instance, stopped }), &no_expect)
+                (role.map(|role| Op::WaitBlocked { role, instance: w.instance, until, stopped }), &no_expect)
             }
             Step::Spawn(r) => (self.role_ref(r).map(|role| Op::Spawn { role }), &no_expect),
             Step::Exec(_) => (Some(Op::Exec { step: index }), &no_expect),

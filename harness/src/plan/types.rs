@@ -10,7 +10,7 @@ pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
     MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect,
-    SignalTarget, SigwaitVia, StatExpect, TimeExpect,
+    SignalTarget, SigwaitVia, StatExpect, TimeExpect, Whence,
 };
 pub use crate::scenario::span::Loc;
 
@@ -555,6 +555,8 @@ pub enum Op {
     Lseek {
         object: ObjectId,
         end: Option<PipeEnd>,
+        whence: Whence,
+        offset: i64,
     },
     /// `splice(2)`, or `tee(2)` when `tee`.
     Splice {
@@ -674,7 +676,9 @@ pub enum Op {
     },
     WaitBlocked {
         role: RoleId,
+        /// Replicas `instance..until` (one, unless `all`).
         instance: u32,
+        until: u32,
         stopped: bool,
     },
     Spawn {

@@ -456,8 +456,8 @@ pub enum Step {
     PipeSize(PipeSizeArgs),
     /// FIONREAD: the value is the number of unread bytes.
     Fionread(EndArgs),
-    /// `lseek(2)` to the current position (pipes and FIFOs give ESPIPE).
-    Lseek(EndArgs),
+    /// `lseek(2)` (pipes and FIFOs give ESPIPE, whatever the whence).
+    Lseek(LseekArgs),
     /// `splice(2)` up to `len` bytes from one pipe's read end to another's
     /// write end: the value is the count moved.
     Splice(SpliceArgs),
@@ -1398,6 +1398,29 @@ pub struct EndArgs {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+pub struct LseekArgs {
+    pub object: Sp<String>,
+    #[serde(default)]
+    pub end: Option<PipeEnd>,
+    /// `set`, `cur` (the default) or `end`.
+    #[serde(default)]
+    pub whence: Option<Whence>,
+    #[serde(default)]
+    pub offset: i64,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Whence {
+    Set,
+    Cur,
+    End,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PipeSizeArgs {
     pub object: Sp<String>,
     /// Which end (default: the read end, or the only one open).
@@ -1696,6 +1719,9 @@ pub struct WaitBlockedArgs {
     /// Wait until the role is stopped by a signal (state T) instead.
     #[serde(default)]
     pub stopped: bool,
+    /// Wait for every replica of the role, one after the other.
+    #[serde(default)]
+    pub all: bool,
 }
 
 /// What a step must observe. With no `errno` the call must succeed.
@@ -1831,6 +1857,9 @@ pub struct ReceivedExpect {
     /// si_pid is this role's (replica 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_of: Option<String>,
+    /// si_uid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
 }
 
 /// Expected siginfo fields; only the ones given are compared.

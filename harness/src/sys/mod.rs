@@ -1559,6 +1559,12 @@ pub fn signal_from_name(name: &str) -> Option<i32> {
     if let Some(rest) = name.strip_prefix("SIGRTMAX") {
         return rt(signal_max(), rest);
     }
+    // signal(7)'s synonyms.
+    match name {
+        "SIGPOLL" => return Some(libc::SIGPOLL),
+        "SIGIOT" => return Some(libc::SIGIOT),
+        _ => {}
+    }
     name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
 }
 
@@ -1622,4 +1628,34 @@ pub fn splice(from: BorrowedFd<'_>, to: BorrowedFd<'_>, len: usize, nonblock: bo
         }
     };
     if n < 0 { Err(Errno::last()) } else { Ok(n as i64) }
+}
+
+/// How a child ended, from the raw wait status (nix's `WaitStatus` cannot
+/// name real-time signals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    /// The signal number, and whether a core was dumped.
+    Signaled(i32, bool),
+}
+
+/// `waitpid(2)` for `pid` (-1: any child) for an exit, stopped children
+/// ignored: `None` with `nohang` while none has ended.
+pub fn wait_end(pid: i32, nohang: bool) -> Result<Option<(i32, Ended)>, Errno> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid int for the kernel to fill.
+        let got = unsafe { libc::waitpid(pid, &mut status, if nohang { libc::WNOHANG } else { 0 }) };
+        match got {
+            -1 if Errno::last() == Errno::EINTR => continue,
+            -1 => return Err(Errno::last()),
+            0 => return Ok(None),
+            _ if libc::WIFEXITED(status) => return Ok(Some((got, Ended::Exited(libc::WEXITSTATUS(status))))),
+            _ if libc::WIFSIGNALED(status) => {
+                return Ok(Some((got, Ended::Signaled(libc::WTERMSIG(status), libc::WCOREDUMP(status)))));
+            }
+            // Stopped or continued (only reported when asked for): not an end.
+            _ => continue,
+        }
+    }
 }
