@@ -758,13 +758,19 @@ impl Builder<'_> {
         code
     }
 
+    /// A signal name, made canonical (`SIGRTMAX` becomes `SIGRTMIN+N`,
+    /// `SIGPOLL` becomes `SIGIO`), so names compare as the numbers do.
     pub(super) fn signal(&mut self, s: &Sp<String>) -> String {
-        if sys::signal_from_name(s).is_none() {
-            self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
-                did_you_mean(s, &signal_names()).unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
-            ));
+        match sys::signal_from_name(s) {
+            Some(n) => sys::signal_name(n),
+            None => {
+                self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
+                    did_you_mean(s, &signal_names())
+                        .unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
+                ));
+                s.value().clone()
+            }
         }
-        s.value().clone()
     }
 
     pub(super) fn object_ref(&mut self, objects: &[ObjectPlan], name: &Sp<String>, want: &[Kind], op: &str) -> Option<ObjectId> {

@@ -439,7 +439,9 @@ impl Builder<'_> {
             }
             Step::Handled(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));
-                let caught = |d: &m::RoleDecl, s: &str| d.catch.iter().chain(&d.catch_restart).any(|c| c.as_str() == s);
+                let caught = |d: &m::RoleDecl, s: &str| {
+                    d.catch.iter().chain(&d.catch_restart).any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
+                };
                 if let Some(s) = a.signal.as_ref().filter(|s| !self.doc.roles.get_index(me.0).is_some_and(|(_, d)| caught(d, s))) {
                     self.err(
                         Diagnostic::new(s.loc(), format!("role `{me_name}` does not catch {}", s.value()))
@@ -1154,7 +1156,8 @@ impl Builder<'_> {
     /// may arrive before the wait and run its default action.
     fn blocked_signal(&mut self, role: usize, role_name: &str, s: &Sp<String>) -> String {
         let signal = self.signal(s);
-        if !self.doc.roles.get_index(role).is_some_and(|(_, d)| d.block.iter().any(|b| b.value() == s.value())) {
+        let same = |b: &Sp<String>| sys::signal_from_name(b).is_some() && sys::signal_from_name(b) == sys::signal_from_name(s);
+        if !self.doc.roles.get_index(role).is_some_and(|(_, d)| d.block.iter().any(same)) {
             self.err(
                 Diagnostic::new(s.loc(), format!("role `{role_name}` does not block {}", s.value()))
                     .label("may arrive before the wait and kill the role")
