@@ -194,6 +194,10 @@ impl Interp<'_> {
             let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
             sys::catch_signal(sig, restart).map_err(|e| format!("cannot catch {s}: {e}"))?;
         }
+        for s in &r.ignore {
+            let sig = sys::signal_from_name(s).ok_or_else(|| format!("unknown signal {s}"))?;
+            sys::ignore_signal(sig).map_err(|e| format!("cannot ignore {s}: {e}"))?;
+        }
         // Where the supervisor mounted the run's own mqueue file system.
         let mqueue = self.ctx.run_dir.join("mqueue");
         if mqueue.is_dir() {
@@ -454,7 +458,7 @@ impl Interp<'_> {
                 Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
             Op::MqUnlink { object } => Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into())),
-            Op::Sigwait { signals, timeout_ms, via } => {
+            Op::Sigwait { signals, timeout_ms, via, no_info } => {
                 let sigs = signal_numbers(signals)?;
                 let t = std::time::Duration::from_millis(*timeout_ms);
                 let how = match via {
@@ -464,7 +468,7 @@ impl Interp<'_> {
                     SigwaitVia::Signalfd => sys::SigWait::Fd(t),
                 };
                 timed(|| {
-                    let info = sys::wait_signal(&sigs, how)?;
+                    let info = sys::wait_signal(&sigs, how, *no_info)?;
                     Ok(Outcome { siginfo: Some(info), ..Outcome::ok(i64::from(info.value)) })
                 })
             }
@@ -882,11 +886,14 @@ impl Interp<'_> {
             // Above any pid_max (at most 2^22): no process has it.
             SendTo::Target(SignalTarget::Nonexistent) => i32::MAX,
             SendTo::Target(SignalTarget::IntMin) => i32::MIN,
+            SendTo::Target(SignalTarget::MinusOne) => -1,
         };
         let sender = match how {
             SendHow::Kill => sys::Sender::Kill,
             SendHow::Sigqueue => sys::Sender::Sigqueue(value.unwrap_or(0)),
             SendHow::Pidfd => sys::Sender::Pidfd(value),
+            SendHow::Tkill => sys::Sender::Tkill,
+            SendHow::Tgkill => sys::Sender::Tgkill,
         };
         repeated(repeat, || Ok(Outcome::ok(sys::send_signal(sender, pid, sig)?.into())))
     }

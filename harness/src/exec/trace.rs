@@ -133,7 +133,6 @@ impl Termination {
             Termination::Signaled(s) | Termination::Dumped(s) => Some(s),
         }
     }
-
 }
 
 impl From<crate::sys::Ended> for Termination {

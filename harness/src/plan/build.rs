@@ -719,6 +719,7 @@ impl Builder<'_> {
         };
         let catch = catchers(&decl.catch);
         let catch_restart = catchers(&decl.catch_restart);
+        let ignore = catchers(&decl.ignore);
         if let Some(s) = decl.catch_restart.iter().find(|s| decl.catch.iter().any(|c| c.value() == s.value())) {
             self.err(
                 Diagnostic::new(s.loc(), format!("{} is in both `catch` and `catch_restart`", s.value()))
@@ -734,6 +735,7 @@ impl Builder<'_> {
             umask,
             catch,
             catch_restart,
+            ignore,
             block,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             rlimits: decl.rlimits.as_ref().map(|r| *r.value()).unwrap_or_default(),
@@ -764,10 +766,12 @@ impl Builder<'_> {
         match sys::signal_from_name(s) {
             Some(n) => sys::signal_name(n),
             None => {
-                self.err(Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
-                    did_you_mean(s, &signal_names())
-                        .unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
-                ));
+                self.err(
+                    Diagnostic::new(s.loc(), format!("unknown signal `{}`", s.value())).label("here").hint(
+                        did_you_mean(s, &signal_names())
+                            .unwrap_or_else(|| "use a name such as SIGSEGV, SIGBUS, SIGPIPE or SIGRTMIN+1".to_owned()),
+                    ),
+                );
                 s.value().clone()
             }
         }

@@ -14,6 +14,18 @@ use crate::sys;
 /// The largest read a step may ask of a pipe (the buffer is allocated).
 const MAX_PIPE_READ: u64 = 16 << 20;
 
+/// Which `to:` targets a sending call may be given: -1 means every process
+/// to kill(2), so only the calls that take one thread may be given it.
+fn target_allowed(how: SendHow, to: m::SignalTarget) -> bool {
+    use m::SignalTarget as T;
+    match (how, to) {
+        (SendHow::Tkill | SendHow::Tgkill, T::MinusOne | T::Nonexistent) => true,
+        (SendHow::Tkill | SendHow::Tgkill, _) | (_, T::MinusOne) => false,
+        (SendHow::Pidfd, t) => t == T::Nonexistent,
+        _ => true,
+    }
+}
+
 /// The byte-stream kinds: descriptors with a read end and a write end.
 const STREAMS: &[Kind] = &[Kind::Pipe, Kind::Fifo];
 
@@ -417,15 +429,18 @@ impl Builder<'_> {
                 (Some(Op::WaitNotification { timeout_ms }), &a.expect)
             }
             Step::Sigwait(a) => {
-                let listed: Vec<&Sp<String>> = a.signal.iter().chain(&a.signals).collect();
-                if listed.is_empty() || (a.signal.is_some() && !a.signals.is_empty()) {
+                let listed: Vec<&Sp<String>> = a.signal.iter().chain(a.signals.iter().flatten()).collect();
+                if a.signal.is_some() == a.signals.is_some() {
                     self.err(
                         Diagnostic::new(step.loc(), "a sigwait needs `signal` or `signals`, not both")
                             .label("which signals?")
                             .hint("write `signal: SIGUSR1`, or `signals: [SIGUSR1, SIGUSR2]` to take whichever comes"),
                     );
                 }
-                let signals = listed.iter().map(|s| self.blocked_signal(me.0, me_name, s)).collect();
+                // A caught signal need not be blocked: the wait unblocks its
+                // set while it sleeps (kernel/signal.c do_sigtimedwait()),
+                // so a caught signal arriving then is taken, not handled.
+                let signals = listed.iter().map(|s| self.waited_signal(me.0, me_name, s)).collect();
                 let via = a.via.as_ref().map_or(SigwaitVia::Sigtimedwait, |v| *v.value());
                 if let (Some(t), SigwaitVia::Sigwaitinfo | SigwaitVia::Sigwait) = (&a.timeout, via) {
                     self.err(
@@ -435,12 +450,22 @@ impl Builder<'_> {
                     );
                 }
                 let timeout_ms = self.duration(a.timeout.as_ref()).unwrap_or(1000);
-                (Some(Op::Sigwait { signals, timeout_ms, via }), &a.expect)
+                if a.no_info && !matches!(via, SigwaitVia::Sigtimedwait | SigwaitVia::Sigwaitinfo) {
+                    self.err(
+                        Diagnostic::new(step.loc(), "`no_info` applies to sigtimedwait and sigwaitinfo")
+                            .label("no siginfo buffer to leave out")
+                            .hint("remove `no_info`, or use `via: sigtimedwait` or `sigwaitinfo`"),
+                    );
+                }
+                (Some(Op::Sigwait { signals, timeout_ms, via, no_info: a.no_info }), &a.expect)
             }
             Step::Handled(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));
                 let caught = |d: &m::RoleDecl, s: &str| {
-                    d.catch.iter().chain(&d.catch_restart).any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
+                    d.catch
+                        .iter()
+                        .chain(&d.catch_restart)
+                        .any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
                 };
                 if let Some(s) = a.signal.as_ref().filter(|s| !self.doc.roles.get_index(me.0).is_some_and(|(_, d)| caught(d, s))) {
                     self.err(
@@ -455,16 +480,18 @@ impl Builder<'_> {
                 let signals = a.signals.iter().map(|s| self.blocked_signal(me.0, me_name, s)).collect();
                 (Some(Op::TakePending { signals }), &a.expect)
             }
-            Step::Kill(a) | Step::Sigqueue(a) | Step::PidfdSendSignal(a) => {
+            Step::Kill(a) | Step::Sigqueue(a) | Step::PidfdSendSignal(a) | Step::Tkill(a) | Step::Tgkill(a) => {
                 let how = match step.value() {
                     Step::Kill(_) => SendHow::Kill,
                     Step::Sigqueue(_) => SendHow::Sigqueue,
+                    Step::Tkill(_) => SendHow::Tkill,
+                    Step::Tgkill(_) => SendHow::Tgkill,
                     _ => SendHow::Pidfd,
                 };
                 let signal = if a.signal.parse::<i32>().is_ok() { a.signal.value().clone() } else { self.signal(&a.signal) };
-                if a.value.is_some() && how == SendHow::Kill {
+                if a.value.is_some() && matches!(how, SendHow::Kill | SendHow::Tkill | SendHow::Tgkill) {
                     self.err(
-                        Diagnostic::new(a.signal.loc(), "kill(2) carries no value")
+                        Diagnostic::new(a.signal.loc(), "this call carries no value")
                             .label("`value` given")
                             .hint("use `sigqueue` (or `pidfd_send_signal`) to send a value"),
                     );
@@ -474,11 +501,11 @@ impl Builder<'_> {
                         self.instance_of(r, a.instance);
                         SendTo::Role { role, instance: a.instance }
                     }),
-                    (None, Some(t)) if how != SendHow::Pidfd || *t.value() == SignalTarget::Nonexistent => Some(SendTo::Target(*t.value())),
+                    (None, Some(t)) if target_allowed(how, *t.value()) => Some(SendTo::Target(*t.value())),
                     _ => {
                         self
                             .err(Diagnostic::new(a.signal.loc(), "a signal needs one target: `role`, or `to`").label("send to whom?").hint(
-                            "name a role (`role: worker`), or `to: group | nonexistent | int_min` (pidfd_send_signal: `nonexistent` only)",
+                            "name a role (`role: worker`), or `to: group | nonexistent | int_min` (pidfd_send_signal: `nonexistent`; tkill and tgkill: `nonexistent | minus_one`)",
                         ));
                         None
                     }
@@ -1165,6 +1192,16 @@ impl Builder<'_> {
             );
         }
         signal
+    }
+
+    /// A signal a role waits for: blocked, or caught (a wait on a caught
+    /// signal that is not blocked takes it only if it arrives during the
+    /// wait, which the scenario orders with `wait_blocked`).
+    fn waited_signal(&mut self, role: usize, role_name: &str, s: &Sp<String>) -> String {
+        let caught = self.doc.roles.get_index(role).is_some_and(|(_, d)| {
+            d.catch.iter().chain(&d.catch_restart).any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
+        });
+        if caught { self.signal(s) } else { self.blocked_signal(role, role_name, s) }
     }
 
     /// A replica number must exist in the role named.

@@ -238,6 +238,8 @@ pub struct RolePlan {
     pub catch: Vec<String>,
     /// Signals caught with the recording handler and SA_RESTART.
     pub catch_restart: Vec<String>,
+    /// Signals set to SIG_IGN.
+    pub ignore: Vec<String>,
     /// Signals blocked from the start (taken with `sigwait`).
     pub block: Vec<String>,
     /// The umask the role runs with (0 unless the scenario says).
@@ -449,6 +451,7 @@ pub enum Op {
         signals: Vec<String>,
         timeout_ms: u64,
         via: SigwaitVia,
+        no_info: bool,
     },
     Handled {
         signal: Option<String>,
@@ -805,6 +808,8 @@ impl Op {
             Op::SendSignal { how: SendHow::Kill, .. } => "kill",
             Op::SendSignal { how: SendHow::Sigqueue, .. } => "sigqueue",
             Op::SendSignal { how: SendHow::Pidfd, .. } => "pidfd_send_signal",
+            Op::SendSignal { how: SendHow::Tkill, .. } => "tkill",
+            Op::SendSignal { how: SendHow::Tgkill, .. } => "tgkill",
             Op::Handled { .. } => "handled",
             Op::TakePending { .. } => "take_pending",
             Op::WaitExit { .. } => "wait_exit",
@@ -839,6 +844,8 @@ pub enum SendHow {
     Kill,
     Sigqueue,
     Pidfd,
+    Tkill,
+    Tgkill,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -270,6 +270,9 @@ pub struct RoleDecl {
     /// (read(2) on a pipe) go on; others still fail with EINTR (signal(7)).
     #[serde(default)]
     pub catch_restart: Vec<Sp<String>>,
+    /// Signals set to SIG_IGN at the start.
+    #[serde(default)]
+    pub ignore: Vec<Sp<String>>,
     /// Lower RLIMIT_NOFILE at the start so that only this many more
     /// descriptors can be opened (the next one fails with EMFILE).
     #[serde(default)]
@@ -406,6 +409,10 @@ pub enum Step {
     /// `pidfd_send_signal(2)` through a pidfd of the target (with `value`,
     /// a siginfo with SI_QUEUE; without, none: SI_USER).
     PidfdSendSignal(SendSignalArgs),
+    /// `tkill(2)` of the target role's only thread (si_code SI_TKILL).
+    Tkill(SendSignalArgs),
+    /// `tgkill(2)` of the target role's only thread, in its own thread group.
+    Tgkill(SendSignalArgs),
     /// The signals this role's `catch` handlers recorded so far, in order
     /// (of `signal` only, if given): the value is how many, `expect: {
     /// received }` compares them.
@@ -1059,11 +1066,15 @@ pub enum Sigev {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigwaitArgs {
-    /// The signal waited for; `signals` waits for any of several.
+    /// The signal waited for; `signals` waits for any of several (`[]`:
+    /// the empty set, which only a timeout or a handler ends).
     #[serde(default)]
     pub signal: Option<Sp<String>>,
     #[serde(default)]
-    pub signals: Vec<Sp<String>>,
+    pub signals: Option<Vec<Sp<String>>>,
+    /// Pass no siginfo buffer (info NULL): only the number is returned.
+    #[serde(default)]
+    pub no_info: bool,
     /// `sigtimedwait` (the default), `sigwaitinfo` or `sigwait` (no
     /// timeout: bounded by the scenario's), or `signalfd` (a signalfd(2) of
     /// the set, read once, waiting at most `timeout`).
@@ -1676,6 +1687,9 @@ pub enum SignalTarget {
     Group,
     Nonexistent,
     IntMin,
+    /// -1 as the tid (and tgid): `tkill` and `tgkill` only (for kill, -1
+    /// means every process).
+    MinusOne,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -730,18 +730,21 @@ pub enum SigWait {
 }
 
 /// Wait for one of the (blocked) signals `sigs`: what its siginfo says.
-pub fn wait_signal(sigs: &[i32], how: SigWait) -> Result<SigInfo, Errno> {
+pub fn wait_signal(sigs: &[i32], how: SigWait, no_info: bool) -> Result<SigInfo, Errno> {
     let set = sigset(sigs);
     // SAFETY: siginfo_t is plain old data; zeroed is valid.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // Without a buffer the kernel reports the number only (the zeroed
+    // `info` is what the outcome then shows).
+    let info_ptr: *mut libc::siginfo_t = if no_info { std::ptr::null_mut() } else { &mut info };
     let signo = match how {
         SigWait::Timed(t) => {
             let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
-            // SAFETY: every pointer is to a valid local for the call.
-            check(unsafe { libc::sigtimedwait(&set, &mut info, &ts) })?
+            // SAFETY: every pointer is to a valid local for the call, or null.
+            check(unsafe { libc::sigtimedwait(&set, info_ptr, &ts) })?
         }
         // SAFETY: as above.
-        SigWait::Info => check(unsafe { libc::sigwaitinfo(&set, &mut info) })?,
+        SigWait::Info => check(unsafe { libc::sigwaitinfo(&set, info_ptr) })?,
         SigWait::Plain => {
             let mut sig = 0;
             // SAFETY: as above; sigwait returns an error number, not -1.
@@ -784,7 +787,7 @@ pub fn take_pending(sigs: &[i32]) -> Result<Vec<SigInfo>, Errno> {
     let mut out = Vec::new();
     // Bounded: at most RLIMIT_SIGPENDING queued signals exist.
     while out.len() < 1 << 16 {
-        match wait_signal(sigs, SigWait::Timed(std::time::Duration::ZERO)) {
+        match wait_signal(sigs, SigWait::Timed(std::time::Duration::ZERO), false) {
             Ok(info) => out.push(info),
             Err(Errno::EAGAIN) => break,
             Err(e) => return Err(e),
@@ -801,6 +804,10 @@ pub enum Sender {
     /// pidfd_send_signal(2), with a SI_QUEUE siginfo carrying the value if
     /// one is given, else none (the kernel then fills in SI_USER).
     Pidfd(Option<i32>),
+    /// tkill(2) of the thread whose tid is the pid (a single-threaded role).
+    Tkill,
+    /// tgkill(2) with the pid as both the thread group and the thread.
+    Tgkill,
 }
 
 /// The siginfo a process may pass for itself: si_code SI_QUEUE, its own
@@ -824,6 +831,10 @@ pub fn send_signal(how: Sender, pid: i32, sig: i32) -> Result<libc::c_int, Errno
     match how {
         // SAFETY: kill takes only integers.
         Sender::Kill => check(unsafe { libc::kill(pid, sig) }),
+        // SAFETY: tkill and tgkill take only integers.
+        Sender::Tkill => check(unsafe { libc::syscall(libc::SYS_tkill, pid, sig) } as libc::c_int),
+        // SAFETY: as above.
+        Sender::Tgkill => check(unsafe { libc::syscall(libc::SYS_tgkill, pid, pid, sig) } as libc::c_int),
         Sender::Sigqueue(value) => {
             let v = libc::sigval { sival_ptr: value as isize as *mut libc::c_void };
             // SAFETY: sigqueue takes integers and a union passed by value.
@@ -1456,6 +1467,12 @@ pub fn catch_signal(sig: i32, restart: bool) -> Result<(), Errno> {
     // SAFETY: the handler only does atomic stores into a static, which is
     // async-signal-safe.
     check(unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) }).map(drop)
+}
+
+/// Set `sig` to SIG_IGN.
+pub fn ignore_signal(sig: i32) -> Result<(), Errno> {
+    // SAFETY: SIG_IGN installs no handler code.
+    if unsafe { libc::signal(sig, libc::SIG_IGN) } == libc::SIG_ERR { Err(Errno::last()) } else { Ok(()) }
 }
 
 /// Raise `sig` with its default action; if it does not end the process
