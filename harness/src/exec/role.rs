@@ -458,14 +458,15 @@ impl Interp<'_> {
                 Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
             Op::MqUnlink { object } => Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into())),
-            Op::Sigwait { signals, timeout_ms, via, no_info } => {
+            Op::Sigwait { signals, timeout_ms, via, no_info, bad_address } => {
                 let sigs = signal_numbers(signals)?;
                 let t = std::time::Duration::from_millis(*timeout_ms);
-                let how = match via {
-                    SigwaitVia::Sigtimedwait => sys::SigWait::Timed(t),
-                    SigwaitVia::Sigwaitinfo => sys::SigWait::Info,
-                    SigwaitVia::Sigwait => sys::SigWait::Plain,
-                    SigwaitVia::Signalfd => sys::SigWait::Fd(t),
+                let how = match (via, bad_address) {
+                    (_, Some(arg)) => sys::SigWait::BadAddress(t, *arg),
+                    (SigwaitVia::Sigtimedwait, None) => sys::SigWait::Timed(t),
+                    (SigwaitVia::Sigwaitinfo, None) => sys::SigWait::Info,
+                    (SigwaitVia::Sigwait, None) => sys::SigWait::Plain,
+                    (SigwaitVia::Signalfd, None) => sys::SigWait::Fd(t),
                 };
                 timed(|| {
                     let info = sys::wait_signal(&sigs, how, *no_info)?;

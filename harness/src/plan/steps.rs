@@ -457,7 +457,15 @@ impl Builder<'_> {
                             .hint("remove `no_info`, or use `via: sigtimedwait` or `sigwaitinfo`"),
                     );
                 }
-                (Some(Op::Sigwait { signals, timeout_ms, via, no_info: a.no_info }), &a.expect)
+                if let Some(b) = a.bad_address.as_ref().filter(|_| via != SigwaitVia::Sigtimedwait || a.no_info) {
+                    self.err(
+                        Diagnostic::new(b.loc(), "`bad_address` applies to a plain sigtimedwait")
+                            .label("the raw rt_sigtimedwait(2) is called")
+                            .hint("remove `via` and `no_info`, or `bad_address`"),
+                    );
+                }
+                let bad_address = a.bad_address.as_ref().map(|b| *b.value());
+                (Some(Op::Sigwait { signals, timeout_ms, via, no_info: a.no_info, bad_address }), &a.expect)
             }
             Step::Handled(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));

@@ -10,7 +10,7 @@ pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
     MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect,
-    SignalTarget, SigwaitVia, StatExpect, TimeExpect, Whence,
+    SignalTarget, SigwaitArg, SigwaitVia, StatExpect, TimeExpect, Whence,
 };
 pub use crate::scenario::span::Loc;
 
@@ -452,6 +452,7 @@ pub enum Op {
         timeout_ms: u64,
         via: SigwaitVia,
         no_info: bool,
+        bad_address: Option<SigwaitArg>,
     },
     Handled {
         signal: Option<String>,

@@ -1075,6 +1075,10 @@ pub struct SigwaitArgs {
     /// Pass no siginfo buffer (info NULL): only the number is returned.
     #[serde(default)]
     pub no_info: bool,
+    /// Pass an address the process cannot use for one argument of the raw
+    /// rt_sigtimedwait(2) (EFAULT): `info`, `set` or `timeout`.
+    #[serde(default)]
+    pub bad_address: Option<Sp<SigwaitArg>>,
     /// `sigtimedwait` (the default), `sigwaitinfo` or `sigwait` (no
     /// timeout: bounded by the scenario's), or `signalfd` (a signalfd(2) of
     /// the set, read once, waiting at most `timeout`).
@@ -1846,6 +1850,14 @@ pub struct MqAttrExpect {
     /// O_NONBLOCK is set on this descriptor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonblock: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigwaitArg {
+    Info,
+    Set,
+    Timeout,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]

@@ -727,6 +727,8 @@ pub enum SigWait {
     Plain,
     /// A signalfd(2) of the set, read once within the duration.
     Fd(std::time::Duration),
+    /// The raw rt_sigtimedwait(2) with one argument an unusable address.
+    BadAddress(std::time::Duration, crate::scenario::model::SigwaitArg),
 }
 
 /// Wait for one of the (blocked) signals `sigs`: what its siginfo says.
@@ -754,6 +756,19 @@ pub fn wait_signal(sigs: &[i32], how: SigWait, no_info: bool) -> Result<SigInfo,
             }
         }
         SigWait::Fd(t) => return read_signalfd(sigs, t),
+        SigWait::BadAddress(t, arg) => {
+            use crate::scenario::model::SigwaitArg;
+            let ts = libc::timespec { tv_sec: t.as_secs() as libc::time_t, tv_nsec: t.subsec_nanos() as libc::c_long };
+            let bad = BAD_ADDRESS as *const libc::c_void;
+            let set_ptr = if arg == SigwaitArg::Set { bad } else { (&set as *const libc::sigset_t).cast() };
+            let info_ptr = if arg == SigwaitArg::Info { bad } else { (&mut info as *mut libc::siginfo_t).cast_const().cast() };
+            let ts_ptr = if arg == SigwaitArg::Timeout { bad } else { (&ts as *const libc::timespec).cast() };
+            // The kernel's sigset is 64 bits (_NSIG / 8), not glibc's 128 bytes.
+            let kernel_sigset_size: libc::size_t = 8;
+            // SAFETY: each pointer is a valid local or an address the kernel
+            // refuses with EFAULT, never touching this process's memory.
+            check(unsafe { libc::syscall(libc::SYS_rt_sigtimedwait, set_ptr, info_ptr, ts_ptr, kernel_sigset_size) } as libc::c_int)?
+        }
     };
     Ok(from_siginfo(signo, &info))
 }
