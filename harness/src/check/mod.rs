@@ -245,6 +245,11 @@ pub fn step(
             let show = |b: bool| if b { "FD_CLOEXEC set" } else { "FD_CLOEXEC clear" };
             return Err(mismatch("descriptor flags", show(c), show(got.cloexec)));
         }
+        if let Some(same) = want.same.filter(|s| *s != (got.previous == Some(got.fd))) {
+            let given = got.previous.map_or_else(|| "none".to_owned(), |p| p.to_string());
+            let exp = if same { format!("the descriptor given ({given})") } else { format!("another than the one given ({given})") };
+            return Err(mismatch("descriptor", exp, got.fd.to_string()));
+        }
         for (want, bit, name) in [(want.nonblock, libc::O_NONBLOCK, "O_NONBLOCK"), (want.direct, libc::O_DIRECT, "O_DIRECT")] {
             let (Some(want), Some(status)) = (want, got.status) else { continue };
             let set = status & bit != 0;

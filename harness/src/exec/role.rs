@@ -14,7 +14,7 @@ use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
 use crate::plan::{
-    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start, Whence,
+    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start, Whence, NotSignalfd,
     for_instance, offset_for,
 };
 use crate::sys;
@@ -458,7 +458,38 @@ impl Interp<'_> {
                 Ok(Outcome::ok(sys::wait_thread_notification(std::time::Duration::from_millis(*timeout_ms))?.into()))
             }
             Op::MqUnlink { object } => Ok(Outcome::ok(sys::mq_unlink(&self.posix_name(*object)?)?.into())),
-            Op::Sigwait { signals, timeout_ms, via, no_info, bad_address } => {
+            Op::Sigwait { signalfd: Some(object), timeout_ms, .. } => {
+                let t = std::time::Duration::from_millis(*timeout_ms);
+                let fd = self.stream(*object)?.end(Some(crate::plan::PipeEnd::Read))?;
+                timed(|| {
+                    let info = sys::read_signalfd_from(fd, t)?;
+                    Ok(Outcome { siginfo: Some(info), ..Outcome::ok(i64::from(info.value)) })
+                })
+            }
+            Op::Signalfd { object, signals, flags, descriptor } => {
+                let sigs = signal_numbers(signals)?;
+                // A regular file's descriptor, held for the call.
+                let file = match descriptor {
+                    Some(NotSignalfd::NotSignalfd) => Some(
+                        std::fs::File::open(RunContext::context_path(&self.ctx.run_dir))
+                            .map_err(|e| StepError::Misuse(format!("cannot open a regular file: {e}")))?,
+                    ),
+                    _ => None,
+                };
+                let Live::Pipe(l) = &mut self.objects[object.0] else { return Err(kind_error()) };
+                let given = match descriptor {
+                    Some(NotSignalfd::MinusTwo) => Some(-2),
+                    Some(NotSignalfd::NotSignalfd) => file.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+                    None => l.read.as_ref().map(std::os::fd::AsRawFd::as_raw_fd),
+                };
+                let (made, ret) = sys::signalfd(given, &sigs, *flags)?;
+                if let Some(fd) = made {
+                    l.read = Some(fd);
+                }
+                let descriptor = super::trace::Descriptor { fd: ret, lowest_free: -1, cloexec: false, status: None, previous: given };
+                Ok(Outcome { descriptor: Some(descriptor), ..Outcome::ok(i64::from(ret)) })
+            }
+            Op::Sigwait { signals, timeout_ms, via, no_info, bad_address, .. } => {
                 let sigs = signal_numbers(signals)?;
                 let t = std::time::Duration::from_millis(*timeout_ms);
                 let how = match (via, bad_address) {
@@ -662,6 +693,7 @@ impl Interp<'_> {
                     lowest_free: -1,
                     cloexec: flags.cloexec,
                     status: Some(flags.status),
+                    previous: None,
                 };
                 Ok(Outcome { descriptor: Some(descriptor), ..Outcome::ok(i64::from(descriptor.fd)) })
             }
@@ -683,6 +715,8 @@ impl Interp<'_> {
             Op::Close { object, end } => {
                 match (&mut self.objects[object.0], end) {
                     (Live::Pipe(l), Some(end)) => l.close(*end)?,
+                    // A signalfd, kept as a read end.
+                    (Live::Pipe(l), None) => l.close(crate::plan::PipeEnd::Read)?,
                     (Live::PosixShm(l), None) => l.close()?,
                     _ => return Err(kind_error()),
                 }
@@ -992,7 +1026,7 @@ fn token() -> String {
 /// The outcome of a call that made a descriptor: the call returns it.
 fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
     let (fd, cloexec) = l.descriptor()?;
-    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec, status: None }), ..Outcome::ok(i64::from(fd)) })
+    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec, status: None, previous: None }), ..Outcome::ok(i64::from(fd)) })
 }
 
 /// How long a publication side spins for its peer: longer than the

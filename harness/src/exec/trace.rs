@@ -83,6 +83,9 @@ pub struct Descriptor {
     /// F_GETFL, where a step read it (`fcntl`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
+    /// The descriptor the call was given, where it takes one (`signalfd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<i32>,
 }
 
 impl Outcome {

@@ -39,7 +39,8 @@ impl Live {
         match spec {
             ObjectSpec::SysvShm { size, .. } => Live::SysvShm(sysv_shm::Live::new(*size)),
             ObjectSpec::Mmap { size, shared } => Live::Mmap(mmap::Live::new(*size, *shared)),
-            ObjectSpec::Pipe | ObjectSpec::Fifo { .. } => Live::Pipe(pipe::Live::default()),
+            // A signalfd is kept as a read end: it is read and closed like one.
+            ObjectSpec::Pipe | ObjectSpec::Fifo { .. } | ObjectSpec::Signalfd => Live::Pipe(pipe::Live::default()),
             // A file is used exactly like a POSIX object once open.
             ObjectSpec::PosixShm { size, .. } | ObjectSpec::File { size, .. } | ObjectSpec::Memfd { size } => {
                 Live::PosixShm(posix_shm::Live::new(*size))

@@ -274,6 +274,7 @@ impl Builder<'_> {
                 m::ObjectKind::PosixSem => &["in", "name"],
                 m::ObjectKind::PosixMq => &["mode", "name", "maxmsg", "msgsize"],
                 m::ObjectKind::Fifo => &["mode"],
+                m::ObjectKind::Signalfd => &[],
             };
             let given = [
                 ("size", decl.size.as_ref().map(Sp::loc)),
@@ -364,6 +365,7 @@ impl Builder<'_> {
                 m::ObjectKind::File => ObjectSpec::File { size, mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
                 m::ObjectKind::Memfd => ObjectSpec::Memfd { size },
                 m::ObjectKind::Fifo => ObjectSpec::Fifo { mode: decl.mode.as_ref().map_or(0o600, |m| self.mode(m)) },
+                m::ObjectKind::Signalfd => ObjectSpec::Signalfd,
             };
             out.push(ObjectPlan { name: name.value().clone(), spec, loc: name.loc() });
         }
@@ -850,6 +852,7 @@ impl Builder<'_> {
             Kind::PosixSem,
             Kind::PosixMq,
             Kind::Fifo,
+            Kind::Signalfd,
         ];
         for n in &a.exists {
             if let Some(o) = self.object_ref(objects, n, &any_kind, "after.exists") {

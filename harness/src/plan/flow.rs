@@ -97,7 +97,11 @@ impl Builder<'_> {
                 let ok = step.expect.errno.is_none();
                 // A pipe or FIFO end this step uses must be open here.
                 let uses_end = |o: ObjectId, end: Option<PipeEnd>, held: &Held, this: &mut Self| {
-                    let first = if objects[o.0].kind() == Kind::Fifo { "open" } else { "pipe" };
+                    let first = match objects[o.0].kind() {
+                        Kind::Fifo => "open",
+                        Kind::Signalfd => "signalfd",
+                        _ => "pipe",
+                    };
                     if !held.piped.contains(&o.0) {
                         if !held.exec_closed.contains(&o.0) || ok {
                             need(&held.piped, o, first, this);
@@ -251,6 +255,12 @@ impl Builder<'_> {
                     | Op::PipeSize { object, end, .. }
                     | Op::Fionread { object, end }
                     | Op::Lseek { object, end, .. } => uses_end(*object, *end, &held, self),
+                    Op::Signalfd { object, descriptor: None, .. } if ok => {
+                        held.piped.insert(object.0);
+                        held.read_end.insert(object.0);
+                        held.opened.insert(object.0);
+                    }
+                    Op::Sigwait { signalfd: Some(o), .. } => uses_end(*o, Some(PipeEnd::Read), &held, self),
                     Op::Splice { from, to, .. } => {
                         uses_end(*from, Some(PipeEnd::Read), &held, self);
                         uses_end(*to, Some(PipeEnd::Write), &held, self);
@@ -258,6 +268,7 @@ impl Builder<'_> {
                     Op::Close { object, end: None } => {
                         need(&held.opened, *object, opener(objects[object.0].kind()), self);
                         held.opened.remove(&object.0);
+                        held.read_end.remove(&object.0);
                         held.inheritable.remove(&object.0);
                     }
                     Op::Close { object, end: Some(end) } => {
@@ -317,7 +328,7 @@ impl Builder<'_> {
                         Kind::SysvShm => need(&held.attached, *object, "shmat", self),
                         Kind::Mmap | Kind::PosixShm | Kind::File | Kind::Memfd => need(&held.mapped, *object, "mmap", self),
                         // Refused when the step was built: not a memory or stream kind.
-                        Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem | Kind::PosixMq => {}
+                        Kind::SysvSem | Kind::SysvMsg | Kind::PosixSem | Kind::PosixMq | Kind::Signalfd => {}
                         Kind::Pipe | Kind::Fifo => {
                             let end = match step.op {
                                 Op::Read { end, .. } => end.unwrap_or(PipeEnd::Read),
@@ -427,6 +438,7 @@ fn opener(kind: Kind) -> &'static str {
     match kind {
         Kind::PosixShm => "shm_open",
         Kind::Memfd => "memfd_create",
+        Kind::Signalfd => "signalfd",
         _ => "open",
     }
 }

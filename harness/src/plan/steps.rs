@@ -465,7 +465,15 @@ impl Builder<'_> {
                     );
                 }
                 let bad_address = a.bad_address.as_ref().map(|b| *b.value());
-                (Some(Op::Sigwait { signals, timeout_ms, via, no_info: a.no_info, bad_address }), &a.expect)
+                let signalfd = a.signalfd.as_ref().and_then(|o| self.object_ref(objects, o, &[Kind::Signalfd], "sigwait signalfd"));
+                if let Some(o) = a.signalfd.as_ref().filter(|_| via != SigwaitVia::Signalfd) {
+                    self.err(
+                        Diagnostic::new(o.loc(), "`signalfd` needs `via: signalfd`")
+                            .label("read how?")
+                            .hint("add `via: signalfd` to read this object"),
+                    );
+                }
+                (Some(Op::Sigwait { signals, timeout_ms, via, no_info: a.no_info, bad_address, signalfd }), &a.expect)
             }
             Step::Handled(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));
@@ -872,13 +880,40 @@ impl Builder<'_> {
                 });
                 (op, &a.expect)
             }
+            Step::Signalfd(a) => {
+                let signals = a.signals.iter().map(|s| self.waited_signal(me.0, me_name, s)).collect();
+                let flags = if a.bad_flags {
+                    -1
+                } else {
+                    a.flags.iter().fold(0, |f, x| {
+                        f | match **x {
+                            PipeFlag::Cloexec => libc::SFD_CLOEXEC,
+                            PipeFlag::Nonblock => libc::SFD_NONBLOCK,
+                            PipeFlag::Direct => {
+                                self.err(
+                                    Diagnostic::new(x.loc(), "a signalfd has no O_DIRECT")
+                                        .label("not a signalfd flag")
+                                        .hint("use `cloexec` and `nonblock`"),
+                                );
+                                0
+                            }
+                        }
+                    })
+                };
+                let descriptor = a.descriptor.as_ref().map(|d| *d.value());
+                let op = self
+                    .object_ref(objects, &a.object, &[Kind::Signalfd], "signalfd")
+                    .map(|object| Op::Signalfd { object, signals, flags, descriptor });
+                (op, &a.expect)
+            }
             Step::Mkfifo(a) => {
                 let mode = a.mode.as_ref().map(|m| self.mode(m));
                 (self.object_ref(objects, &a.object, &[Kind::Fifo], "mkfifo").map(|object| Op::Mkfifo { object, mode }), &a.expect)
             }
             Step::Fcntl(a) | Step::Fionread(a) => {
                 let fcntl = matches!(step.value(), Step::Fcntl(_));
-                let (object, end) = (self.object_ref(objects, &a.object, STREAMS, if fcntl { "fcntl" } else { "fionread" }), a.end);
+                let kinds: &[Kind] = if fcntl { &[Kind::Pipe, Kind::Fifo, Kind::Signalfd] } else { STREAMS };
+                let (object, end) = (self.object_ref(objects, &a.object, kinds, if fcntl { "fcntl" } else { "fionread" }), a.end);
                 (object.map(|object| if fcntl { Op::Fcntl { object, end } } else { Op::Fionread { object, end } }), &a.expect)
             }
             Step::Lseek(a) => {
@@ -914,8 +949,12 @@ impl Builder<'_> {
                 (op, &a.expect)
             }
             Step::Close(a) => {
-                let object =
-                    self.object_ref(objects, &a.object, &[Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd], "close");
+                let object = self.object_ref(
+                    objects,
+                    &a.object,
+                    &[Kind::Pipe, Kind::Fifo, Kind::PosixShm, Kind::File, Kind::Memfd, Kind::Signalfd],
+                    "close",
+                );
                 match (object.map(|o| objects[o.0].kind()), a.end) {
                     (Some(Kind::Pipe | Kind::Fifo), None) => self.err(
                         Diagnostic::new(a.object.loc(), "closing a pipe or fifo needs `end`")
@@ -1366,6 +1405,7 @@ impl Builder<'_> {
             | ObjectSpec::File { size, .. }
             | ObjectSpec::Memfd { size } => size,
             ObjectSpec::SysvSem { .. } | ObjectSpec::SysvMsg { .. } | ObjectSpec::PosixSem { .. } | ObjectSpec::PosixMq { .. } => return,
+            ObjectSpec::Signalfd => return,
             ObjectSpec::Pipe | ObjectSpec::Fifo { .. } => {
                 if offset != 0 {
                     self.err(Diagnostic::new(loc, "a pipe has no offsets").label("pipe").hint("remove `offset`; pipes are byte streams"));
@@ -1720,7 +1760,13 @@ impl Builder<'_> {
             out.waited_at_most_ms = self.duration(Some(w));
         }
         if let Some(d) = &e.descriptor {
-            if matches!(op, Op::Fcntl { .. }) {
+            if matches!(op, Op::Signalfd { .. }) {
+                if d.lowest.is_some() || d.nonblock.is_some() || d.direct.is_some() || d.cloexec.is_some() {
+                    misplaced(self, "descriptor.lowest, .cloexec, .nonblock and .direct", d.loc(), "`fcntl` (check the flags there)");
+                }
+            } else if d.same.is_some() {
+                misplaced(self, "descriptor.same", d.loc(), "`signalfd`");
+            } else if matches!(op, Op::Fcntl { .. }) {
                 if d.lowest.is_some() {
                     misplaced(self, "descriptor.lowest", d.loc(), "`shm_open`, `open` and `memfd_create`");
                 }

@@ -10,7 +10,7 @@ pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
     MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect,
-    SignalTarget, SigwaitArg, SigwaitVia, StatExpect, TimeExpect, Whence,
+    NotSignalfd, SignalTarget, SigwaitArg, SigwaitVia, StatExpect, TimeExpect, Whence,
 };
 pub use crate::scenario::span::Loc;
 
@@ -114,6 +114,7 @@ impl ObjectPlan {
             ObjectSpec::PosixSem { .. } => Kind::PosixSem,
             ObjectSpec::PosixMq { .. } => Kind::PosixMq,
             ObjectSpec::Fifo { .. } => Kind::Fifo,
+            ObjectSpec::Signalfd => Kind::Signalfd,
         }
     }
 }
@@ -134,6 +135,7 @@ pub enum ObjectSpec {
     Fifo {
         mode: u32,
     },
+    Signalfd,
     /// The POSIX name is made per run (`RunContext::names`).
     PosixShm {
         size: u64,
@@ -195,6 +197,7 @@ impl ObjectSpec {
             | ObjectSpec::Memfd { size } => size,
             ObjectSpec::Pipe
             | ObjectSpec::Fifo { .. }
+            | ObjectSpec::Signalfd
             | ObjectSpec::SysvSem { .. }
             | ObjectSpec::SysvMsg { .. }
             | ObjectSpec::PosixSem { .. }
@@ -453,6 +456,7 @@ pub enum Op {
         via: SigwaitVia,
         no_info: bool,
         bad_address: Option<SigwaitArg>,
+        signalfd: Option<ObjectId>,
     },
     Handled {
         signal: Option<String>,
@@ -542,6 +546,13 @@ pub enum Op {
     Mkfifo {
         object: ObjectId,
         mode: Option<u32>,
+    },
+    Signalfd {
+        object: ObjectId,
+        signals: Vec<String>,
+        /// SFD_CLOEXEC and SFD_NONBLOCK, or -1.
+        flags: i32,
+        descriptor: Option<NotSignalfd>,
     },
     Fcntl {
         object: ObjectId,
@@ -775,6 +786,7 @@ impl Op {
             Op::Munmap { .. } => "munmap",
             Op::Pipe { .. } => "pipe",
             Op::Mkfifo { .. } => "mkfifo",
+            Op::Signalfd { .. } => "signalfd",
             Op::Fcntl { .. } => "fcntl",
             Op::PipeSize { .. } => "pipe_size",
             Op::Fionread { .. } => "fionread",

@@ -195,6 +195,9 @@ pub enum ObjectKind {
     /// A named pipe (`mkfifo(3)`) in the run's private folder: opened by
     /// path, so unrelated processes can use it; its node outlives them.
     Fifo,
+    /// A signalfd(2) descriptor, made (or given a new mask) by the
+    /// `signalfd` step and read by `sigwait: { signalfd: object }`.
+    Signalfd,
 }
 
 impl ObjectKind {
@@ -211,6 +214,7 @@ impl ObjectKind {
             ObjectKind::PosixSem => "posix_sem",
             ObjectKind::PosixMq => "posix_mq",
             ObjectKind::Fifo => "fifo",
+            ObjectKind::Signalfd => "signalfd",
         }
     }
 }
@@ -455,6 +459,10 @@ pub enum Step {
     Pipe(PipeArgs),
     /// `mkfifo(3)` of a `fifo` object (EEXIST if its node exists).
     Mkfifo(MkfifoArgs),
+    /// `signalfd(2)` of a `signalfd` object: made with `signals` as its
+    /// mask, or, once made, given a new mask (the call returns the same
+    /// descriptor).
+    Signalfd(SignalfdArgs),
     /// F_GETFD and F_GETFL of one end of a pipe or FIFO: `expect: {
     /// descriptor: { cloexec, nonblock, direct } }`.
     Fcntl(EndArgs),
@@ -1075,6 +1083,10 @@ pub struct SigwaitArgs {
     /// Pass no siginfo buffer (info NULL): only the number is returned.
     #[serde(default)]
     pub no_info: bool,
+    /// `via: signalfd` reads this `signalfd` object instead of a new one
+    /// (polling it for `timeout`).
+    #[serde(default)]
+    pub signalfd: Option<Sp<String>>,
     /// Pass an address the process cannot use for one argument of the raw
     /// rt_sigtimedwait(2) (EFAULT): `info`, `set` or `timeout`.
     #[serde(default)]
@@ -1409,6 +1421,32 @@ pub struct EndArgs {
     pub end: Option<PipeEnd>,
     #[serde(default)]
     pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignalfdArgs {
+    pub object: Sp<String>,
+    pub signals: Vec<Sp<String>>,
+    /// `cloexec` (SFD_CLOEXEC), `nonblock` (SFD_NONBLOCK).
+    #[serde(default)]
+    pub flags: Vec<Sp<PipeFlag>>,
+    /// Flags -1 (EINVAL).
+    #[serde(default)]
+    pub bad_flags: bool,
+    /// Pass a descriptor that is not the object's: `minus_two` (EBADF) or
+    /// `not_signalfd`, a regular file's (EINVAL).
+    #[serde(default)]
+    pub descriptor: Option<Sp<NotSignalfd>>,
+    #[serde(default)]
+    pub expect: Option<Sp<Expect>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotSignalfd {
+    MinusTwo,
+    NotSignalfd,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -1944,6 +1982,10 @@ pub struct DescriptorExpect {
     /// O_DIRECT is set (F_GETFL; `fcntl` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direct: Option<bool>,
+    /// The call returned the descriptor it was given (`signalfd` on a
+    /// made one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same: Option<bool>,
 }
 
 /// Expected IPC_STAT fields; only the ones given are compared.

@@ -774,14 +774,26 @@ pub fn wait_signal(sigs: &[i32], how: SigWait, no_info: bool) -> Result<SigInfo,
 }
 
 fn read_signalfd(sigs: &[i32], timeout: std::time::Duration) -> Result<SigInfo, Errno> {
+    let (fd, _) = signalfd(None, sigs, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK)?;
+    read_signalfd_from(fd.as_ref().map(OwnedFd::as_fd).ok_or(Errno::EBADF)?, timeout)
+}
+
+/// `signalfd(2)`: with `given` (a descriptor, or any number such as -2),
+/// a new mask for it, and what the call returned; without, a new signalfd.
+pub fn signalfd(given: Option<i32>, sigs: &[i32], flags: i32) -> Result<(Option<OwnedFd>, i32), Errno> {
     use std::os::fd::FromRawFd;
     let set = sigset(sigs);
-    // SAFETY: `set` is a valid sigset_t; the call makes a new descriptor.
-    let raw = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK) })?;
-    // SAFETY: the call succeeded, so `raw` is a new descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // SAFETY: `set` is a valid sigset_t; the descriptor is only an integer
+    // to the kernel, which checks it.
+    let raw = check(unsafe { libc::signalfd(given.unwrap_or(-1), &set, flags) })?;
+    // SAFETY: without `given`, the call made a new descriptor, ours alone.
+    Ok((given.is_none().then(|| unsafe { OwnedFd::from_raw_fd(raw) }), raw))
+}
+
+/// Read one signalfd_siginfo from a signalfd, waiting at most `timeout`.
+pub fn read_signalfd_from(fd: BorrowedFd<'_>, timeout: std::time::Duration) -> Result<SigInfo, Errno> {
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-    let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+    let mut fds = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
     if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(ms))? == 0 {
         return Err(Errno::EAGAIN);
     }
