@@ -14,8 +14,8 @@ use super::protocol::{Channel, Up};
 use super::trace::{Outcome, Termination};
 use crate::ipc::{Live, StepError};
 use crate::plan::{
-    BadDeadline, FileRef, KeyPlan, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia, Start, Whence, NotSignalfd,
-    for_instance, offset_for,
+    BadDeadline, FileRef, KeyPlan, NotSignalfd, ObjectId, ObjectSpec, Op, Plan, RoleId, SendHow, SendTo, Sigev, SignalTarget, SigwaitVia,
+    Start, Whence, for_instance, offset_for,
 };
 use crate::sys;
 
@@ -1026,7 +1026,10 @@ fn token() -> String {
 /// The outcome of a call that made a descriptor: the call returns it.
 fn descriptor_outcome(l: &crate::ipc::posix_shm::Live, lowest_free: i32) -> Result<Outcome, StepError> {
     let (fd, cloexec) = l.descriptor()?;
-    Ok(Outcome { descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec, status: None, previous: None }), ..Outcome::ok(i64::from(fd)) })
+    Ok(Outcome {
+        descriptor: Some(super::trace::Descriptor { fd, lowest_free, cloexec, status: None, previous: None }),
+        ..Outcome::ok(i64::from(fd))
+    })
 }
 
 /// How long a publication side spins for its peer: longer than the

@@ -901,9 +901,12 @@ impl Builder<'_> {
                     })
                 };
                 let descriptor = a.descriptor.as_ref().map(|d| *d.value());
-                let op = self
-                    .object_ref(objects, &a.object, &[Kind::Signalfd], "signalfd")
-                    .map(|object| Op::Signalfd { object, signals, flags, descriptor });
+                let op = self.object_ref(objects, &a.object, &[Kind::Signalfd], "signalfd").map(|object| Op::Signalfd {
+                    object,
+                    signals,
+                    flags,
+                    descriptor,
+                });
                 (op, &a.expect)
             }
             Step::Mkfifo(a) => {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub use crate::scenario::model::ObjectKind as Kind;
 pub use crate::scenario::model::{
     AddressExpect, AttachAt, BadDeadline, BadDescriptor, DescriptorExpect, InfoExpect, KeyExpect, MqAttrExpect, MqStatusExpect, MsgSet,
-    MsgctlCmd, MustFailCheck, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev, SiginfoExpect,
-    NotSignalfd, SignalTarget, SigwaitArg, SigwaitVia, StatExpect, TimeExpect, Whence,
+    MsgctlCmd, MustFailCheck, NotSignalfd, PipeEnd, RaceExpect, ReceivedExpect, Rlimits, SemOp, SemctlCmd, ShmSet, ShmctlCmd, Sigev,
+    SiginfoExpect, SignalTarget, SigwaitArg, SigwaitVia, StatExpect, TimeExpect, Whence,
 };
 pub use crate::scenario::span::Loc;
 
