@@ -441,6 +441,7 @@ impl Supervisor {
     fn settle(&mut self) {
         let mut go = Vec::new();
         let mut pids = Vec::new();
+        let stopping = self.stopped_early.is_some() || self.timeout.is_some();
         self.pending.retain(|p| {
             let ready = match p {
                 Pending::Wait { event, count, .. } => self.events[*event] >= *count,
@@ -451,11 +452,20 @@ impl Supervisor {
                     .iter()
                     .any(|t| t.role == *role && t.instance == *instance && t.termination.is_none() && procfs::stopped_now(t.pid)),
                 // The replica's last start (an earlier one may have ended).
+                // An ended one is reported (0) only once everything it sent
+                // was read and the run goes on: if it stopped at an unmet
+                // expectation, the run is stopping and the asker is killed
+                // with the rest, rather than blamed for a late signal.
                 Pending::PidOf { conn, role, instance } => {
-                    match self.instances.iter().rev().find(|t| t.role == *role && t.instance == *instance) {
-                        Some(t) => {
-                            let running = t.termination.is_none() && !procfs::has_exited(t.pid);
-                            pids.push((*conn, if running { t.pid } else { 0 }));
+                    let found = self.instances.iter().enumerate().rev().find(|(_, t)| t.role == *role && t.instance == *instance);
+                    match found {
+                        Some((_, t)) if t.termination.is_none() && !procfs::has_exited(t.pid) => {
+                            pids.push((*conn, t.pid));
+                            true
+                        }
+                        Some((idx, _)) if stopping || self.conns.iter().any(|c| c.who == Some(idx) && c.open) => false,
+                        Some(_) => {
+                            pids.push((*conn, 0));
                             true
                         }
                         None => false,
