@@ -89,6 +89,25 @@ pub struct Selection {
 pub enum Format {
     Human,
     Json,
+    Junit,
+    Ktap,
+    Kirk,
+    Markdown,
+}
+
+impl Format {
+    /// The report in this format, and its file extension (None for the
+    /// human report, which is only printed).
+    fn render(self, run: &Run) -> Option<(String, &'static str)> {
+        Some(match self {
+            Format::Human => return None,
+            Format::Json => (report::json::render(run), "json"),
+            Format::Junit => (report::formats::junit(run), "junit.xml"),
+            Format::Ktap => (report::formats::ktap(run), "ktap"),
+            Format::Kirk => (report::formats::kirk(run), "kirk.json"),
+            Format::Markdown => (report::formats::markdown(run), "md"),
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,10 +117,12 @@ pub struct RunArgs {
     /// Scenarios run at once (default: the number of CPUs).
     #[arg(short = 'j', long)]
     pub jobs: Option<usize>,
-    /// What goes to standard output.
-    #[arg(long, value_enum, default_value = "human")]
-    pub format: Format,
-    /// Folder for the JSON report.
+    /// Report formats, comma-separated (`human,junit,ktap`): each is written
+    /// to `--out`; standard output gets the human report if asked for,
+    /// otherwise the only format asked for.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "human")]
+    pub format: Vec<Format>,
+    /// Folder for the reports (the JSON report is always written).
     #[arg(long, default_value = "reports")]
     pub out: PathBuf,
     /// Isolation of each run.
@@ -252,31 +273,34 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let opts = RunOptions { exe, jobs, isolation: a.isolation };
     let environment = Environment::probe_with(&opts.exe);
     let started = Instant::now();
-    let human = a.format == Format::Human;
+    let human = a.format.contains(&Format::Human);
     let verdicts = exec::run_all(&plans, &environment, &opts, |v| {
         if human {
             let _ = writeln!(out, "{}", report::human::line(v));
         }
     });
     let run = Run { environment, verdicts, plans, wall_ms: started.elapsed().as_secs_f64() * 1000.0, jobs };
-    let json = report::json::render(&run);
-    match a.format {
-        Format::Human => {
-            let _ = write!(out, "{}", report::human::summary(&run));
-        }
-        Format::Json => {
-            let _ = writeln!(out, "{json}");
+    let mut formats = a.format.clone();
+    if !formats.contains(&Format::Json) {
+        formats.push(Format::Json);
+    }
+    let rendered: Vec<(Format, String, &str)> = formats.iter().filter_map(|f| f.render(&run).map(|(text, ext)| (*f, text, ext))).collect();
+    if human {
+        let _ = write!(out, "{}", report::human::summary(&run));
+    } else if let [only] = a.format.as_slice() {
+        if let Some((_, text, _)) = rendered.iter().find(|(f, _, _)| f == only) {
+            let _ = writeln!(out, "{}", text.trim_end());
         }
     }
     let _ = out.flush();
-    match write_report(&a.out, &json) {
-        Ok(p) => {
-            let stream: &mut dyn Write = if human { out } else { err };
-            let _ = writeln!(stream, "report: {}", p.display());
-        }
-        Err(e) => {
-            let _ = writeln!(err, "warning: the JSON report was not written: {e}");
-        }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let stem = format!("run-{secs}-{}", std::process::id());
+    for (_, text, ext) in &rendered {
+        let (line, to_out) = match write_report(&a.out, &stem, ext, text) {
+            Ok(p) => (format!("report: {}", p.display()), human),
+            Err(e) => (format!("warning: the {ext} report was not written: {e}"), false),
+        };
+        let _ = if to_out { writeln!(out, "{line}") } else { writeln!(err, "{line}") };
     }
     let t = run.totals();
     if t.fail > 0 {
@@ -288,12 +312,12 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     }
 }
 
-fn write_report(dir: &std::path::Path, json: &str) -> Result<PathBuf, String> {
+/// Write `DIR/STEM.EXT`, and the same as `DIR/latest.EXT`.
+fn write_report(dir: &std::path::Path, stem: &str, ext: &str, text: &str) -> Result<PathBuf, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let path = dir.join(format!("run-{secs}-{}.json", std::process::id()));
-    std::fs::write(&path, json).map_err(|e| format!("{}: {e}", path.display()))?;
-    let _ = std::fs::write(dir.join("latest.json"), json);
+    let path = dir.join(format!("{stem}.{ext}"));
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let _ = std::fs::write(dir.join(format!("latest.{ext}")), text);
     Ok(path)
 }
 
