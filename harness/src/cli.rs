@@ -52,6 +52,10 @@ pub enum Command {
     },
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Compare two JSON reports: new failures, fixes, skips, new and
+    /// vanished scenarios, slowdowns, and the environment's differences
+    /// first. Exits 1 exactly when something regressed.
+    Compare(CompareArgs),
     #[command(name = "__supervise", hide = true)]
     Supervise {
         #[arg(long, value_enum, default_value = "auto")]
@@ -135,6 +139,23 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// The earlier run's JSON report.
+    pub base: PathBuf,
+    /// The later run's JSON report.
+    pub new: PathBuf,
+    /// A scenario is slower when it takes more than this many times as long...
+    #[arg(long, default_value_t = 2.0)]
+    pub slower_than: f64,
+    /// ...and at least this many milliseconds more.
+    #[arg(long, default_value_t = 100.0)]
+    pub slower_by_ms: f64,
+    /// Markdown instead of plain text.
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub select: Selection,
@@ -147,6 +168,7 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
         Command::Run(a) => run(a, out, err),
         Command::List(a) => list(a, out, err),
+        Command::Compare(a) => compare(&a, out, err),
         Command::Validate { paths } => validate(&paths, out, err),
         Command::Schema => {
             let schema = schemars::schema_for!(scenario::model::ScenarioDoc);
@@ -319,6 +341,23 @@ fn write_report(dir: &std::path::Path, stem: &str, ext: &str, text: &str) -> Res
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     let _ = std::fs::write(dir.join(format!("latest.{ext}")), text);
     Ok(path)
+}
+
+fn compare(a: &CompareArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let read = |p: &std::path::Path| -> Result<Run, String> {
+        let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: not an ipc-harness JSON report ({e})", p.display()))
+    };
+    let (base, new) = match (read(&a.base), read(&a.new)) {
+        (Ok(b), Ok(n)) => (b, n),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = writeln!(err, "error: {e}");
+            return code::BROKEN;
+        }
+    };
+    let changes = report::compare::compare(&base, &new, a.slower_than, a.slower_by_ms);
+    let _ = write!(out, "{}", report::compare::render(&changes, a.markdown));
+    if changes.regressed() { code::FAILED } else { code::OK }
 }
 
 fn list(a: ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

@@ -486,3 +486,16 @@ fn schema_prints_a_json_schema() {
     assert!(schema["properties"]["roles"].is_object(), "{schema}");
     assert!(schema["required"].as_array().is_some_and(|r| r.iter().any(|x| x == "description")), "{schema}");
 }
+
+/// `compare` exits 1 exactly when something regressed, 0 when nothing did,
+/// and 2 when a report cannot be read.
+#[rstest]
+#[case::regressed(&["compare", "tests/fixtures/reports/run.json", "tests/fixtures/reports/run-new.json"], 1, "New failures (1)")]
+#[case::same(&["compare", "tests/fixtures/reports/run.json", "tests/fixtures/reports/run.json"], 0, "no regression")]
+#[case::improved(&["compare", "tests/fixtures/reports/run-new.json", "tests/fixtures/reports/run.json"], 1, "Fixed (1)")]
+#[case::unreadable(&["compare", "tests/fixtures/reports/missing.json", "tests/fixtures/reports/run.json"], 2, "")]
+fn compare_exit_codes(#[case] args: &[&str], #[case] code: i32, #[case] stdout_has: &str) {
+    let o = harness(args);
+    assert_eq!(o.code, code, "{}", show(&o));
+    assert!(o.stdout.contains(stdout_has), "{}", show(&o));
+}

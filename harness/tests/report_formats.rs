@@ -106,3 +106,18 @@ fn rendering_ten_thousand_cases_is_cheap() {
     // A run of 10 000 cases takes minutes; rendering must stay a small part.
     assert!(took < std::time::Duration::from_secs(10), "rendering took {took:?}");
 }
+
+#[test]
+fn compare_of_two_fixed_reports_matches_its_golden_file() {
+    use ipc_harness::report::compare;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
+    let new: Run = serde_json::from_str(&std::fs::read_to_string(dir.join("run-new.json")).expect("reading")).expect("a run");
+    let base = fixture();
+    let changes = compare::compare(&base, &new, 2.0, 100.0);
+    assert!(changes.regressed(), "a new failure is a regression");
+    golden("compare.txt", &compare::render(&changes, false));
+    golden("compare.md", &compare::render(&changes, true));
+    // Against itself nothing changed, and nothing regressed.
+    let same = compare::compare(&base, &base, 2.0, 100.0);
+    assert!(!same.regressed() && same.environment.is_empty() && same.fixed.is_empty());
+}

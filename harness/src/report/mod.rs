@@ -1,6 +1,7 @@
 //! Reports render verdicts; they never judge. Every format is made from the
 //! same `Run` (the environment plus the verdicts).
 
+pub mod compare;
 pub mod formats;
 pub mod human;
 pub mod json;
