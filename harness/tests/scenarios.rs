@@ -10,10 +10,15 @@
 //!
 //! Zero collected scenarios is a failure, and so is any IPC object or
 //! `/dev/shm` entry left in the kernel after all trials.
+//!
+//! libtest cannot show a skip decided at run time, so every scenario's
+//! verdict also goes into the native JSON report, written to `reports/` (or
+//! to `IPC_HARNESS_REPORT_DIR`); where it went is printed at the end.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use ipc_harness::check::Status;
+use ipc_harness::check::{Status, Verdict};
 use ipc_harness::cli;
 use ipc_harness::exec::{RunOptions, Wanted, run_one};
 use ipc_harness::plan::Environment;
@@ -31,10 +36,20 @@ fn main() {
     let args = Arguments::from_args();
     let before = kernel_ipc_snapshot();
     let env = Environment::probe_with(Path::new(env!("CARGO_BIN_EXE_ipc-harness")));
-    let mut trials = scenario_trials(&env);
+    let verdicts = Arc::new(Mutex::new(Vec::new()));
+    let started = std::time::Instant::now();
+    // Scenarios skipped before they run are in the report only when every
+    // trial is selected (a filtered run reports what it ran).
+    let whole = args.filter.is_none() && args.skip.is_empty();
+    let mut trials = scenario_trials(&env, &verdicts, whole);
     trials.extend(invalid_trials());
     let collected = trials.len();
     let conclusion = libtest_mimic::run(&args, trials);
+    if !args.list {
+        let mut verdicts = verdicts.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+        verdicts.sort_by(|a, b| a.name.cmp(&b.name));
+        write_report(env, verdicts, started.elapsed().as_secs_f64() * 1000.0);
+    }
     let mut ok = !conclusion.has_failed();
     if collected == 0 {
         eprintln!("error: no scenario was collected under {}", root().display());
@@ -53,7 +68,31 @@ fn main() {
     std::process::exit(if ok { 0 } else { 101 });
 }
 
-fn scenario_trials(env: &Environment) -> Vec<Trial> {
+/// The run's verdicts as the native JSON report; a report that cannot be
+/// written is said, not hidden.
+fn write_report(environment: Environment, verdicts: Vec<Verdict>, wall_ms: f64) {
+    if verdicts.is_empty() {
+        return;
+    }
+    let dir = std::env::var_os("IPC_HARNESS_REPORT_DIR").map_or_else(|| PathBuf::from("../reports"), PathBuf::from);
+    let run = ipc_harness::report::Run { environment, verdicts, plans: Vec::new(), wall_ms, jobs: 0 };
+    let t = run.totals();
+    let path = dir.join("cargo-test.json");
+    let written = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, ipc_harness::report::json::render(&run)));
+    match written {
+        Ok(()) => eprintln!(
+            "scenario report ({} pass, {} fail, {} skip, {} broken): {}",
+            t.pass,
+            t.fail,
+            t.skip,
+            t.broken,
+            path.canonicalize().unwrap_or(path).display()
+        ),
+        Err(e) => eprintln!("warning: the scenario report was not written to {}: {e}", path.display()),
+    }
+}
+
+fn scenario_trials(env: &Environment, verdicts: &Arc<Mutex<Vec<Verdict>>>, whole: bool) -> Vec<Trial> {
     let sources = match source::discover(&[root()]) {
         Ok(s) => s,
         Err(e) => return vec![Trial::test("collect", move || Err(e.into()))],
@@ -74,8 +113,17 @@ fn scenario_trials(env: &Environment) -> Vec<Trial> {
         let env = env.clone();
         let opts = opts.clone();
         let negative = plan.must_fail.is_some();
+        if let Some(reason) = unmet.as_ref().filter(|_| whole) {
+            if let Ok(mut list) = verdicts.lock() {
+                list.push(Verdict::skipped(&plan, reason.clone()));
+            }
+        }
+        let collect = Arc::clone(verdicts);
         let trial = Trial::test(name, move || {
             let v = run_one(&plan, &env, &opts);
+            if let Ok(mut list) = collect.lock() {
+                list.push(Verdict { trace: None, ..v.clone() });
+            }
             match v.status {
                 Status::Pass => Ok(()),
                 Status::Skip => Err(format!(
