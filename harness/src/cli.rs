@@ -50,8 +50,12 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Print the JSON Schema of the scenario format.
-    Schema,
+    /// Print the JSON Schema of the scenario format (with `--report`, of the
+    /// JSON report).
+    Schema {
+        #[arg(long)]
+        report: bool,
+    },
     /// Compare two JSON reports: new failures, fixes, skips, new and
     /// vanished scenarios, slowdowns, and the environment's differences
     /// first. Exits 1 exactly when something regressed.
@@ -170,7 +174,11 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::List(a) => list(a, out, err),
         Command::Compare(a) => compare(&a, out, err),
         Command::Validate { paths } => validate(&paths, out, err),
-        Command::Schema => {
+        Command::Schema { report: true } => {
+            let _ = write!(out, "{}", report::json::schema());
+            code::OK
+        }
+        Command::Schema { report: false } => {
             let schema = schemars::schema_for!(scenario::model::ScenarioDoc);
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             code::OK

@@ -10,7 +10,7 @@ use crate::plan::{AddressExpect, ExitPlan, ExpectPlan, KeyExpect, Loc, Locator, 
 use crate::sys::{self, ShmStat};
 
 /// One unmet expectation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Mismatch {
     pub what: String,
     pub expected: String,
@@ -370,7 +370,7 @@ pub fn stat(want: &StatExpect, got: &ShmStat, pid_of: &dyn Fn(&str) -> Option<i3
 }
 
 /// The one outcome set every report maps from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
@@ -390,7 +390,7 @@ impl Status {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Failure {
     pub at: Locator,
     /// Where in the YAML file.
@@ -400,7 +400,7 @@ pub struct Failure {
     pub mismatch: Mismatch,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verdict {
     pub name: String,
     pub path: String,

@@ -15,7 +15,7 @@ use super::error::Error;
 use super::trace::Isolation;
 
 /// What the user asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub enum Wanted {
     /// Namespaces if the kernel allows them, else run-unique names.
     Auto,

@@ -7,7 +7,7 @@ use crate::plan::{Locator, RoleId};
 use crate::sys::ShmStat;
 
 /// The result of one system call made by a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// `Ok` with the call's return value, or the errno name.
     pub result: Result<i64, String>,
@@ -74,7 +74,7 @@ pub struct Outcome {
     pub elapsed_us: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Descriptor {
     pub fd: i32,
     /// The lowest free number before the call (-1 when no call made it).
@@ -119,7 +119,7 @@ impl Outcome {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Termination {
     Exited(i32),
@@ -159,7 +159,7 @@ impl std::fmt::Display for Termination {
 }
 
 /// Evidence that a role was blocked in the kernel during a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Blocked {
     /// `/proc/PID/stat` state letter (S or D).
     pub state: char,
@@ -169,7 +169,7 @@ pub struct Blocked {
     pub syscall: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepRecord {
     pub step: usize,
     /// Microseconds since the scenario started.
@@ -181,7 +181,7 @@ pub struct StepRecord {
 }
 
 /// One process: a replica of a role.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InstanceTrace {
     pub role: RoleId,
     pub instance: u32,
@@ -206,7 +206,7 @@ impl InstanceTrace {
 }
 
 /// Which isolation the supervisor achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Isolation {
     /// New IPC and mount namespaces, private /dev/shm and mqueue.
@@ -228,7 +228,7 @@ impl Isolation {
 }
 
 /// An IPC object found in the kernel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Residue {
     pub kind: String,
     /// The object's name in the scenario, when the ledger knows it.
@@ -260,7 +260,7 @@ impl std::fmt::Display for Residue {
 }
 
 /// A post-condition observation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AfterObservation {
     pub object: String,
     pub exists: bool,
@@ -268,13 +268,13 @@ pub struct AfterObservation {
 }
 
 /// Where the roles were when the watchdog fired.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TimeoutReport {
     pub after_ms: u64,
     pub stuck: Vec<Stuck>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Stuck {
     pub role: RoleId,
     pub instance: u32,
@@ -283,7 +283,7 @@ pub struct Stuck {
 }
 
 /// Everything the supervisor recorded about one scenario run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Trace {
     pub isolation: Isolation,
     /// Why the isolation is not the strongest, when it is not.

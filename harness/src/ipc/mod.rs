@@ -95,7 +95,7 @@ pub struct PosixSem {
 
 /// What a *_INFO call reported next to what /proc/sysvipc lists, read at
 /// the same moment: (name, reported, listed) pairs that must be equal.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Agreement {
     pub what: String,
     pub against: String,

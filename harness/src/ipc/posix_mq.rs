@@ -49,7 +49,7 @@ impl Lifecycle for PosixMqKind {
 
 /// A queue's line in the mqueue file system, as `mqueue_read_file` in
 /// ipc/mqueue.c prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct MqStatus {
     pub qsize: u64,
     pub notify: i32,

@@ -139,7 +139,7 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
 }
 
 /// What the running kernel and process offer, probed once per run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
     pub kernel_release: String,
     pub kernel_version: String,

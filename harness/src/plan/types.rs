@@ -16,13 +16,13 @@ pub use crate::scenario::span::Loc;
 
 macro_rules! id {
     ($($name:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
         pub struct $name(pub usize);
     )*};
 }
 id!(ObjectId, RoleId, EventId, BarrierId, FileId);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     /// `seed::shared_anon_fork` (with `::case` for a parameter table row).
     pub name: String,
@@ -65,7 +65,7 @@ impl Plan {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Requirements {
     pub root: bool,
     pub capabilities: Vec<String>,
@@ -87,13 +87,13 @@ pub struct Requirements {
     pub credentials: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FilePlan {
     pub name: String,
     pub content: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ObjectPlan {
     pub name: String,
     pub spec: ObjectSpec,
@@ -119,7 +119,7 @@ impl ObjectPlan {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ObjectSpec {
     SysvShm {
         size: u64,
@@ -176,7 +176,7 @@ pub enum ObjectSpec {
 }
 
 /// How the supervisor names a `posix_shm` object.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum NamePlan {
     /// `/ipc-harness-<run>-<object>`.
     RunUnique,
@@ -214,7 +214,7 @@ impl ObjectSpec {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum KeyPlan {
     /// A key chosen per run by the supervisor (never one in use).
     Generated,
@@ -225,13 +225,13 @@ pub enum KeyPlan {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Start {
     Exec,
     Fork,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RolePlan {
     pub name: String,
     pub start: Start,
@@ -260,14 +260,14 @@ pub struct RolePlan {
     pub loc: Loc,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CredentialsPlan {
     pub uid: u32,
     pub gid: u32,
     pub drop_capabilities: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExitPlan {
     Code(i32),
@@ -285,7 +285,7 @@ impl std::fmt::Display for ExitPlan {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StepPlan {
     pub op: Op,
     pub expect: ExpectPlan,
@@ -293,7 +293,7 @@ pub struct StepPlan {
 }
 
 /// The operations, with names resolved.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     Ftok {
@@ -852,7 +852,7 @@ pub fn offset_for(offset: u64, stride: u64, instance: u32) -> u64 {
     offset + stride * u64::from(instance)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum SendHow {
     Kill,
     Sigqueue,
@@ -861,14 +861,14 @@ pub enum SendHow {
     Tgkill,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum SendTo {
     Role { role: RoleId, instance: u32 },
     Target(SignalTarget),
 }
 
 /// The flags of `shm_open` and `open`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OpenFlags {
     pub create: bool,
     pub excl: bool,
@@ -919,7 +919,7 @@ impl OpenFlags {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum FileRef {
     Declared(FileId),
     /// A name that is not in `files`: the path does not exist.
@@ -927,7 +927,7 @@ pub enum FileRef {
 }
 
 /// What a step must observe. The default is "the call succeeds".
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExpectPlan {
     pub errno: Option<String>,
     pub value: Option<i64>,
@@ -962,13 +962,13 @@ pub struct ExpectPlan {
     pub explicit: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BarrierPlan {
     pub name: String,
     pub parties: u32,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AfterPlan {
     pub exists: Vec<(ObjectId, Loc)>,
     pub gone: Vec<(ObjectId, Loc)>,
@@ -981,14 +981,14 @@ impl AfterPlan {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MustFailPlan {
     pub because: String,
     pub at: Locator,
 }
 
 /// A place in a scenario where a check is made; verdict failures carry one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Locator {
     /// Step `step` (0-based) of a role.

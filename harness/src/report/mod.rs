@@ -12,7 +12,7 @@ use crate::check::{Status, Verdict};
 use crate::plan::{Environment, Plan};
 
 /// One run of the harness, as every reporter sees it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Run {
     pub environment: Environment,
     pub verdicts: Vec<Verdict>,
@@ -24,7 +24,7 @@ pub struct Run {
 }
 
 /// Counts by status.
-#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals {
     pub pass: usize,
     pub fail: usize,

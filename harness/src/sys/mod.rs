@@ -73,7 +73,7 @@ pub fn shmdt(addr: usize) -> Result<libc::c_int, Errno> {
 
 /// The fields of `struct shmid_ds` (and of the other kinds' status) that
 /// scenarios check.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ShmStat {
     pub segsz: u64,
     pub nattch: u64,
@@ -223,7 +223,7 @@ pub fn shmctl_lock(id: libc::c_int, lock: bool) -> Result<libc::c_int, Errno> {
 
 /// What IPC_INFO and SHM_INFO report, and the sysctls they should agree
 /// with, read at the same moment.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ShmInfo {
     /// IPC_INFO's return value: the highest used index.
     pub highest_index: i64,
@@ -671,7 +671,7 @@ pub fn block_signals(sigs: &[i32]) -> Result<(), Errno> {
 }
 
 /// What a delivered signal's siginfo says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SigInfo {
     pub signo: i32,
     pub code: i32,
