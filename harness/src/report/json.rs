@@ -18,7 +18,7 @@ struct Document<'a> {
 }
 
 /// The report's shape, for its JSON Schema (`reports/schema/report.schema.json`).
-#[derive(schemars::JsonSchema)]
+#[derive(Debug, schemars::JsonSchema)]
 #[allow(dead_code)]
 pub struct ReportSchema {
     /// `ipc-harness/report/v1`.
