@@ -144,6 +144,9 @@ pub struct Environment {
     pub kernel_release: String,
     pub kernel_version: String,
     pub arch: String,
+    /// The C library the harness runs on (`glibc 2.36`, `musl`).
+    #[serde(default)]
+    pub libc: String,
     pub euid: u32,
     pub capabilities: Vec<String>,
     /// Capabilities a root process usually has that this one lacks
@@ -214,6 +217,7 @@ impl Environment {
             kernel_release: field(nix::sys::utsname::UtsName::release),
             kernel_version: field(nix::sys::utsname::UtsName::version),
             arch: field(nix::sys::utsname::UtsName::machine),
+            libc: crate::sys::libc_name(),
             euid,
             capabilities: capability_names(cap_mask),
             capabilities_missing: if euid == 0 { capability_names(all_caps & !cap_mask) } else { Vec::new() },

@@ -53,6 +53,7 @@ pub fn compare(base: &Run, new: &Run, threshold: f64, floor_ms: f64) -> Changes 
         let mut m = BTreeMap::new();
         m.insert("kernel".to_owned(), format!("{} {}", e.kernel_release, e.kernel_version));
         m.insert("arch".to_owned(), e.arch.clone());
+        m.insert("libc".to_owned(), e.libc.clone());
         m.insert("euid".to_owned(), e.euid.to_string());
         m.insert("capabilities missing".to_owned(), e.capabilities_missing.join(" "));
         m.insert("isolation".to_owned(), e.isolation.map(|i| format!("{i:?}")).unwrap_or_default());

@@ -37,6 +37,7 @@ fn environment(run: &Run) -> Vec<(String, String)> {
         ("kernel.release".to_owned(), e.kernel_release.clone()),
         ("kernel.version".to_owned(), e.kernel_version.clone()),
         ("arch".to_owned(), e.arch.clone()),
+        ("libc".to_owned(), e.libc.clone()),
         ("euid".to_owned(), e.euid.to_string()),
         ("capabilities.missing".to_owned(), e.capabilities_missing.join(" ")),
         ("isolation".to_owned(), e.isolation.map(|i| format!("{i:?}")).unwrap_or_default()),

@@ -43,7 +43,7 @@ pub fn summary(run: &Run) -> String {
     let t = run.totals();
     let env = &run.environment;
     let isolation = run.verdicts.iter().find_map(|v| v.isolation).map_or("none needed (nothing ran)", |i| i.describe());
-    let _ = writeln!(out, "\nipc-harness on Linux {} ({}), euid {}", env.kernel_release, env.arch, env.euid);
+    let _ = writeln!(out, "\nipc-harness on Linux {} ({}, {}), euid {}", env.kernel_release, env.arch, env.libc, env.euid);
     if !env.capabilities_missing.is_empty() && env.euid == 0 {
         let _ = writeln!(out, "root without: {}", env.capabilities_missing.join(", "));
     }

@@ -1703,3 +1703,17 @@ pub fn wait_end(pid: i32, nohang: bool) -> Result<Option<(i32, Ended)>, Errno> {
         }
     }
 }
+
+/// The C library this binary runs on, with its version where it says.
+pub fn libc_name() -> String {
+    #[cfg(target_env = "gnu")]
+    {
+        // SAFETY: gnu_get_libc_version returns a static C string.
+        let v = unsafe { std::ffi::CStr::from_ptr(libc::gnu_get_libc_version()) };
+        format!("glibc {}", v.to_string_lossy())
+    }
+    #[cfg(not(target_env = "gnu"))]
+    {
+        if cfg!(target_env = "musl") { "musl".to_owned() } else { "unknown".to_owned() }
+    }
+}
