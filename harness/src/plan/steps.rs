@@ -477,13 +477,7 @@ impl Builder<'_> {
             }
             Step::Handled(a) => {
                 let signal = a.signal.as_ref().map(|s| self.signal(s));
-                let caught = |d: &m::RoleDecl, s: &str| {
-                    d.catch
-                        .iter()
-                        .chain(&d.catch_restart)
-                        .any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
-                };
-                if let Some(s) = a.signal.as_ref().filter(|s| !self.doc.roles.get_index(me.0).is_some_and(|(_, d)| caught(d, s))) {
+                if let Some(s) = a.signal.as_ref().filter(|s| !self.role_lists(me.0, s, |d| d.catch.iter().chain(&d.catch_restart))) {
                     self.err(
                         Diagnostic::new(s.loc(), format!("role `{me_name}` does not catch {}", s.value()))
                             .label("never recorded")
@@ -1233,8 +1227,7 @@ impl Builder<'_> {
     /// may arrive before the wait and run its default action.
     fn blocked_signal(&mut self, role: usize, role_name: &str, s: &Sp<String>) -> String {
         let signal = self.signal(s);
-        let same = |b: &Sp<String>| sys::signal_from_name(b).is_some() && sys::signal_from_name(b) == sys::signal_from_name(s);
-        if !self.doc.roles.get_index(role).is_some_and(|(_, d)| d.block.iter().any(same)) {
+        if !self.role_lists(role, s, |d| d.block.iter()) {
             self.err(
                 Diagnostic::new(s.loc(), format!("role `{role_name}` does not block {}", s.value()))
                     .label("may arrive before the wait and kill the role")
@@ -1248,10 +1241,39 @@ impl Builder<'_> {
     /// signal that is not blocked takes it only if it arrives during the
     /// wait, which the scenario orders with `wait_blocked`).
     fn waited_signal(&mut self, role: usize, role_name: &str, s: &Sp<String>) -> String {
-        let caught = self.doc.roles.get_index(role).is_some_and(|(_, d)| {
-            d.catch.iter().chain(&d.catch_restart).any(|c| sys::signal_from_name(c).is_some_and(|n| Some(n) == sys::signal_from_name(s)))
-        });
-        if caught { self.signal(s) } else { self.blocked_signal(role, role_name, s) }
+        if self.role_lists(role, s, |d| d.catch.iter().chain(&d.catch_restart)) {
+            self.signal(s)
+        } else {
+            self.blocked_signal(role, role_name, s)
+        }
+    }
+
+    /// Whether one of a role's signal lists (`block`, `catch`, ...) holds
+    /// `s`, compared by number (`SIGRTMAX` and `SIGRTMIN+30` are one).
+    fn role_lists<'d, I>(&'d self, role: usize, s: &str, lists: impl Fn(&'d m::RoleDecl) -> I) -> bool
+    where
+        I: Iterator<Item = &'d Sp<String>>,
+    {
+        let Some(n) = sys::signal_from_name(s) else { return false };
+        self.doc.roles.get_index(role).is_some_and(|(_, d)| lists(d).any(|x| sys::signal_from_name(x) == Some(n)))
+    }
+
+    /// A signal name in an expectation (`received`, `siginfo`) must exist.
+    fn expected_signal(&mut self, name: &str, loc: Loc) {
+        if sys::signal_from_name(name).is_none() {
+            self.err(Diagnostic::new(loc, format!("unknown signal `{name}`")).label("not a signal").hint(
+                did_you_mean(name, &super::build::signal_names()).unwrap_or_else(|| "use a name such as SIGUSR1 or SIGRTMIN+1".to_owned()),
+            ));
+        }
+    }
+
+    /// An si_code name in an expectation must be one of signal(7)'s.
+    fn expected_si_code(&mut self, code: &str, loc: Loc) {
+        if !sys::SI_CODES.iter().any(|(n, _)| *n == code) {
+            let names: Vec<String> = sys::SI_CODES.iter().map(|(n, _)| (*n).to_owned()).collect();
+            let hint = did_you_mean(code, &names).unwrap_or_else(|| format!("use one of {}", names.join(", ")));
+            self.err(Diagnostic::new(loc, format!("unknown si_code `{code}`")).label("code").hint(hint));
+        }
     }
 
     /// A replica number must exist in the role named.
@@ -1653,19 +1675,9 @@ impl Builder<'_> {
                 misplaced(self, "received", list.loc(), "`handled` and `take_pending`");
             }
             for r in list.value() {
-                if sys::signal_from_name(&r.signal).is_none() {
-                    self.err(
-                        Diagnostic::new(list.loc(), format!("unknown signal `{}`", r.signal))
-                            .label("in this list")
-                            .hint("use a name such as SIGUSR1 or SIGRTMIN+1"),
-                    );
-                }
-                if let Some(code) = r.code.as_deref().filter(|c| !sys::SI_CODES.iter().any(|(n, _)| n == c)) {
-                    self.err(
-                        Diagnostic::new(list.loc(), format!("unknown si_code `{code}`"))
-                            .label("in this list")
-                            .hint("use SI_USER, SI_QUEUE, SI_KERNEL, ..."),
-                    );
+                self.expected_signal(&r.signal, list.loc());
+                if let Some(code) = &r.code {
+                    self.expected_si_code(code, list.loc());
                 }
                 if let Some(p) = &r.pid_of {
                     self.known_role(p, list.loc());
@@ -1677,13 +1689,11 @@ impl Builder<'_> {
             if !matches!(op, Op::Sigwait { .. }) {
                 misplaced(self, "siginfo", s.loc(), "`sigwait`");
             }
-            if let Some(sig) = s.signal.as_deref().filter(|s| sys::signal_from_name(s).is_none()) {
-                self.err(Diagnostic::new(s.loc(), format!("unknown signal `{sig}`")).label("si_signo").hint("use a name such as SIGUSR1"));
+            if let Some(sig) = &s.signal {
+                self.expected_signal(sig, s.loc());
             }
-            if let Some(code) = s.code.as_deref().filter(|c| !sys::SI_CODES.iter().any(|(n, _)| n == c)) {
-                let names: Vec<String> = sys::SI_CODES.iter().map(|(n, _)| (*n).to_owned()).collect();
-                let hint = crate::plan::build::did_you_mean(code, &names).unwrap_or_else(|| format!("use one of {}", names.join(", ")));
-                self.err(Diagnostic::new(s.loc(), format!("unknown si_code `{code}`")).label("code").hint(hint));
+            if let Some(code) = &s.code {
+                self.expected_si_code(code, s.loc());
             }
             if let Some(r) = &s.pid_of {
                 self.known_role(r, s.loc());
