@@ -25,6 +25,17 @@ pub mod code {
     pub const INVALID: i32 = 3;
     /// The selection matched no scenario.
     pub const NOTHING_SELECTED: i32 = 4;
+
+    /// kselftest's codes (`tools/testing/selftests/kselftest.h`), for
+    /// `run --exit-codes kselftest`.
+    pub mod kselftest {
+        /// Nothing failed or broke, and something passed.
+        pub const PASS: i32 = 0;
+        /// Something failed or broke, or the input was invalid.
+        pub const FAIL: i32 = 1;
+        /// Everything selected was skipped (or nothing was selected).
+        pub const SKIP: i32 = 4;
+    }
 }
 
 #[derive(Debug, Parser)]
@@ -32,7 +43,7 @@ pub mod code {
     name = "ipc-harness",
     version,
     about = "Conformance and stress tests for Linux IPC, written as YAML scenarios",
-    after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input (a scenario file or the command line), 4 nothing selected."
+    after_help = "Exit codes: 0 all passed or skipped, 1 failures, 2 broken, 3 invalid input (a scenario file or the command line), 4 nothing selected. `run --exit-codes kselftest` uses kselftest's instead: 0 pass, 1 fail (failures, broken runs or invalid input), 4 skip (everything skipped)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -140,6 +151,39 @@ pub struct RunArgs {
     /// flakiness hunts); repetitions are named `NAME#k`.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub repeat: u32,
+    /// Exit codes: the harness's own, or kselftest's (0 pass, 1 fail, 4
+    /// skip), for runners that read KTAP from `--format ktap`.
+    #[arg(long, value_enum, default_value = "harness")]
+    pub exit_codes: ExitCodes,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExitCodes {
+    Harness,
+    Kselftest,
+}
+
+impl ExitCodes {
+    /// The exit code of a run with these totals.
+    fn of_run(self, t: report::Totals) -> i32 {
+        match self {
+            ExitCodes::Harness if t.fail > 0 => code::FAILED,
+            ExitCodes::Harness if t.broken > 0 => code::BROKEN,
+            ExitCodes::Harness => code::OK,
+            ExitCodes::Kselftest if t.fail + t.broken > 0 => code::kselftest::FAIL,
+            ExitCodes::Kselftest if t.pass == 0 => code::kselftest::SKIP,
+            ExitCodes::Kselftest => code::kselftest::PASS,
+        }
+    }
+
+    /// The exit code when the run could not start (a harness code).
+    fn of_refusal(self, harness: i32) -> i32 {
+        match self {
+            ExitCodes::Harness => harness,
+            ExitCodes::Kselftest if harness == code::NOTHING_SELECTED => code::kselftest::SKIP,
+            ExitCodes::Kselftest => code::kselftest::FAIL,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -280,7 +324,7 @@ fn load_selected(sel: &Selection, err: &mut dyn Write) -> Result<Vec<Plan>, i32>
 fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let mut plans = match load_selected(&a.select, err) {
         Ok(p) => p,
-        Err(c) => return c,
+        Err(c) => return a.exit_codes.of_refusal(c),
     };
     if a.repeat > 1 {
         plans = (1..=a.repeat)
@@ -296,7 +340,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Ok(e) => e,
         Err(e) => {
             let _ = writeln!(err, "error: cannot find the harness binary: {e}");
-            return code::BROKEN;
+            return a.exit_codes.of_refusal(code::BROKEN);
         }
     };
     let jobs = a.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -332,14 +376,7 @@ fn run(a: RunArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         };
         let _ = if to_out { writeln!(out, "{line}") } else { writeln!(err, "{line}") };
     }
-    let t = run.totals();
-    if t.fail > 0 {
-        code::FAILED
-    } else if t.broken > 0 {
-        code::BROKEN
-    } else {
-        code::OK
-    }
+    a.exit_codes.of_run(run.totals())
 }
 
 /// Write `DIR/STEM.EXT`, and the same as `DIR/latest.EXT`.

@@ -144,6 +144,25 @@ fn run_exit_codes(#[case] args: &[&str], #[case] code: i32, #[case] stdout_has: 
     }
 }
 
+/// `--exit-codes kselftest`: 0 when something passed and nothing failed,
+/// 1 for any failure, broken run or invalid input, 4 when everything was
+/// skipped; KTAP on standard output either way.
+#[rstest]
+#[case::pass(&[PASS], 0)]
+#[case::pass_and_skip(&[PASS, SKIP], 0)]
+#[case::only_skips(&[SKIP], 4)]
+#[case::fail(&[PASS, SKIP, FAIL], 1)]
+#[case::invalid_input(&[INVALID], 1)]
+#[case::nothing_selected(&[PASS, "--name", "nothing-matches"], 4)]
+fn kselftest_exit_codes(#[case] paths: &[&str], #[case] code: i32) {
+    let mut args = vec!["--format", "ktap", "--exit-codes", "kselftest"];
+    args.extend_from_slice(paths);
+    let o = run(&args);
+    assert_eq!(o.code, code, "{}", show(&o));
+    let ran = !paths.contains(&INVALID) && !paths.contains(&"--name");
+    assert_eq!(o.stdout.starts_with("KTAP version 1\n"), ran, "{}", show(&o));
+}
+
 #[rstest]
 #[case::library_seed(&["../scenarios/seed"], 0, "0 invalid file(s)")]
 #[case::passing_fixture(&[PASS], 0, "1 file(s): 1 valid case(s), 0 invalid file(s)")]
