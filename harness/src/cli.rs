@@ -71,6 +71,23 @@ pub enum Command {
     /// vanished scenarios, slowdowns, and the environment's differences
     /// first. Exits 1 exactly when something regressed.
     Compare(CompareArgs),
+    /// What this process really gets: every IPC limit in effect, use and
+    /// headroom, /dev/shm and the memory cgroup, namespaces, capabilities
+    /// and which sysctls can be written. `--require` checks workload
+    /// profiles (with fixes per platform); `--probe` proves each limit is
+    /// enforced at its edge. Exits 1 when a requirement is not met or a
+    /// probe contradicts a limit.
+    Limits(LimitsArgs),
+    #[command(name = "__limits-probe", hide = true)]
+    LimitsProbe {
+        #[arg(long)]
+        allow_shared_namespace: bool,
+    },
+    #[command(name = "__probe-sysctl-writes", hide = true)]
+    ProbeSysctlWrites {
+        #[arg(long)]
+        user_namespace: bool,
+    },
     #[command(name = "__supervise", hide = true)]
     Supervise {
         #[arg(long, value_enum, default_value = "auto")]
@@ -204,6 +221,26 @@ pub struct CompareArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct LimitsArgs {
+    /// The snapshot (and checks and probes) as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Check a requirement profile: a built-in name (postgresql, chromium,
+    /// pytorch-dataloader, nccl, oracle-database) or a YAML file
+    /// (repeatable).
+    #[arg(long = "require", value_name = "NAME|FILE")]
+    pub require: Vec<String>,
+    /// Prove each limit is enforced at its edge. Exhausting probes run in
+    /// a private IPC and mount namespace with the limits lowered there.
+    #[arg(long)]
+    pub probe: bool,
+    /// Where no private namespace can be made, run the exhausting probes
+    /// in this process's own one (they starve other users of it briefly).
+    #[arg(long, requires = "probe")]
+    pub allow_shared_namespace: bool,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct ListArgs {
     #[command(flatten)]
     pub select: Selection,
@@ -217,6 +254,20 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Run(a) => run(a, out, err),
         Command::List(a) => list(a, out, err),
         Command::Compare(a) => compare(&a, out, err),
+        Command::Limits(a) => limits(&a, out, err),
+        Command::LimitsProbe { allow_shared_namespace } => {
+            let probes = crate::limits::enforce::run(crate::limits::enforce::Options { allow_shared: allow_shared_namespace });
+            let _ = writeln!(out, "{}", serde_json::to_string(&probes).unwrap_or_default());
+            code::OK
+        }
+        Command::ProbeSysctlWrites { user_namespace } => {
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&crate::limits::snapshot::probe_sysctl_writes(user_namespace)).unwrap_or_default()
+            );
+            code::OK
+        }
         Command::Validate { paths } => validate(&paths, out, err),
         Command::Schema { report: true } => {
             let _ = write!(out, "{}", report::json::schema());
@@ -403,6 +454,60 @@ fn compare(a: &CompareArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let changes = report::compare::compare(&base, &new, a.slower_than, a.slower_by_ms);
     let _ = write!(out, "{}", report::compare::render(&changes, a.markdown));
     if changes.regressed() { code::FAILED } else { code::OK }
+}
+
+fn limits(a: &LimitsArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    use crate::limits;
+    let mut profiles = Vec::new();
+    for name in &a.require {
+        match limits::profile::load(name) {
+            Ok(p) => profiles.push(p),
+            Err(e) => {
+                let _ = write!(err, "{e}");
+                return code::INVALID;
+            }
+        }
+    }
+    let exe = std::env::current_exe().ok();
+    let snapshot = limits::snapshot::take(exe.as_deref());
+    let mut probes = Vec::new();
+    if a.probe {
+        let Some(exe) = &exe else {
+            let _ = writeln!(err, "error: cannot find the harness binary to run the probes in");
+            return code::BROKEN;
+        };
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("__limits-probe");
+        if a.allow_shared_namespace {
+            cmd.arg("--allow-shared-namespace");
+        }
+        match cmd.output() {
+            Ok(o) if o.status.success() => match serde_json::from_slice(&o.stdout) {
+                Ok(p) => probes = p,
+                Err(e) => {
+                    let _ = writeln!(err, "error: the probe's output is not understood: {e}");
+                    return code::BROKEN;
+                }
+            },
+            Ok(o) => {
+                let _ = writeln!(err, "error: the probe process failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).trim());
+                return code::BROKEN;
+            }
+            Err(e) => {
+                let _ = writeln!(err, "error: cannot start the probe process: {e}");
+                return code::BROKEN;
+            }
+        }
+    }
+    let shm_when_full = a.probe.then(|| limits::enforce::shm_outcome(&snapshot, &probes));
+    let profiles = profiles.iter().map(|p| limits::check_profile(p, &snapshot)).collect();
+    let report = limits::Report { snapshot, profiles, probes, shm_when_full };
+    if a.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+    } else {
+        let _ = write!(out, "{}", limits::render(&report));
+    }
+    if report.ok() { code::OK } else { code::FAILED }
 }
 
 fn list(a: ListArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

@@ -17,6 +17,8 @@
 //!   traits.
 //! - [`check`]: expectations against observations, verdicts.
 //! - [`report`]: renderers; they never judge.
+//! - [`limits`]: the limits this process really gets, requirement
+//!   profiles, and probes that prove each limit at its edge.
 //! - [`sys`]: the only module with `unsafe`.
 #![deny(unsafe_code)]
 
@@ -24,6 +26,7 @@ pub mod check;
 pub mod cli;
 pub mod exec;
 pub mod ipc;
+pub mod limits;
 pub mod plan;
 pub mod report;
 pub mod scenario;

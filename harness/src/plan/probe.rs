@@ -158,6 +158,11 @@ pub struct Environment {
     pub limits: BTreeMap<String, String>,
     /// The isolation a scenario run gets here (probed in a child process).
     pub isolation: Option<Isolation>,
+    /// What `ipc-harness limits` reports: limits with use and headroom,
+    /// /dev/shm, the memory cgroup, namespaces, capabilities and sysctl
+    /// writability.
+    #[serde(default)]
+    pub snapshot: Option<crate::limits::Snapshot>,
     #[serde(skip)]
     cap_mask: u64,
 }
@@ -225,6 +230,7 @@ impl Environment {
             features,
             limits,
             isolation: None,
+            snapshot: None,
             cap_mask,
         }
     }
@@ -239,6 +245,7 @@ impl Environment {
             .output()
             .ok()
             .and_then(|o| serde_json::from_slice::<Isolation>(&o.stdout).ok());
+        env.snapshot = Some(crate::limits::snapshot::take(Some(exe)));
         env
     }
 

@@ -1413,6 +1413,32 @@ pub fn set_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {
     check(unsafe { libc::setrlimit(resource as _, &rl) }).map(drop)
 }
 
+/// A resource limit's soft and hard values (`u64::MAX`: unlimited).
+pub fn get_rlimit(resource: i32) -> Result<(u64, u64), Errno> {
+    // SAFETY: rlimit is plain old data; getrlimit fills it.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    // SAFETY: `rl` is valid for writing.
+    check(unsafe { libc::getrlimit(resource as _, &mut rl) })?;
+    Ok((rl.rlim_cur, rl.rlim_max))
+}
+
+/// Enter a new IPC namespace (needs CAP_SYS_ADMIN). Irreversible: only
+/// throw-away probe processes call this.
+pub fn enter_ipc_namespace() -> Result<(), Errno> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC)
+}
+
+/// Enter a new user namespace, mapped to this uid and gid as root, and a
+/// new IPC namespace it owns: what a rootless container runtime does.
+pub fn enter_user_and_ipc_namespace() -> Result<(), Errno> {
+    let (uid, gid) = (nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw());
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER | nix::sched::CloneFlags::CLONE_NEWIPC)?;
+    let write = |f: &str, s: String| std::fs::write(f, s).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)));
+    write("/proc/self/setgroups", "deny".to_owned())?;
+    write("/proc/self/uid_map", format!("0 {uid} 1"))?;
+    write("/proc/self/gid_map", format!("0 {gid} 1"))
+}
+
 /// Set only the soft limit, keeping the hard one (so a child may raise
 /// its own soft limit again).
 pub fn set_soft_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {

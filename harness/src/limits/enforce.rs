@@ -1,0 +1,753 @@
+//! Enforcement probes: each limit pushed to its edge, where the operation
+//! must succeed, and one past it, where it must fail with the errno the
+//! kernel documents.
+//!
+//! Two kinds:
+//! - **Per-call limits** (msgmax, msgmnb, SEMMSL, SEMOPM, SEMVMX, msg_max,
+//!   msgsize_max, and shmmax when it is small) are probed in this process's
+//!   own IPC namespace at the values in effect, since each needs one
+//!   private object at a time (IPC_PRIVATE keys, run-unique names, removed
+//!   at once): they prove what a container was really given.
+//! - **Exhausting limits** (shmmni, shmall, msgmni, SEMMNI, SEMMNS,
+//!   queues_max, RLIMIT_MSGQUEUE, the /dev/shm tmpfs) would starve every
+//!   other user of the namespace at its edge. They run in a private IPC and
+//!   mount namespace, with the limit lowered there to keep them cheap, and
+//!   a private tmpfs on /dev/shm. Where no private namespace can be made
+//!   they are refused, unless the user allows them in the shared one, and
+//!   then they start from the measured headroom.
+//!
+//! The probe runs in a throw-away child of the harness binary
+//! (`__limits-probe`): namespaces cannot be undone, and a probe that must
+//! die of SIGBUS does so in a grandchild. Nothing it makes outlives it: a
+//! private namespace's objects die with it, and every object made in a
+//! shared one is removed by the guard that made it.
+
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::Snapshot;
+use crate::sys;
+
+/// The verdict of one probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforced {
+    /// At the edge it succeeded; one past, it failed as documented.
+    Confirmed,
+    /// The kernel did something else (the details say what).
+    Contradicted,
+    /// Not probed here (the reason says why).
+    Skipped,
+}
+
+/// One limit probed at its edge.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Probe {
+    pub limit: String,
+    /// `this` (the process's own IPC namespace) or `private`.
+    pub namespace: String,
+    /// The value the edge was probed at.
+    pub edge: Option<u64>,
+    /// The value in effect here, when the probe lowered it in its private
+    /// namespace to keep the probe cheap.
+    pub lowered_from: Option<u64>,
+    /// What happened at the edge: `ok`, an errno, or a signal.
+    pub at_edge: String,
+    /// What happened one past the edge.
+    pub past_edge: String,
+    /// What the kernel documents one past the edge (for this process:
+    /// CAP_SYS_RESOURCE lifts some limits).
+    pub expected: String,
+    pub verdict: Enforced,
+    pub detail: String,
+}
+
+/// Options of `limits --probe`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Options {
+    /// Run the exhausting probes in this process's own namespaces when no
+    /// private one can be made.
+    pub allow_shared: bool,
+}
+
+/// Budgets that keep a probe cheap: the most objects and bytes an
+/// exhausting probe creates in a shared namespace.
+const MAX_OBJECTS: u64 = 4096;
+const MAX_BYTES: u64 = 1 << 30;
+/// The /dev/shm capacity probe fills a private tmpfs of the measured size
+/// up to this; beyond it the tmpfs is made this big instead.
+const MAX_TMPFS: u64 = 512 << 20;
+
+fn outcome<T>(r: &Result<T, Errno>) -> String {
+    match r {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => sys::errno_name(*e),
+    }
+}
+
+/// A probe's record, judged from its two outcomes.
+fn judged(limit: &str, namespace: &str, edge: u64, at: String, past: String, expected: &str, detail: String) -> Probe {
+    let verdict = if at == "ok" && past == expected { Enforced::Confirmed } else { Enforced::Contradicted };
+    Probe {
+        limit: limit.to_owned(),
+        namespace: namespace.to_owned(),
+        edge: Some(edge),
+        lowered_from: None,
+        at_edge: at,
+        past_edge: past,
+        expected: expected.to_owned(),
+        verdict,
+        detail,
+    }
+}
+
+fn skipped(limit: &str, namespace: &str, reason: impl Into<String>) -> Probe {
+    Probe {
+        limit: limit.to_owned(),
+        namespace: namespace.to_owned(),
+        edge: None,
+        lowered_from: None,
+        at_edge: String::new(),
+        past_edge: String::new(),
+        expected: String::new(),
+        verdict: Enforced::Skipped,
+        detail: reason.into(),
+    }
+}
+
+fn sysctl(name: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/sys/{}", name.replace('.', "/"))).ok()?.trim().parse().ok()
+}
+
+fn sem_fields() -> Option<[u64; 4]> {
+    let text = std::fs::read_to_string("/proc/sys/kernel/sem").ok()?;
+    let v: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    v.try_into().ok()
+}
+
+fn write_sysctl(name: &str, value: &str) -> Result<(), String> {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::write(&path, value).map_err(|e| format!("cannot lower {name} in the private namespace: {e}"))
+}
+
+// ------------------------------------------------------------ owned objects
+
+/// A SysV object made by a probe, removed when dropped.
+struct SysV {
+    id: i32,
+    kind: SysVKind,
+}
+
+#[derive(Clone, Copy)]
+enum SysVKind {
+    Shm,
+    Sem,
+    Msg,
+}
+
+impl SysV {
+    fn shm(size: u64) -> Result<SysV, Errno> {
+        let size = usize::try_from(size).map_err(|_| Errno::EINVAL)?;
+        sys::shmget(libc::IPC_PRIVATE, size, libc::IPC_CREAT | 0o600).map(|id| SysV { id, kind: SysVKind::Shm })
+    }
+    fn sem(nsems: u64) -> Result<SysV, Errno> {
+        let n = i32::try_from(nsems).map_err(|_| Errno::EINVAL)?;
+        sys::semget(libc::IPC_PRIVATE, n, libc::IPC_CREAT | 0o600).map(|id| SysV { id, kind: SysVKind::Sem })
+    }
+    fn msg() -> Result<SysV, Errno> {
+        sys::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600).map(|id| SysV { id, kind: SysVKind::Msg })
+    }
+}
+
+impl Drop for SysV {
+    fn drop(&mut self) {
+        let _ = match self.kind {
+            SysVKind::Shm => sys::shmctl_rmid(self.id),
+            SysVKind::Sem => sys::semctl_rmid(self.id),
+            SysVKind::Msg => sys::msgctl_rmid(self.id),
+        };
+    }
+}
+
+/// A POSIX queue made by a probe, closed and unlinked when dropped.
+struct Queue {
+    name: String,
+    mqd: i32,
+}
+
+impl Queue {
+    fn open(tag: &str, maxmsg: u64, msgsize: u64) -> Result<Queue, Errno> {
+        let name = format!("/ipc-harness-probe-{}-{tag}", std::process::id());
+        let attr = (i64::try_from(maxmsg).map_err(|_| Errno::EINVAL)?, i64::try_from(msgsize).map_err(|_| Errno::EINVAL)?);
+        let mqd = sys::mq_open(&name, libc::O_CREAT | libc::O_EXCL | libc::O_RDWR, 0o600, Some(attr))?;
+        Ok(Queue { name, mqd })
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let _ = sys::mq_close(self.mqd);
+        let _ = sys::mq_unlink(&self.name);
+    }
+}
+
+/// A POSIX shared memory object in /dev/shm, unlinked when dropped.
+struct ShmFile {
+    name: String,
+    fd: OwnedFd,
+}
+
+impl ShmFile {
+    fn create(tag: &str) -> Result<ShmFile, Errno> {
+        use nix::fcntl::OFlag;
+        use nix::sys::stat::Mode;
+        let name = format!("/ipc-harness-probe-{}-{tag}", std::process::id());
+        let fd = nix::sys::mman::shm_open(name.as_str(), OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR, Mode::from_bits_truncate(0o600))?;
+        Ok(ShmFile { name, fd })
+    }
+}
+
+impl Drop for ShmFile {
+    fn drop(&mut self) {
+        let _ = nix::sys::mman::shm_unlink(self.name.as_str());
+    }
+}
+
+// --------------------------------------------------------- per-call limits
+
+/// msgmax: a message of msgmax bytes is accepted, one byte more is EINVAL.
+fn msgmax(ns: &str) -> Probe {
+    let (Some(max), Some(mnb)) = (sysctl("kernel.msgmax"), sysctl("kernel.msgmnb")) else {
+        return skipped("kernel.msgmax", ns, "kernel.msgmax or kernel.msgmnb cannot be read");
+    };
+    if max > mnb {
+        return skipped("kernel.msgmax", ns, format!("msgmax ({max}) exceeds msgmnb ({mnb}): a message that large cannot fit a new queue"));
+    }
+    let q = match SysV::msg() {
+        Ok(q) => q,
+        Err(e) => return skipped("kernel.msgmax", ns, format!("msgget: {}", sys::errno_name(e))),
+    };
+    let text = vec![b'x'; usize::try_from(max + 1).unwrap_or(0)];
+    let at = outcome(&sys::msgsnd(q.id, 1, &text[..text.len() - 1], libc::IPC_NOWAIT));
+    let past = outcome(&sys::msgsnd(q.id, 1, &text, libc::IPC_NOWAIT));
+    judged("kernel.msgmax", ns, max, at, past, "EINVAL", format!("msgsnd of {max} bytes, then {} bytes", max + 1))
+}
+
+/// msgmnb: a new queue holds msgmnb bytes; one byte more is EAGAIN with
+/// IPC_NOWAIT.
+fn msgmnb(ns: &str) -> Probe {
+    let (Some(max), Some(mnb)) = (sysctl("kernel.msgmax"), sysctl("kernel.msgmnb")) else {
+        return skipped("kernel.msgmnb", ns, "kernel.msgmax or kernel.msgmnb cannot be read");
+    };
+    if max == 0 || mnb / max > MAX_OBJECTS {
+        return skipped("kernel.msgmnb", ns, format!("filling {mnb} bytes takes more than {MAX_OBJECTS} messages of msgmax ({max})"));
+    }
+    let q = match SysV::msg() {
+        Ok(q) => q,
+        Err(e) => return skipped("kernel.msgmnb", ns, format!("msgget: {}", sys::errno_name(e))),
+    };
+    let full = vec![b'x'; usize::try_from(max).unwrap_or(0)];
+    let mut left = mnb;
+    let mut at: Result<i32, Errno> = Ok(0);
+    while left > 0 && at.is_ok() {
+        let n = left.min(max);
+        at = sys::msgsnd(q.id, 1, &full[..usize::try_from(n).unwrap_or(0)], libc::IPC_NOWAIT);
+        left -= n;
+    }
+    let past = outcome(&sys::msgsnd(q.id, 1, b"x", libc::IPC_NOWAIT));
+    judged("kernel.msgmnb", ns, mnb, outcome(&at), past, "EAGAIN", format!("{mnb} bytes queued, then one more byte with IPC_NOWAIT"))
+}
+
+/// SEMMSL: an array of SEMMSL semaphores is made; SEMMSL+1 is EINVAL.
+fn semmsl(ns: &str) -> Probe {
+    let Some([msl, mns, _, _]) = sem_fields() else { return skipped("kernel.sem.semmsl", ns, "kernel.sem cannot be read") };
+    if msl > 65536 {
+        return skipped("kernel.sem.semmsl", ns, format!("SEMMSL {msl} is too large to allocate cheaply"));
+    }
+    if msl > mns {
+        return skipped("kernel.sem.semmsl", ns, format!("SEMMSL ({msl}) exceeds SEMMNS ({mns})"));
+    }
+    let at = outcome(&SysV::sem(msl));
+    let past = outcome(&SysV::sem(msl + 1));
+    judged("kernel.sem.semmsl", ns, msl, at, past, "EINVAL", format!("semget of {msl} semaphores, then {}", msl + 1))
+}
+
+/// SEMOPM: semop of SEMOPM operations works; SEMOPM+1 is E2BIG.
+fn semopm(ns: &str) -> Probe {
+    let Some([_, _, opm, _]) = sem_fields() else { return skipped("kernel.sem.semopm", ns, "kernel.sem cannot be read") };
+    if opm > 65536 {
+        return skipped("kernel.sem.semopm", ns, format!("SEMOPM {opm} is too large to pass cheaply"));
+    }
+    let set = match SysV::sem(1) {
+        Ok(s) => s,
+        Err(e) => return skipped("kernel.sem.semopm", ns, format!("semget: {}", sys::errno_name(e))),
+    };
+    // Waits for zero on a semaphore that is zero: each succeeds at once.
+    let ops = vec![sys::SemBuf { num: 0, op: 0, flags: libc::IPC_NOWAIT as i16 }; usize::try_from(opm + 1).unwrap_or(1)];
+    let at = outcome(&sys::semop(set.id, &ops[..ops.len() - 1], None));
+    let past = outcome(&sys::semop(set.id, &ops, None));
+    judged("kernel.sem.semopm", ns, opm, at, past, "E2BIG", format!("semop of {opm} operations, then {}", opm + 1))
+}
+
+/// SEMVMX (32767, a constant): SETVAL to it works, one more is ERANGE.
+fn semvmx(ns: &str) -> Probe {
+    const SEMVMX: i32 = 32767;
+    let set = match SysV::sem(1) {
+        Ok(s) => s,
+        Err(e) => return skipped("SEMVMX", ns, format!("semget: {}", sys::errno_name(e))),
+    };
+    let at = outcome(&sys::semctl_setval(set.id, 0, SEMVMX));
+    let past = outcome(&sys::semctl_setval(set.id, 0, SEMVMX + 1));
+    judged("SEMVMX", ns, SEMVMX as u64, at, past, "ERANGE", "SETVAL 32767, then 32768 (SEMVMX is a constant, not a sysctl)".to_owned())
+}
+
+/// What one past a POSIX queue limit gives this process.
+fn mq_expected(snap: &Snapshot) -> (&'static str, &'static str) {
+    if snap.holds("CAP_SYS_RESOURCE") { ("ok", " (CAP_SYS_RESOURCE lifts this limit)") } else { ("EINVAL", "") }
+}
+
+/// fs.mqueue.msg_max: a queue of msg_max messages opens; one more is EINVAL
+/// without CAP_SYS_RESOURCE.
+fn msg_max(ns: &str, snap: &Snapshot) -> Probe {
+    let Some(max) = sysctl("fs.mqueue.msg_max") else { return skipped("fs.mqueue.msg_max", ns, "fs.mqueue.msg_max cannot be read") };
+    let (expected, why) = mq_expected(snap);
+    let at = Queue::open("msgmax-a", max, 1);
+    let at_s = outcome(&at);
+    drop(at);
+    let past = outcome(&Queue::open("msgmax-b", max + 1, 1));
+    judged("fs.mqueue.msg_max", ns, max, at_s, past, expected, format!("mq_open with mq_maxmsg {max}, then {}{why}", max + 1))
+}
+
+/// fs.mqueue.msgsize_max: as msg_max, for the message size.
+fn msgsize_max(ns: &str, snap: &Snapshot) -> Probe {
+    let Some(max) = sysctl("fs.mqueue.msgsize_max") else {
+        return skipped("fs.mqueue.msgsize_max", ns, "fs.mqueue.msgsize_max cannot be read");
+    };
+    let (expected, why) = mq_expected(snap);
+    let at = Queue::open("msgsize-a", 1, max);
+    let at_s = outcome(&at);
+    drop(at);
+    let past = outcome(&Queue::open("msgsize-b", 1, max + 1));
+    judged("fs.mqueue.msgsize_max", ns, max, at_s, past, expected, format!("mq_open with mq_msgsize {max}, then {}{why}", max + 1))
+}
+
+/// shmmax, in this namespace when the segment is cheap to make.
+fn shmmax_here(ns: &str) -> Option<Probe> {
+    let max = sysctl("kernel.shmmax")?;
+    if max > MAX_BYTES {
+        return None;
+    }
+    let at = outcome(&SysV::shm(max));
+    let past = outcome(&SysV::shm(max + 1));
+    Some(judged("kernel.shmmax", ns, max, at, past, "EINVAL", format!("shmget of {max} bytes, then {}", max + 1)))
+}
+
+// ------------------------------------------------------ exhausting limits
+
+/// `count` objects made one by one, then one more.
+fn count_edge<T>(limit: &str, ns: &str, count: u64, expected: &str, what: &str, mut make: impl FnMut(u64) -> Result<T, Errno>) -> Probe {
+    let mut held = Vec::new();
+    let mut at: Result<(), Errno> = Ok(());
+    for i in 0..count {
+        match make(i) {
+            Ok(o) => held.push(o),
+            Err(e) => {
+                at = Err(e);
+                break;
+            }
+        }
+    }
+    let detail = match &at {
+        Ok(()) => format!("{count} {what} made, then one more"),
+        Err(_) => format!("only {} of {count} {what} could be made", held.len()),
+    };
+    let past = if at.is_ok() { outcome(&make(count)) } else { "not reached".to_owned() };
+    judged(limit, ns, count, outcome(&at), past, expected, detail)
+}
+
+/// Set `name` to `value` in the private namespace, or say why not.
+fn lowered(name: &str, value: u64) -> Result<Option<u64>, String> {
+    let was = sysctl(name);
+    write_sysctl(name, &value.to_string())?;
+    Ok(was)
+}
+
+/// The exhausting probes, in a private IPC namespace where each limit is
+/// lowered first.
+fn exhausting_private(snap: &Snapshot, out: &mut Vec<Probe>) {
+    let ns = "private";
+    let with_lowered = |limit: &str, value: u64, out: &mut Vec<Probe>, probe: &dyn Fn() -> Probe| match lowered(limit, value) {
+        Ok(was) => {
+            let mut p = probe();
+            p.lowered_from = was;
+            out.push(p);
+        }
+        Err(e) => out.push(skipped(limit, ns, e)),
+    };
+    with_lowered("kernel.shmmni", 8, out, &|| count_edge("kernel.shmmni", ns, 8, "ENOSPC", "segments", |_| SysV::shm(1)));
+    let page = sys::page_size() as u64;
+    with_lowered("kernel.shmall", 256, out, &|| {
+        let at = SysV::shm(256 * page);
+        let past = outcome(&SysV::shm(1));
+        judged("kernel.shmall", ns, 256, outcome(&at), past, "ENOSPC", "one segment of 256 pages, then one of 1 byte".to_owned())
+    });
+    if !out.iter().any(|p| p.limit == "kernel.shmmax") {
+        with_lowered("kernel.shmmax", 1 << 20, out, &|| {
+            let at = outcome(&SysV::shm(1 << 20));
+            let past = outcome(&SysV::shm((1 << 20) + 1));
+            judged("kernel.shmmax", ns, 1 << 20, at, past, "EINVAL", "shmget of 1 MiB, then 1 MiB + 1".to_owned())
+        });
+    }
+    with_lowered("kernel.msgmni", 8, out, &|| count_edge("kernel.msgmni", ns, 8, "ENOSPC", "queues", |_| SysV::msg()));
+    // kernel.sem is four fields: SEMMSL SEMMNS SEMOPM SEMMNI.
+    let sem_was = sem_fields();
+    let sem = |fields: &str, probe: &dyn Fn() -> Probe, name: &str, was: Option<u64>, out: &mut Vec<Probe>| match write_sysctl(
+        "kernel.sem",
+        fields,
+    ) {
+        Ok(()) => {
+            let mut p = probe();
+            p.lowered_from = was;
+            out.push(p);
+        }
+        Err(e) => out.push(skipped(name, ns, e)),
+    };
+    sem(
+        "32 1024 32 4",
+        &|| count_edge("kernel.sem.semmni", ns, 4, "ENOSPC", "semaphore sets", |_| SysV::sem(1)),
+        "kernel.sem.semmni",
+        sem_was.map(|f| f[3]),
+        out,
+    );
+    sem(
+        "32 64 32 128",
+        &|| {
+            let a = SysV::sem(32);
+            let b = SysV::sem(32);
+            let at = match (&a, &b) {
+                (Ok(_), Ok(_)) => "ok".to_owned(),
+                (Err(e), _) | (_, Err(e)) => sys::errno_name(*e),
+            };
+            let past = outcome(&SysV::sem(1));
+            judged("kernel.sem.semmns", ns, 64, at, past, "ENOSPC", "two sets of 32 semaphores, then a set of 1".to_owned())
+        },
+        "kernel.sem.semmns",
+        sem_was.map(|f| f[1]),
+        out,
+    );
+    let holds_resource = snap.holds("CAP_SYS_RESOURCE");
+    let queues_was = sysctl("fs.mqueue.queues_max");
+    with_lowered("fs.mqueue.queues_max", 4, out, &|| {
+        let expected = if holds_resource { "ok" } else { "ENOSPC" };
+        let mut p = count_edge("fs.mqueue.queues_max", ns, 4, expected, "queues", |i| Queue::open(&format!("qmax-{i}"), 1, 1));
+        if holds_resource {
+            p.detail.push_str(" (CAP_SYS_RESOURCE lifts this limit)");
+        }
+        p
+    });
+    // The RLIMIT_MSGQUEUE probe opens many queues: give the namespace its
+    // count back first.
+    if let Some(was) = queues_was {
+        let _ = write_sysctl("fs.mqueue.queues_max", &was.to_string());
+    }
+    out.push(rlimit_msgqueue(ns, snap));
+}
+
+/// The exhausting probes in this process's own namespace, starting from
+/// the measured headroom, where it is small enough.
+fn exhausting_shared(snap: &Snapshot, out: &mut Vec<Probe>) {
+    let ns = "this";
+    let room = |metric: &str| snap.limit(metric).and_then(|l| l.headroom);
+    let cheap = |metric: &str, out: &mut Vec<Probe>| -> Option<u64> {
+        match room(metric) {
+            Some(r) if r <= MAX_OBJECTS => Some(r),
+            Some(r) => {
+                out.push(skipped(
+                    metric,
+                    ns,
+                    format!("the headroom ({r}) is more than {MAX_OBJECTS} objects: too many to exhaust cheaply"),
+                ));
+                None
+            }
+            None => {
+                out.push(skipped(metric, ns, "the current use cannot be read here, so the edge is unknown"));
+                None
+            }
+        }
+    };
+    if let Some(r) = cheap("kernel.shmmni", out) {
+        out.push(count_edge("kernel.shmmni", ns, r, "ENOSPC", "segments", |_| SysV::shm(1)));
+    }
+    if let Some(r) = cheap("kernel.msgmni", out) {
+        out.push(count_edge("kernel.msgmni", ns, r, "ENOSPC", "queues", |_| SysV::msg()));
+    }
+    if let Some(r) = cheap("kernel.sem.semmni", out) {
+        out.push(count_edge("kernel.sem.semmni", ns, r, "ENOSPC", "semaphore sets", |_| SysV::sem(1)));
+    }
+    out.push(skipped("kernel.shmall", ns, "its headroom is counted in pages of memory; exhausting it in a shared namespace is not cheap"));
+    out.push(skipped("kernel.sem.semmns", ns, "exhausting it in a shared namespace would block other users' semget"));
+    if let Some(r) = cheap("fs.mqueue.queues_max", out) {
+        let expected = if snap.holds("CAP_SYS_RESOURCE") { "ok" } else { "ENOSPC" };
+        out.push(count_edge("fs.mqueue.queues_max", ns, r, expected, "queues", |i| Queue::open(&format!("qmax-{i}"), 1, 1)));
+    }
+    out.push(rlimit_msgqueue(ns, snap));
+}
+
+/// RLIMIT_MSGQUEUE: the bytes a user's queues may charge. Queues of the
+/// largest message size are opened until EMFILE; then the last queue's size
+/// is searched for the exact edge: that size opens, one byte more is EMFILE.
+/// Runs in a forked child, since it lowers its own limit.
+fn rlimit_msgqueue(ns: &str, snap: &Snapshot) -> Probe {
+    let name = "rlimit.msgqueue";
+    let Some(limit) = snap.value(name) else { return skipped(name, ns, "RLIMIT_MSGQUEUE cannot be read") };
+    let msgsize = sysctl("fs.mqueue.msgsize_max").unwrap_or(8192).min(1 << 20);
+    // Lowered when reaching it would take too many queues (a soft limit
+    // may always be lowered); otherwise the limit in effect, from whatever
+    // this user's queues already charge.
+    let probe_limit = limit.min(MAX_OBJECTS / 4 * (msgsize + 64));
+    let (tx, rx) = match nix::unistd::pipe() {
+        Ok(p) => p,
+        Err(e) => return skipped(name, ns, format!("pipe: {}", sys::errno_name(e))),
+    };
+    match sys::fork() {
+        Err(e) => skipped(name, ns, format!("fork: {}", sys::errno_name(e))),
+        Ok(sys::Forked::Child) => {
+            drop(tx);
+            let p = rlimit_msgqueue_child(ns, probe_limit, msgsize);
+            let text = serde_json::to_vec(&p).unwrap_or_default();
+            let _ = sys::write_all(std::os::fd::AsRawFd::as_raw_fd(&rx), &text);
+            sys::exit_now(0)
+        }
+        Ok(sys::Forked::Parent(pid)) => {
+            drop(rx);
+            let text = sys::read_to_end(std::os::fd::AsRawFd::as_raw_fd(&tx)).unwrap_or_default();
+            let _ = sys::wait_end(pid.as_raw(), false);
+            let mut p: Probe = serde_json::from_slice(&text).unwrap_or_else(|_| skipped(name, ns, "the probe's child died"));
+            if probe_limit < limit {
+                p.lowered_from = Some(limit);
+            }
+            p
+        }
+    }
+}
+
+fn rlimit_msgqueue_child(ns: &str, limit: u64, msgsize: u64) -> Probe {
+    let name = "rlimit.msgqueue";
+    if let Err(e) = sys::set_soft_rlimit(libc::RLIMIT_MSGQUEUE as i32, limit) {
+        return skipped(name, ns, format!("cannot lower RLIMIT_MSGQUEUE: {}", sys::errno_name(e)));
+    }
+    let mut held = Vec::new();
+    let mut i = 0u64;
+    let stop = loop {
+        match Queue::open(&format!("rl-{i}"), 1, msgsize) {
+            Ok(q) => held.push(q),
+            Err(e) => break e,
+        }
+        i += 1;
+        if i > MAX_OBJECTS {
+            return skipped(name, ns, format!("{MAX_OBJECTS} queues opened without reaching the limit"));
+        }
+    };
+    if stop != Errno::EMFILE {
+        return judged(
+            name,
+            ns,
+            limit,
+            "ok".to_owned(),
+            sys::errno_name(stop),
+            "EMFILE",
+            format!("{} queues of {msgsize} bytes opened", held.len()),
+        );
+    }
+    // The largest message size that still fits (binary search), then +1.
+    let fits = |size: u64| Queue::open("rl-edge", 1, size).is_ok();
+    let (mut lo, mut hi) = (0u64, msgsize);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(mid) { lo = mid } else { hi = mid - 1 }
+    }
+    if lo == 0 {
+        // Not even a 1-byte queue fits: the edge is the last full queue.
+        return judged(
+            name,
+            ns,
+            limit,
+            "ok".to_owned(),
+            "EMFILE".to_owned(),
+            "EMFILE",
+            format!("{} queues of {msgsize} bytes fit in {limit} bytes; the next, even of 1 byte, gets EMFILE", held.len()),
+        );
+    }
+    let at = Queue::open("rl-edge", 1, lo);
+    let at_s = outcome(&at);
+    drop(at);
+    let past = outcome(&Queue::open("rl-past", 1, lo + 1));
+    judged(
+        name,
+        ns,
+        limit,
+        at_s,
+        past,
+        "EMFILE",
+        format!("{} queues of {msgsize} bytes, then one of {lo} bytes fits and one of {} bytes gets EMFILE", held.len(), lo + 1),
+    )
+}
+
+// --------------------------------------------------------- /dev/shm
+
+/// The /dev/shm capacity: posix_fallocate of the whole tmpfs works and one
+/// page more is ENOSPC; a sparse file mapped past the capacity kills the
+/// process that touches the first page beyond it with SIGBUS. Runs on the
+/// private tmpfs the probe mounted (`size` bytes).
+fn dev_shm(ns: &str, size: u64) -> Vec<Probe> {
+    let mut out = Vec::new();
+    let page = sys::page_size() as u64;
+    // posix_fallocate.
+    let falloc = (|| -> Result<Probe, Errno> {
+        let a = ShmFile::create("falloc-a")?;
+        let at = outcome(&nix::fcntl::posix_fallocate(&a.fd, 0, i64::try_from(size).map_err(|_| Errno::EINVAL)?));
+        let b = ShmFile::create("falloc-b")?;
+        let past = outcome(&nix::fcntl::posix_fallocate(&b.fd, 0, 1));
+        Ok(judged(
+            "dev_shm.size",
+            ns,
+            size,
+            at,
+            past,
+            "ENOSPC",
+            format!("posix_fallocate of {size} bytes, then of 1 byte more (in another file)"),
+        ))
+    })();
+    out.push(falloc.unwrap_or_else(|e| skipped("dev_shm.size", ns, format!("shm_open: {}", sys::errno_name(e)))));
+    // SIGBUS on touch, in a grandchild that reports how far it got.
+    let bus = (|| -> Result<Probe, String> {
+        let f = ShmFile::create("touch").map_err(|e| format!("shm_open: {}", sys::errno_name(e)))?;
+        nix::unistd::ftruncate(&f.fd, i64::try_from(size + page).unwrap_or(i64::MAX)).map_err(|e| format!("ftruncate: {e}"))?;
+        let len = usize::try_from(size + page).map_err(|e| e.to_string())?;
+        let addr = sys::mmap_fd(&f.fd, len, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+        let counter = sys::mmap_anonymous(8, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+        match sys::fork().map_err(|e| format!("fork: {e}"))? {
+            sys::Forked::Child => {
+                // SIGBUS must end this process, not a handler of the runtime's.
+                let _ = sys::reset_signal_dispositions();
+                let pages = (size + page) / page;
+                for i in 0..pages {
+                    sys::write_mapped(addr + usize::try_from(i * page).unwrap_or(0), b"x");
+                    sys::store_release_u64(counter, i + 1);
+                }
+                sys::exit_now(0)
+            }
+            sys::Forked::Parent(pid) => {
+                let end = sys::wait_end(pid.as_raw(), false).map_err(|e| format!("waitpid: {e}"))?;
+                let touched = sys::load_acquire_u64(counter);
+                let _ = sys::munmap(addr, len);
+                let _ = sys::munmap(counter, 8);
+                let edge_pages = size / page;
+                let at = if touched >= edge_pages { "ok".to_owned() } else { format!("stopped after {touched} pages") };
+                let past = match end {
+                    Some((_, sys::Ended::Signaled(sig, _))) => sys::signal_name(sig),
+                    Some((_, sys::Ended::Exited(c))) => format!("exit {c}"),
+                    None => "still running".to_owned(),
+                };
+                let mut p = judged(
+                    "dev_shm.size",
+                    ns,
+                    size,
+                    at,
+                    past,
+                    "SIGBUS",
+                    format!(
+                        "ftruncate to {} bytes succeeds; touching its pages: {touched} of {edge_pages} fit, the next raises SIGBUS",
+                        size + page
+                    ),
+                );
+                p.limit = "dev_shm.size (touch)".to_owned();
+                Ok(p)
+            }
+        }
+    })();
+    out.push(bus.unwrap_or_else(|e| skipped("dev_shm.size (touch)", ns, e)));
+    out
+}
+
+// ------------------------------------------------------------- the probe
+
+/// The body of `__limits-probe`: per-call probes here, then the exhausting
+/// ones in a private namespace (or here, if allowed and none can be made).
+/// Runs in a throw-away, single-threaded process.
+pub fn run(opts: Options) -> Vec<Probe> {
+    let snap = super::snapshot::take(None);
+    let here = "this";
+    let mut out =
+        vec![msgmax(here), msgmnb(here), semmsl(here), semopm(here), semvmx(here), msg_max(here, &snap), msgsize_max(here, &snap)];
+    out.extend(shmmax_here(here));
+    // The private tmpfs has the measured size, unless that is too large to
+    // fill cheaply, or more than the memory cgroup leaves.
+    let measured = snap.dev_shm.size.unwrap_or(64 << 20);
+    let room = snap.memory.headroom.map_or(u64::MAX, |r| r / 2);
+    let tmpfs = measured.min(MAX_TMPFS).min(room);
+    match crate::exec::isolation::isolate(crate::exec::Wanted::Namespaces, Some(tmpfs)) {
+        Ok(_) => {
+            exhausting_private(&snap, &mut out);
+            for mut p in dev_shm("private", tmpfs) {
+                if tmpfs < measured {
+                    p.lowered_from = Some(measured);
+                }
+                out.push(p);
+            }
+        }
+        Err(e) if opts.allow_shared => {
+            exhausting_shared(&snap, &mut out);
+            let free = snap.dev_shm.free.unwrap_or(0);
+            if free <= MAX_BYTES.min(room) {
+                out.extend(dev_shm(here, free));
+            } else {
+                out.push(skipped("dev_shm.size", here, format!("{free} bytes free: too much to fill cheaply (no private namespace: {e})")));
+            }
+        }
+        Err(e) => {
+            let reason = format!(
+                "exhausting probes need a private IPC and mount namespace, which cannot be made here ({e}); `--allow-shared-namespace` runs them in this one"
+            );
+            for limit in [
+                "kernel.shmmni",
+                "kernel.shmall",
+                "kernel.msgmni",
+                "kernel.sem.semmni",
+                "kernel.sem.semmns",
+                "fs.mqueue.queues_max",
+                "rlimit.msgqueue",
+                "dev_shm.size",
+            ] {
+                out.push(skipped(limit, here, reason.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// What a workload meets when /dev/shm runs out, from the snapshot and the
+/// probes: ENOSPC (posix_fallocate), SIGBUS (touching pages), or the
+/// out-of-memory killer when the memory cgroup is the tighter bound.
+pub fn shm_outcome(snap: &Snapshot, probes: &[Probe]) -> String {
+    let confirmed = |l: &str| probes.iter().any(|p| p.limit == l && p.verdict == Enforced::Confirmed);
+    let cap = snap.shm_capacity.map_or("unknown".to_owned(), |c| super::profile::show(c, super::snapshot::Unit::Bytes));
+    match snap.shm_capacity_bound.as_deref() {
+        Some("memory cgroup") => format!(
+            "after {cap} the memory cgroup's limit is reached before /dev/shm is full: the out-of-memory killer ends the workload (SIGKILL), whether it uses posix_fallocate or touches pages (predicted from memory.max and memory.current; not provoked)"
+        ),
+        _ => {
+            let how = match (confirmed("dev_shm.size"), confirmed("dev_shm.size (touch)")) {
+                (true, true) => "both confirmed by the probe",
+                (true, false) | (false, true) => "one of them confirmed by the probe",
+                (false, false) => "not confirmed by a probe",
+            };
+            format!(
+                "after {cap} /dev/shm is full: posix_fallocate fails with ENOSPC (PostgreSQL, NCCL), and a process that ftruncates and touches pages dies of SIGBUS (PyTorch's \"Bus error\"); {how}"
+            )
+        }
+    }
+}
