@@ -164,9 +164,12 @@ impl Redactor {
 
     fn text(&self, s: &str) -> String {
         let mut s = s.replace(&self.kernel_release, "[kernel]").replace(&self.kernel_version, "[kernel version]");
-        let rules: [(&str, &str); 9] = [
+        let rules: [(&str, &str); 10] = [
             // The human timeline's `alone#0 pid 3972`.
             (r"\bpid \d+", "pid [pid]"),
+            // A role that stopped at its failure exits 125, unless the
+            // supervisor's kill of the failed run reaches it first.
+            (r"pid \[pid\]: (exit status 125|killed by SIGKILL)", "pid [pid]: [stopped at its failure]"),
             // Durations: human `(18.4 ms)`, right-aligned `   5.154 ms`,
             // `0.03 s`, Markdown `in 0.0 s`.
             (r"\(\d+\.\d+ ms\)", "([t] ms)"),
@@ -201,6 +204,13 @@ impl Redactor {
         const VOLATILE: [&str; 6] = ["pid", "key", "time", "_us", "_ms", "duration"];
         match v {
             Value::Object(map) => {
+                // As in the text: how a role stopped at its failure ended
+                // is a race between its exit and the supervisor's kill.
+                let stopped = map.get("termination").is_some_and(|t| t["exited"] == 125 || t["signaled"] == "SIGKILL");
+                if stopped && map.contains_key("killed_by_harness") {
+                    map.insert("termination".into(), Value::String("[stopped at its failure]".into()));
+                    map.insert("killed_by_harness".into(), Value::String("[race]".into()));
+                }
                 for (k, x) in map.iter_mut() {
                     // A spawn step's value is the child's pid.
                     if k == "Ok" && x.as_u64().is_some_and(|n| self.pids.contains(&n.to_string())) {

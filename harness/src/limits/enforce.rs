@@ -751,3 +751,25 @@ pub fn shm_outcome(snap: &Snapshot, probes: &[Probe]) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_probe_is_confirmed_only_by_success_at_the_edge_and_the_documented_errno_past_it() {
+        let j =
+            |at: &str, past: &str| judged("kernel.msgmni", "private", 8, at.to_owned(), past.to_owned(), "ENOSPC", String::new()).verdict;
+        assert_eq!(j("ok", "ENOSPC"), Enforced::Confirmed);
+        assert_eq!(j("ok", "ok"), Enforced::Contradicted, "a limit that lets one more through is not enforced");
+        assert_eq!(j("ok", "EINVAL"), Enforced::Contradicted, "another errno is not the documented one");
+        assert_eq!(j("ENOSPC", "not reached"), Enforced::Contradicted, "a limit hit before its edge is not the limit claimed");
+    }
+
+    #[test]
+    fn count_edge_stops_at_the_first_failure() {
+        let p = count_edge("x", "private", 3, "ENOSPC", "things", |i| if i < 2 { Ok(()) } else { Err(Errno::ENOSPC) });
+        assert_eq!((p.verdict, p.at_edge.as_str(), p.past_edge.as_str()), (Enforced::Contradicted, "ENOSPC", "not reached"));
+        assert!(p.detail.contains("only 2 of 3"), "{}", p.detail);
+    }
+}

@@ -104,11 +104,11 @@ pub fn parse(path: &str, text: &str) -> Result<Profile, FileDiagnostics> {
     }
     for r in doc.requires {
         let Some(unit) = unit_of(&r.limit) else {
-            let known: Vec<&str> = super::snapshot::METRICS.iter().map(|(m, _)| *m).collect();
+            let known: Vec<String> = super::snapshot::METRICS.iter().map(|(m, _)| (*m).to_owned()).collect();
             problems.push(
                 Diagnostic::new(r.limit.loc(), format!("unknown limit `{}`", r.limit.value()))
                     .label("here")
-                    .hint(format!("limits a profile can name: {}", known.join(", "))),
+                    .hint(crate::scenario::load::suggest(r.limit.value(), &known, "limits a profile can name")),
             );
             continue;
         };

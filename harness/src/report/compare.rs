@@ -48,6 +48,7 @@ fn why(v: &Verdict) -> String {
 /// `threshold` times as long and at least `floor_ms` more.
 pub fn compare(base: &Run, new: &Run, threshold: f64, floor_ms: f64) -> Changes {
     let mut c = Changes::default();
+    let both_snapshots = base.environment.snapshot.is_some() && new.environment.snapshot.is_some();
     let env = |r: &Run| {
         let e = &r.environment;
         let mut m = BTreeMap::new();
@@ -59,6 +60,14 @@ pub fn compare(base: &Run, new: &Run, threshold: f64, floor_ms: f64) -> Changes 
         m.insert("isolation".to_owned(), e.isolation.map(|i| format!("{i:?}")).unwrap_or_default());
         for (k, v) in &e.limits {
             m.insert(k.clone(), v.clone());
+        }
+        // What the container gave beyond sysctls (the steady values, not
+        // free space or headroom, which change from run to run); only when
+        // both reports carry a snapshot.
+        if let (Some(s), true) = (&e.snapshot, both_snapshots) {
+            for l in s.limits.iter().filter(|l| l.name.starts_with("rlimit.") || l.name == "dev_shm.size" || l.name == "memory.limit") {
+                m.insert(l.name.clone(), l.value.map_or("unreadable".to_owned(), |v| crate::limits::profile::show(v, l.unit)));
+            }
         }
         m
     };
