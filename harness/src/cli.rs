@@ -66,6 +66,9 @@ pub enum Command {
     Schema {
         #[arg(long)]
         report: bool,
+        /// The JSON Schema of `limits --json`.
+        #[arg(long, conflicts_with = "report")]
+        limits: bool,
     },
     /// Compare two JSON reports: new failures, fixes, skips, new and
     /// vanished scenarios, slowdowns, and the environment's differences
@@ -269,11 +272,16 @@ pub fn main(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             code::OK
         }
         Command::Validate { paths } => validate(&paths, out, err),
-        Command::Schema { report: true } => {
+        Command::Schema { report: true, .. } => {
             let _ = write!(out, "{}", report::json::schema());
             code::OK
         }
-        Command::Schema { report: false } => {
+        Command::Schema { limits: true, .. } => {
+            let schema = schemars::schema_for!(crate::limits::Report);
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
+            code::OK
+        }
+        Command::Schema { .. } => {
             let schema = schemars::schema_for!(scenario::model::ScenarioDoc);
             let _ = writeln!(out, "{}", serde_json::to_string_pretty(&schema).unwrap_or_default());
             code::OK

@@ -49,3 +49,26 @@ fn report_schema_is_current_and_reports_validate() {
 fn tempdir() -> std::path::PathBuf {
     std::env::temp_dir().join(format!("ipc-harness-schema-test-{}", std::process::id()))
 }
+
+/// The schema of `limits --json` is published in `reports/schema/`,
+/// current, and a real snapshot with profile checks and probes validates.
+#[test]
+fn limits_schema_is_current_and_a_real_snapshot_validates() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/schema/limits.schema.json");
+    let generated = serde_json::to_string_pretty(&schemars::schema_for!(ipc_harness::limits::Report)).expect("a schema serialises") + "\n";
+    if std::env::var_os("IPC_HARNESS_BLESS").is_some() {
+        std::fs::write(&path, &generated).expect("the schema file is writable");
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(published == generated, "{} is stale: run `IPC_HARNESS_BLESS=1 cargo test --test schema` and commit it", path.display());
+    let schema: serde_json::Value = serde_json::from_str(&published).expect("the schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ipc-harness"))
+        .args(["limits", "--json", "--probe", "--require", "postgresql"])
+        .output()
+        .expect("the harness runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("the snapshot is JSON");
+    let errors: Vec<String> = validator.iter_errors(&report).map(|e| format!("{} at {}", e, e.instance_path())).take(5).collect();
+    assert!(errors.is_empty(), "the snapshot does not follow its schema: {errors:#?}");
+    assert!(report["probes"].as_array().is_some_and(|p| !p.is_empty()), "the probes ran");
+}

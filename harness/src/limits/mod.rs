@@ -117,6 +117,20 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "memory cgroup: none visible");
         }
     }
+    let u = &s.in_use;
+    let _ = writeln!(
+        out,
+        "in use: {} SysV segments ({}), {} semaphore sets ({} semaphores), {} SysV queues ({} messages, {}); /dev/shm: {} files ({})",
+        u.shm_segments,
+        profile::show(u.shm_bytes, Unit::Bytes),
+        u.sem_sets,
+        u.semaphores,
+        u.msg_queues,
+        u.msg_messages,
+        profile::show(u.msg_bytes, Unit::Bytes),
+        u.dev_shm_files,
+        profile::show(u.dev_shm_bytes, Unit::Bytes)
+    );
     let _ = writeln!(
         out,
         "effective shared-memory capacity: {}{}",

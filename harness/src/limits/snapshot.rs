@@ -126,6 +126,23 @@ pub struct SysctlAccess {
     pub new_user_namespace: String,
 }
 
+/// The IPC objects and bytes in use in this IPC namespace and /dev/shm.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct InUse {
+    pub shm_segments: u64,
+    /// The segments' sizes added up.
+    pub shm_bytes: u64,
+    pub sem_sets: u64,
+    pub semaphores: u64,
+    pub msg_queues: u64,
+    /// Bytes waiting in SysV queues.
+    pub msg_bytes: u64,
+    pub msg_messages: u64,
+    /// Files and bytes in /dev/shm (POSIX shared memory, named semaphores).
+    pub dev_shm_files: u64,
+    pub dev_shm_bytes: u64,
+}
+
 /// The snapshot `ipc-harness limits` prints, and every run report embeds.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Snapshot {
@@ -142,6 +159,8 @@ pub struct Snapshot {
     /// there: `tmpfs` (ENOSPC from posix_fallocate, SIGBUS on touching a
     /// page) or `memory cgroup` (the out-of-memory killer, SIGKILL).
     pub shm_capacity_bound: Option<String>,
+    /// What is in use now.
+    pub in_use: InUse,
     pub namespaces: Vec<Namespace>,
     pub capabilities: Vec<Capability>,
     pub euid: u32,
@@ -251,6 +270,7 @@ pub fn take(exe: Option<&Path>) -> Snapshot {
         memory,
         shm_capacity,
         shm_capacity_bound: bound,
+        in_use: usage.totals.clone(),
         namespaces: ["ipc", "user", "mnt"].iter().map(|k| namespace(k)).collect(),
         capabilities: capabilities(initial_user_namespace()),
         euid: nix::unistd::geteuid().as_raw(),
@@ -296,6 +316,7 @@ fn read_metric(metric: &str) -> (Option<u64>, String, Option<u64>) {
 /// descriptors, and this user's pending signals.
 struct Usage {
     counts: BTreeMap<&'static str, u64>,
+    totals: InUse,
 }
 
 impl Usage {
@@ -310,15 +331,31 @@ impl Usage {
         };
         let page = sys::page_size() as u64;
         let mut counts = BTreeMap::new();
+        let mut totals = InUse::default();
+        let col = |r: &Vec<u64>, i: usize| r.get(i).copied().unwrap_or(0);
         if Path::new("/proc/sysvipc/shm").exists() {
+            // Columns (proc(5)): shm `key shmid perms size ...`, sem
+            // `key semid perms nsems ...`, msg `key msqid perms cbytes qnum ...`.
             let shm = rows("shm");
-            counts.insert("kernel.shmmni", shm.len() as u64);
-            // Column 4 is the size in bytes; shmall counts pages.
-            counts.insert("kernel.shmall", shm.iter().map(|r| r.get(3).copied().unwrap_or(0).div_ceil(page)).sum());
+            totals.shm_segments = shm.len() as u64;
+            totals.shm_bytes = shm.iter().map(|r| col(r, 3)).sum();
+            counts.insert("kernel.shmmni", totals.shm_segments);
+            // shmall counts pages.
+            counts.insert("kernel.shmall", shm.iter().map(|r| col(r, 3).div_ceil(page)).sum());
             let sem = rows("sem");
-            counts.insert("kernel.sem.semmni", sem.len() as u64);
-            counts.insert("kernel.sem.semmns", sem.iter().map(|r| r.get(3).copied().unwrap_or(0)).sum());
-            counts.insert("kernel.msgmni", rows("msg").len() as u64);
+            totals.sem_sets = sem.len() as u64;
+            totals.semaphores = sem.iter().map(|r| col(r, 3)).sum();
+            counts.insert("kernel.sem.semmni", totals.sem_sets);
+            counts.insert("kernel.sem.semmns", totals.semaphores);
+            let msg = rows("msg");
+            totals.msg_queues = msg.len() as u64;
+            totals.msg_bytes = msg.iter().map(|r| col(r, 3)).sum();
+            totals.msg_messages = msg.iter().map(|r| col(r, 4)).sum();
+            counts.insert("kernel.msgmni", totals.msg_queues);
+        }
+        for e in std::fs::read_dir("/dev/shm").into_iter().flatten().flatten() {
+            totals.dev_shm_files += 1;
+            totals.dev_shm_bytes += e.metadata().map_or(0, |m| std::os::unix::fs::MetadataExt::blocks(&m) * 512);
         }
         if mount_of("/dev/mqueue").is_some_and(|m| m.fstype == "mqueue" && m.mount_point == "/dev/mqueue") {
             if let Ok(dir) = std::fs::read_dir("/dev/mqueue") {
@@ -333,7 +370,7 @@ impl Usage {
         if let Some(n) = status.lines().find_map(|l| l.strip_prefix("SigQ:")).and_then(|v| v.trim().split('/').next()?.parse().ok()) {
             counts.insert("rlimit.sigpending", n);
         }
-        Usage { counts }
+        Usage { counts, totals }
     }
 
     fn of(&self, metric: &str) -> Option<u64> {
