@@ -673,6 +673,118 @@ fn dev_shm(ns: &str, size: u64) -> Vec<Probe> {
     out
 }
 
+/// A child memory cgroup made by a probe, removed when dropped (after its
+/// process has been reaped and its tmpfs pages freed).
+struct ChildCgroup(std::path::PathBuf);
+
+impl Drop for ChildCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The out-of-memory kill: a process in a child memory cgroup limited below
+/// the tmpfs touches a tmpfs file's pages (each is charged to the cgroup of
+/// the process that first touches it, mm/shmem.c); the cgroup's OOM killer
+/// ends it with SIGKILL before the tmpfs is full, and the cgroup counts the
+/// kill (`oom_kill` in memory.oom_control on v1, memory.events on v2).
+fn dev_shm_oom(ns: &str, tmpfs: u64) -> Probe {
+    let name = "memory cgroup (touch)";
+    let Some(cg) = super::snapshot::memcg() else { return skipped(name, ns, "no memory cgroup is visible") };
+    let limit = (tmpfs / 2).min(32 << 20);
+    if limit < 4 << 20 {
+        return skipped(name, ns, format!("the tmpfs ({tmpfs} bytes) is too small to probe the memory cgroup below it"));
+    }
+    let dir = cg.dir.join(format!("ipc-harness-probe-{}", std::process::id()));
+    if let Err(e) = std::fs::create_dir(&dir) {
+        return skipped(name, ns, format!("cannot make a child memory cgroup in {}: {e}", cg.dir.display()));
+    }
+    let child = ChildCgroup(dir);
+    let write = |file: &str, v: &str| std::fs::write(child.0.join(file), v).map_err(|e| format!("{file}: {e}"));
+    let setup = if cg.version == "v1" {
+        // With swap accounting, swap must be limited too, or pages go there.
+        write("memory.limit_in_bytes", &limit.to_string()).and_then(|()| {
+            if child.0.join("memory.memsw.limit_in_bytes").exists() {
+                write("memory.memsw.limit_in_bytes", &limit.to_string())
+            } else {
+                Ok(())
+            }
+        })
+    } else {
+        write("memory.max", &limit.to_string()).and_then(|()| write("memory.swap.max", "0").or(Ok(())))
+    };
+    if let Err(e) = setup {
+        return skipped(name, ns, format!("cannot limit the child memory cgroup: {e}"));
+    }
+    let kills = |dir: &std::path::Path| -> u64 {
+        let file = if cg.version == "v1" { "memory.oom_control" } else { "memory.events" };
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let page = sys::page_size() as u64;
+    let touched = (|| -> Result<(Option<sys::Ended>, u64), String> {
+        let f = ShmFile::create("oom").map_err(|e| format!("shm_open: {}", sys::errno_name(e)))?;
+        nix::unistd::ftruncate(&f.fd, i64::try_from(tmpfs).unwrap_or(i64::MAX)).map_err(|e| format!("ftruncate: {e}"))?;
+        let len = usize::try_from(tmpfs).map_err(|e| e.to_string())?;
+        let addr = sys::mmap_fd(&f.fd, len, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+        let counter = sys::mmap_anonymous(8, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+        let procs = child.0.join("cgroup.procs");
+        let result = match sys::fork().map_err(|e| format!("fork: {e}"))? {
+            sys::Forked::Child => {
+                let _ = sys::reset_signal_dispositions();
+                if std::fs::write(&procs, std::process::id().to_string()).is_err() {
+                    sys::exit_now(97)
+                }
+                for i in 0..tmpfs / page {
+                    sys::write_mapped(addr + usize::try_from(i * page).unwrap_or(0), b"x");
+                    sys::store_release_u64(counter, i + 1);
+                }
+                sys::exit_now(0)
+            }
+            sys::Forked::Parent(pid) => {
+                let end = sys::wait_end(pid.as_raw(), false).map_err(|e| format!("waitpid: {e}"))?;
+                (end.map(|(_, e)| e), sys::load_acquire_u64(counter))
+            }
+        };
+        let _ = sys::munmap(addr, len);
+        let _ = sys::munmap(counter, 8);
+        Ok(result)
+    })();
+    let kills_after = kills(&child.0);
+    let (end, pages) = match touched {
+        Ok(t) => t,
+        Err(e) => return skipped(name, ns, e),
+    };
+    if matches!(end, Some(sys::Ended::Exited(97))) {
+        return skipped(name, ns, "cannot move a process into the child memory cgroup");
+    }
+    let bytes = pages * page;
+    let at = if bytes >= limit / 2 && bytes < tmpfs { "ok".to_owned() } else { format!("stopped after {bytes} bytes") };
+    let past = match end {
+        Some(sys::Ended::Signaled(sig, _)) if kills_after > 0 => format!("{} (oom_kill {kills_after})", sys::signal_name(sig)),
+        Some(sys::Ended::Signaled(sig, _)) => format!("{} without an oom_kill", sys::signal_name(sig)),
+        Some(sys::Ended::Exited(c)) => format!("exit {c}"),
+        None => "still running".to_owned(),
+    };
+    judged(
+        name,
+        ns,
+        limit,
+        at,
+        past,
+        "SIGKILL (oom_kill 1)",
+        format!(
+            "a process in a child memory cgroup limited to {} touched {} of a {} tmpfs file before the OOM killer ended it",
+            super::profile::show(limit, super::snapshot::Unit::Bytes),
+            super::profile::show(bytes, super::snapshot::Unit::Bytes),
+            super::profile::show(tmpfs, super::snapshot::Unit::Bytes)
+        ),
+    )
+}
+
 // ------------------------------------------------------------- the probe
 
 /// The body of `__limits-probe`: per-call probes here, then the exhausting
@@ -698,6 +810,9 @@ pub fn run(opts: Options) -> Vec<Probe> {
                 }
                 out.push(p);
             }
+            let mut oom = dev_shm_oom("private", tmpfs);
+            oom.lowered_from = snap.memory.limit;
+            out.push(oom);
         }
         Err(e) if opts.allow_shared => {
             exhausting_shared(&snap, &mut out);
@@ -745,8 +860,13 @@ pub fn shm_outcome(snap: &Snapshot, probes: &[Probe]) -> String {
                 (true, false) | (false, true) => "one of them confirmed by the probe",
                 (false, false) => "not confirmed by a probe",
             };
+            let oom = if confirmed("memory cgroup (touch)") {
+                "; were the memory cgroup's limit the lower bound, the out-of-memory killer would end it first (SIGKILL; confirmed in a child cgroup)"
+            } else {
+                ""
+            };
             format!(
-                "after {cap} /dev/shm is full: posix_fallocate fails with ENOSPC (PostgreSQL, NCCL), and a process that ftruncates and touches pages dies of SIGBUS (PyTorch's \"Bus error\"); {how}"
+                "after {cap} /dev/shm is full: posix_fallocate fails with ENOSPC (PostgreSQL, NCCL), and a process that ftruncates and touches pages dies of SIGBUS (PyTorch's \"Bus error\"); {how}{oom}"
             )
         }
     }

@@ -423,7 +423,24 @@ fn dev_shm() -> DevShm {
 
 /// The memory cgroup: v2 (`0::/path`) or v1 (`N:memory:/path`), with the
 /// smallest limit between it and the root of what is mounted.
-fn memory() -> Memory {
+/// Where this process's memory cgroup is.
+#[derive(Debug)]
+pub struct Memcg {
+    /// `v1` or `v2`.
+    pub version: &'static str,
+    /// The controller's mount (`/sys/fs/cgroup/memory`, `/sys/fs/cgroup`).
+    pub root: &'static str,
+    /// The cgroup's path as /proc/self/cgroup names it.
+    pub path: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The files of its limit and usage.
+    pub limit_file: &'static str,
+    pub usage_file: &'static str,
+}
+
+/// This process's memory cgroup: v2 (`0::/path`) or v1 (`N:memory:/path`).
+pub fn memcg() -> Option<Memcg> {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     let v1 = text.lines().find_map(|l| {
         let mut parts = l.splitn(3, ':');
@@ -436,7 +453,7 @@ fn memory() -> Memory {
             ("v2", "/sys/fs/cgroup", p, "memory.max", "memory.current")
         }
         (_, Some(p)) => ("v1", "/sys/fs/cgroup/memory", p, "memory.limit_in_bytes", "memory.usage_in_bytes"),
-        _ => return Memory::default(),
+        _ => return None,
     };
     // Inside a cgroup namespace the path may not exist below the mount:
     // fall back to the mount's root, which is then this cgroup.
@@ -444,6 +461,11 @@ fn memory() -> Memory {
     if !dir.exists() {
         dir = PathBuf::from(root);
     }
+    Some(Memcg { version, root, path, dir, limit_file, usage_file })
+}
+
+fn memory() -> Memory {
+    let Some(Memcg { version, root, path, dir, limit_file, usage_file }) = memcg() else { return Memory::default() };
     let usage = read_u64(&dir.join(usage_file).to_string_lossy());
     let mut limit: Option<u64> = None;
     let mut at = dir.clone();
