@@ -63,6 +63,21 @@ fn user_namespace() -> Result<(), String> {
     write("/proc/self/gid_map", format!("0 {gid} 1"))
 }
 
+/// A role's own namespaces (`unshare:`), entered at its start: a new IPC
+/// namespace, and with `mount` a new mount namespace with a private
+/// `/dev/shm` and its IPC namespace's queues at `/dev/mqueue` and at
+/// `run_mqueue` (where the run mounted its own, if it did).
+pub fn enter_role_namespaces(mount: bool, run_mqueue: &Path) -> Result<(), String> {
+    crate::sys::unshare_namespaces(mount).map_err(|e| format!("unshare(CLONE_NEWIPC{}): {e}", if mount { "|CLONE_NEWNS" } else { "" }))?;
+    if mount {
+        private_mounts(None)?;
+        if run_mqueue.is_dir() {
+            crate::sys::mount_mqueue(run_mqueue).map_err(|e| format!("mounting the role's mqueue file system: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// Make every mount private to this namespace, then give it its own
 /// `/dev/shm` and `/dev/mqueue`, so POSIX objects are isolated too.
 fn private_mounts(dev_shm_size: Option<u64>) -> Result<(), String> {

@@ -8,7 +8,7 @@ use std::hash::{BuildHasher, RandomState};
 use super::error::{Context, Error};
 use super::trace::{Isolation, Residue};
 use crate::ipc::{self, Scope};
-use crate::plan::{NamePlan, ObjectId, Plan};
+use crate::plan::{NamePlan, ObjectPlan};
 
 #[derive(Debug)]
 pub struct Ledger {
@@ -116,23 +116,42 @@ impl Ledger {
         Err(Error::Isolation(format!("every ftok key tried for {} is already in use", path.display())))
     }
 
-    /// A role created or looked up an object. The entry is completed with
-    /// the creator's pid from IPC_STAT, so that a reused id is recognised.
-    pub fn record(&mut self, plan: &Plan, object: ObjectId, id: i64, key: i64) {
-        let o = plan.object(object);
-        let kind = o.kind();
-        if key != 0 {
-            self.keys.push(key);
-        }
-        self.object_keys.push((o.name.clone(), key));
-        if self.entries.iter().any(|e| e.kind == kind.name() && e.id == id) {
+    /// A role created or looked up an object, in the run's IPC namespace
+    /// (`namespace` none) or in one that role `namespace` unshared. An entry
+    /// of the run's namespace is completed with the creator's pid from
+    /// IPC_STAT, so that a reused id is recognised. An entry of another
+    /// namespace is only recorded: its id and key mean nothing in the run's
+    /// tables (the same id may be another object there), so it is never
+    /// looked up, owned, named, removed or judged there.
+    pub fn record(&mut self, object: &ObjectPlan, id: i64, key: i64, namespace: Option<&str>) {
+        let kind = object.kind();
+        let mut r = Residue {
+            kind: kind.name().to_owned(),
+            object: Some(object.name.clone()),
+            id,
+            key,
+            name: None,
+            cpid: None,
+            namespace: namespace.map(str::to_owned),
+        };
+        if self.entries.iter().any(|e| e.kind == r.kind && e.id == id && e.namespace == r.namespace) {
             return;
         }
-        let mut r = Residue { kind: kind.name().to_owned(), object: Some(o.name.clone()), id, key, name: None, cpid: None };
-        if let Some(l) = ipc::lifecycle(kind) {
-            r.cpid = l.stat(&r).ok().map(|s| s.cpid);
+        if namespace.is_none() {
+            if key != 0 {
+                self.keys.push(key);
+            }
+            self.object_keys.push((object.name.clone(), key));
+            if let Some(l) = ipc::lifecycle(kind) {
+                r.cpid = l.stat(&r).ok().map(|s| s.cpid);
+            }
         }
         self.entries.push(r);
+    }
+
+    /// The entries of objects in the run's own IPC namespace.
+    fn in_run_namespace(&self) -> impl Iterator<Item = &Residue> {
+        self.entries.iter().filter(|e| e.namespace.is_none())
     }
 
     fn scope(&self, pids: &[i32]) -> Scope {
@@ -140,11 +159,24 @@ impl Ledger {
             Isolation::Namespaces | Isolation::UserNamespace => Scope::Namespace,
             Isolation::RunUnique => Scope::Shared {
                 keys: self.keys.clone(),
-                ids: self.entries.iter().map(|e| (e.kind.clone(), e.id)).collect(),
+                ids: self.in_run_namespace().map(|e| (e.kind.clone(), e.id)).collect(),
                 pids: pids.to_vec(),
                 prefix: self.prefix.clone(),
             },
         }
+    }
+
+    /// The scenario object a present object is, by its recorded id, its key
+    /// or its POSIX name (never by an entry of another namespace).
+    fn object_of(&self, r: &Residue) -> Option<String> {
+        self.in_run_namespace()
+            .find(|e| e.kind == r.kind && e.id == r.id)
+            .and_then(|e| e.object.clone())
+            .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()))
+            .or_else(|| {
+                let file = ipc::posix_name(r.name.as_deref()?.rsplit('/').next()?);
+                self.object_names.iter().find(|(_, n)| n == file).map(|(o, _)| o.clone())
+            })
     }
 
     /// Every object of this run present in the kernel now, named after the
@@ -157,14 +189,7 @@ impl Ledger {
                 if !scope.owns(&r) {
                     continue;
                 }
-                let known = self.entries.iter().find(|e| e.kind == r.kind && e.id == r.id);
-                r.object = known
-                    .and_then(|e| e.object.clone())
-                    .or_else(|| self.object_keys.iter().find(|(_, k)| *k != 0 && *k == r.key).map(|(n, _)| n.clone()))
-                    .or_else(|| {
-                        let file = ipc::posix_name(r.name.as_deref()?.rsplit('/').next()?);
-                        self.object_names.iter().find(|(_, n)| n == file).map(|(o, _)| o.clone())
-                    });
+                r.object = self.object_of(&r);
                 out.push(r);
             }
         }
@@ -174,7 +199,15 @@ impl Ledger {
         for (object, path) in &self.fifos {
             if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
                 let name = Some(path.display().to_string());
-                out.push(Residue { kind: FIFO.to_owned(), object: Some(object.clone()), id: -1, key: 0, name, cpid: None });
+                out.push(Residue {
+                    kind: FIFO.to_owned(),
+                    object: Some(object.clone()),
+                    id: -1,
+                    key: 0,
+                    name,
+                    cpid: None,
+                    namespace: None,
+                });
             }
         }
         out
@@ -204,4 +237,39 @@ const FIFO: &str = "fifo";
 /// Every SysV key in use in this IPC namespace.
 fn keys_in_use() -> Vec<i64> {
     ipc::lifecycles().iter().flat_map(|l| l.present().unwrap_or_default()).filter(|r| r.key != 0).map(|r| r.key).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{KeyPlan, ObjectSpec};
+
+    fn segment(name: &str) -> ObjectPlan {
+        ObjectPlan {
+            name: name.to_owned(),
+            spec: ObjectSpec::SysvShm { size: 4096, key: KeyPlan::Generated, mode: 0o600 },
+            loc: Default::default(),
+        }
+    }
+
+    /// A segment a role made in its own IPC namespace has id 0 there; in
+    /// the tables the supervisor scans (the run's, or the host's when they
+    /// are shared), id 0 is another segment, which must not be taken for it.
+    #[test]
+    fn an_object_of_a_role_namespace_is_never_one_of_the_run_tables() {
+        let mut ledger = Ledger::new(Isolation::RunUnique, "ipc-harness-1-2-".to_owned());
+        ledger.record(&segment("inner"), 0, 0x1234, Some("child"));
+        assert_eq!(ledger.entries().len(), 1);
+        assert_eq!(ledger.entries()[0].namespace.as_deref(), Some("child"));
+        assert_eq!(ledger.entries()[0].cpid, None, "never looked up in the run's tables");
+        let other = Residue { kind: "sysv_shm".to_owned(), object: None, id: 0, key: 0x5678, name: None, cpid: Some(1), namespace: None };
+        assert!(!ledger.scope(&[]).owns(&other), "the same id in the scanned tables is not this run's");
+        assert_eq!(ledger.object_of(&other), None, "nor named after the other namespace's object");
+        let same_key = Residue { key: 0x1234, ..other.clone() };
+        assert!(!ledger.scope(&[]).owns(&same_key), "a key used in another namespace is not recorded as the run's");
+        assert_eq!(ledger.object_of(&same_key), None);
+        // Recorded again (a forked child reports it too): one entry.
+        ledger.record(&segment("inner"), 0, 0x1234, Some("child"));
+        assert_eq!(ledger.entries().len(), 1);
+    }
 }

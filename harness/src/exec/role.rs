@@ -163,6 +163,12 @@ impl Interp<'_> {
         // Process settings the role asks for (a resumed image inherited them).
         if resume.is_none() {
             let r = plan.role(self.role);
+            // First the namespaces: what the steps create, and the sysctls
+            // they read or write, are then the new namespace's.
+            if r.unshare.ipc {
+                super::isolation::enter_role_namespaces(r.unshare.mount, &self.ctx.run_dir.join("mqueue"))
+                    .map_err(|e| format!("cannot unshare: {e}"))?;
+            }
             nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(r.umask));
             // A forked role starts from defaults too, not its parent's handlers.
             sys::reset_signal_dispositions().map_err(|e| format!("cannot reset signal dispositions: {e}"))?;
@@ -632,8 +638,11 @@ impl Interp<'_> {
                     }
                     None => {
                         let text = std::fs::read_to_string(&path).map_err(errno)?;
-                        let first = text.split_whitespace().next().and_then(|w| w.parse::<i64>().ok());
-                        first.map(Outcome::ok).ok_or_else(|| StepError::Misuse(format!("{name} reads `{}`, not a number", text.trim())))
+                        let numbers: Option<Vec<i64>> = text.split_whitespace().map(|w| w.parse::<i64>().ok()).collect();
+                        match numbers.filter(|n| !n.is_empty()) {
+                            Some(n) => Ok(Outcome { values: Some(n.clone()), ..Outcome::ok(n[0]) }),
+                            None => Err(StepError::Misuse(format!("{name} reads `{}`, not numbers that fit 64 signed bits", text.trim()))),
+                        }
                     }
                 }
             }

@@ -412,7 +412,13 @@ impl Supervisor {
                     rec.outcome = Some(*outcome);
                 }
             }
-            Up::Created { object, id, key } => self.ledger.record(&self.ctx.plan, object, id, key),
+            Up::Created { object, id, key } => {
+                // Which namespace the object is in follows from the plan:
+                // the role's own `unshare`, or its spawning ancestor's.
+                let plan = &self.ctx.plan;
+                let namespace = plan.role(self.instances[i].role).ipc_namespace.map(|r| plan.role(r).name.as_str());
+                self.ledger.record(plan.object(object), id, key, namespace);
+            }
             Up::Signal { event } => self.events[event.0] += 1,
             Up::Exec => self.send_go(c),
             Up::PidOf { role, instance } => self.pending.push(Pending::PidOf { conn: c, role, instance }),

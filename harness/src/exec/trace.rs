@@ -241,6 +241,12 @@ pub struct Residue {
     pub name: Option<String>,
     /// Creator pid where the kernel reports it.
     pub cpid: Option<i32>,
+    /// The role whose `unshare: [ipc]` made the IPC namespace the object was
+    /// created in; `None` for the run's. Such an object is never looked for,
+    /// removed or judged in the run's namespace, where its id may be another
+    /// object's: it dies with its own namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
 }
 
 impl std::fmt::Display for Residue {
@@ -254,6 +260,9 @@ impl std::fmt::Display for Residue {
         }
         if let Some(n) = &self.name {
             write!(f, " {n}")?;
+        }
+        if let Some(r) = &self.namespace {
+            write!(f, " in the IPC namespace of role `{r}`")?;
         }
         Ok(())
     }

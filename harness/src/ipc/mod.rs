@@ -362,6 +362,7 @@ pub fn sysv_table(kind: &str, table: &str, cpid_column: Option<usize>) -> std::i
                 id: f.get(1)?.parse().ok()?,
                 name: None,
                 cpid: cpid_column.and_then(|c| f.get(c)?.parse().ok()),
+                namespace: None,
             })
         })
         .collect())
@@ -377,7 +378,15 @@ pub fn folder_entries(kind: &str, dir: &str) -> std::io::Result<Vec<Residue>> {
     };
     Ok(rd
         .flatten()
-        .map(|e| Residue { kind: kind.to_owned(), object: None, id: -1, key: 0, name: Some(e.path().display().to_string()), cpid: None })
+        .map(|e| Residue {
+            kind: kind.to_owned(),
+            object: None,
+            id: -1,
+            key: 0,
+            name: Some(e.path().display().to_string()),
+            cpid: None,
+            namespace: None,
+        })
         .collect())
 }
 
@@ -386,7 +395,7 @@ mod tests {
     use super::*;
 
     fn sysv(kind: &str, id: i64, key: i64, cpid: Option<i32>) -> Residue {
-        Residue { kind: kind.to_owned(), object: None, id, key, name: None, cpid }
+        Residue { kind: kind.to_owned(), object: None, id, key, name: None, cpid, namespace: None }
     }
 
     #[test]
@@ -410,6 +419,7 @@ mod tests {
             key: 0,
             name: Some(format!("/dev/shm/{n}")),
             cpid: None,
+            namespace: None,
         };
         assert!(scope.owns(&file("ipc-harness-1-2-seg")));
         assert!(!scope.owns(&file("ipc-harness-1-3-seg")), "another run's name");

@@ -110,7 +110,7 @@ impl Builder<'_> {
                     .sum(),
             })
             .collect();
-        let after = self.after(&objects);
+        let after = self.after(&objects, &roles);
         let must_fail = self.must_fail();
         if let (Some(MustFailPlan { at: Locator::Step { role, step }, .. }), Some(mf)) = (&must_fail, &doc.must_fail) {
             // An IPC call without `expect` must succeed, which can fail, and
@@ -130,6 +130,7 @@ impl Builder<'_> {
             }
         }
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
+        requires.unshare = roles.iter().any(|r| r.unshare.any());
         // The mappings `same_frame_as` compares with record their frame.
         let wanted: Vec<(usize, ObjectId)> = roles
             .iter()
@@ -722,6 +723,7 @@ impl Builder<'_> {
         let catch = catchers(&decl.catch);
         let catch_restart = catchers(&decl.catch_restart);
         let ignore = catchers(&decl.ignore);
+        let unshare = self.unshare(name, decl);
         if let Some(s) = decl.catch_restart.iter().find(|s| decl.catch.iter().any(|c| c.value() == s.value())) {
             self.err(
                 Diagnostic::new(s.loc(), format!("{} is in both `catch` and `catch_restart`", s.value()))
@@ -741,6 +743,9 @@ impl Builder<'_> {
             block,
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             rlimits: decl.rlimits.as_ref().map(|r| *r.value()).unwrap_or_default(),
+            unshare,
+            ipc_namespace: self.unshared_by(id, m::Namespace::Ipc, spawned_by),
+            mount_namespace: self.unshared_by(id, m::Namespace::Mount, spawned_by),
             steps,
             exit,
             exit_loc,
@@ -748,6 +753,57 @@ impl Builder<'_> {
             spawned_by: spawned_by.get(name).copied(),
             loc: decl.loc(),
         }
+    }
+
+    /// The namespaces a role unshares: each once, `mount` only with `ipc`
+    /// (a role's mqueue mount shows its own IPC namespace), and not with
+    /// other credentials (which drop CAP_SYS_ADMIN before the first step).
+    fn unshare(&mut self, name: &str, decl: &m::RoleDecl) -> Unshare {
+        let mut out = Unshare::default();
+        for n in &decl.unshare {
+            let seen = match n.value() {
+                m::Namespace::Ipc => std::mem::replace(&mut out.ipc, true),
+                m::Namespace::Mount => std::mem::replace(&mut out.mount, true),
+            };
+            if seen {
+                self.err(
+                    Diagnostic::new(n.loc(), format!("role `{name}` unshares this namespace twice"))
+                        .label("listed again")
+                        .hint("list each namespace once"),
+                );
+            }
+        }
+        if let Some(n) = decl.unshare.iter().find(|n| *n.value() == m::Namespace::Mount).filter(|_| !out.ipc) {
+            self.err(
+                Diagnostic::new(n.loc(), "`mount` is unshared only together with `ipc`")
+                    .label("without ipc")
+                    .hint("write `unshare: [ipc, mount]`: the role's private /dev/shm and mqueue mount go with its own IPC namespace"),
+            );
+        }
+        if let (Some(c), true) = (&decl.credentials, out.any()) {
+            self.err(
+                Diagnostic::new(c.loc(), format!("role `{name}` unshares namespaces, which other credentials cannot"))
+                    .label("no CAP_SYS_ADMIN with these")
+                    .hint("put `unshare` on a role that spawns this one: a spawned role inherits its parent's namespaces"),
+            );
+        }
+        out
+    }
+
+    /// The role whose `unshare` made the namespace of this kind that `role`
+    /// runs in: itself, or the nearest role up its spawn chain, since a
+    /// spawned process inherits its parent's namespaces. `None`: the run's.
+    pub(super) fn unshared_by(&self, role: RoleId, ns: m::Namespace, spawned_by: &BTreeMap<String, RoleId>) -> Option<RoleId> {
+        let mut cur = role;
+        // A spawn cycle (reported on its own) ends the walk.
+        for _ in 0..self.doc.roles.len() {
+            let (name, decl) = self.doc.roles.get_index(cur.0)?;
+            if decl.unshare.iter().any(|n| *n.value() == ns) {
+                return Some(cur);
+            }
+            cur = *spawned_by.get(name.as_str())?;
+        }
+        None
     }
 
     /// Exit statuses are 8 bits: `exit(300)` is seen as 44.
@@ -817,9 +873,37 @@ impl Builder<'_> {
         r
     }
 
-    pub(super) fn after(&mut self, objects: &[ObjectPlan]) -> AfterPlan {
+    pub(super) fn after(&mut self, objects: &[ObjectPlan], roles: &[RolePlan]) -> AfterPlan {
         let Some(a) = &self.doc.after else { return AfterPlan::default() };
         let mut out = AfterPlan::default();
+        // An object a role may create inside a namespace of its own lives in
+        // tables the supervisor does not see (its id may be another
+        // object's in the run's): it dies with that namespace, unjudged.
+        for n in a.exists.iter().chain(&a.gone).chain(a.stat.keys()) {
+            let Some(o) = objects.iter().position(|o| o.name == *n.value()) else { continue };
+            let creator = roles.iter().find(|r| {
+                let elsewhere = match objects[o].kind() {
+                    Kind::SysvShm | Kind::SysvSem | Kind::SysvMsg | Kind::PosixMq => r.ipc_namespace.is_some(),
+                    Kind::PosixShm | Kind::PosixSem => r.mount_namespace.is_some(),
+                    _ => false,
+                };
+                elsewhere && r.steps.iter().any(|s| s.op.may_create(objects) == Some(ObjectId(o)))
+            });
+            if let Some(r) = creator {
+                let (what, ns) = match objects[o].kind() {
+                    Kind::PosixShm | Kind::PosixSem => ("a private /dev/shm", r.mount_namespace),
+                    _ => ("an IPC namespace", r.ipc_namespace),
+                };
+                let owner = ns.map_or("", |x| roles[x.0].name.as_str());
+                self.err(
+                    Diagnostic::new(n.loc(), format!("role `{}` may create `{}` in {what} of its own, which `after` cannot see", r.name, n.value()))
+                        .label("not in the run's namespace")
+                        .hint(format!(
+                            "remove it from `after`: it dies with the namespace `{owner}` unshared; check it with a step of a role in that namespace"
+                        )),
+                );
+            }
+        }
         // Kinds with a name in the kernel, which can outlive every process.
         let persistent = [Kind::SysvShm, Kind::PosixShm, Kind::SysvSem, Kind::SysvMsg, Kind::PosixSem, Kind::PosixMq, Kind::Fifo];
         // Objects without a name in the kernel die with their last process:

@@ -119,6 +119,12 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
     if plan.requires.private_ipc_namespace && isolation == Isolation::RunUnique {
         return Some("needs a private IPC namespace, and this run shares the host's IPC tables".to_owned());
     }
+    if plan.requires.unshare && isolation == Isolation::RunUnique {
+        return Some(
+            "a role unshares namespaces of its own, which needs CAP_SYS_ADMIN in the run's user namespace, and this run shares the host's IPC tables"
+                .to_owned(),
+        );
+    }
     if plan.requires.dev_shm_size.is_some() && isolation == Isolation::RunUnique {
         return Some("needs a private /dev/shm of its own size, and this run shares the host's".to_owned());
     }

@@ -421,6 +421,16 @@ impl Builder<'_> {
             }
             Step::MqUnlink(a) | Step::MqStatus(a) => {
                 let unlink = matches!(step.value(), Step::MqUnlink(_));
+                // The mqueue file system this role sees must be its IPC
+                // namespace's: a role's `mount` comes with its `ipc`.
+                let ipc = self.unshared_by(me, m::Namespace::Ipc, spawned_by);
+                if !unlink && ipc != self.unshared_by(me, m::Namespace::Mount, spawned_by) {
+                    self.err(
+                        Diagnostic::new(a.object.loc(), format!("role `{me_name}` would read another IPC namespace's queue files"))
+                            .label("mqueue mount of another namespace")
+                            .hint("give the role that unshares `ipc` its own mount too: `unshare: [ipc, mount]`"),
+                    );
+                }
                 let object = self.object_ref(objects, &a.object, &[Kind::PosixMq], if unlink { "mq_unlink" } else { "mq_status" });
                 (object.map(|object| if unlink { Op::MqUnlink { object } } else { Op::MqStatus { object } }), &a.expect)
             }
@@ -748,11 +758,19 @@ impl Builder<'_> {
                             .label("could change the host")
                             .hint(format!("scenarios may use only: {}, {}", IPC_NAMESPACED.join(", "), NEXT_ID_KNOBS.join(", "))),
                     );
-                } else if a.value.is_some() && !self.doc.requires.private_ipc_namespace {
+                } else if a.value.is_some()
+                    && !self.doc.requires.private_ipc_namespace
+                    && self.unshared_by(me, m::Namespace::Ipc, spawned_by).is_none()
+                {
+                    // A role in an IPC namespace of its own writes that
+                    // namespace's sysctl, never the run's or the host's.
                     self.err(
                         Diagnostic::new(a.name.loc(), "writing a sysctl needs the scenario's own IPC namespace")
                             .label("would change the host's limit")
-                            .hint("add `requires: { private_ipc_namespace: true }` (without one the scenario is skipped)"),
+                            .hint(
+                                "add `requires: { private_ipc_namespace: true }` (without one the scenario is skipped), \
+                                 or write it from a role with `unshare: [ipc]`",
+                            ),
                     );
                 }
                 (Some(Op::Sysctl { name: a.name.value().clone(), value: a.value.as_ref().map(|v| v.value().clone()) }), &a.expect)
@@ -1653,8 +1671,8 @@ impl Builder<'_> {
             out.race = Some(r.value().clone());
         }
         if let Some(v) = &e.values {
-            if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getall, .. }) {
-                misplaced(self, "values", v.loc(), "`semctl` with `cmd: getall`");
+            if !matches!(op, Op::Semctl { cmd: SemctlCmd::Getall, .. } | Op::Sysctl { value: None, .. }) {
+                misplaced(self, "values", v.loc(), "`semctl` with `cmd: getall` and a `sysctl` read");
             }
             out.values = Some(v.value().clone());
         }

@@ -85,6 +85,10 @@ pub struct Requirements {
     /// Some role changes credentials, which needs CAP_SETUID and CAP_SETGID
     /// and a uid map that holds the target ids.
     pub credentials: bool,
+    /// Some role unshares namespaces of its own (`unshare:`), which needs
+    /// CAP_SYS_ADMIN in the run's user namespace: a run that got namespaces.
+    #[serde(default)]
+    pub unshare: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -251,6 +255,17 @@ pub struct RolePlan {
     pub spare_descriptors: Option<u32>,
     /// Other resource limits lowered at the start.
     pub rlimits: Rlimits,
+    /// Namespaces this role unshares at its start.
+    #[serde(default)]
+    pub unshare: Unshare,
+    /// Where this role's IPC objects live: `None` in the run's IPC
+    /// namespace, else in the one made by this role's own `unshare: [ipc]`
+    /// or by the nearest role up its spawn chain (children inherit it).
+    #[serde(default)]
+    pub ipc_namespace: Option<RoleId>,
+    /// The same for the mount namespace, which holds `/dev/shm`.
+    #[serde(default)]
+    pub mount_namespace: Option<RoleId>,
     pub steps: Vec<StepPlan>,
     pub exit: ExitPlan,
     pub exit_loc: Loc,
@@ -258,6 +273,19 @@ pub struct RolePlan {
     pub exit_explicit: bool,
     pub spawned_by: Option<RoleId>,
     pub loc: Loc,
+}
+
+/// Namespaces a role unshares at its start (`mount` only with `ipc`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Unshare {
+    pub ipc: bool,
+    pub mount: bool,
+}
+
+impl Unshare {
+    pub fn any(self) -> bool {
+        self.ipc || self.mount
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, schemars::JsonSchema)]
@@ -740,6 +768,21 @@ impl Op {
                 | Op::Exit { .. }
                 | Op::Crash { .. }
         )
+    }
+
+    /// The object this step may create in a namespace's tables: a SysV
+    /// `get` with IPC_CREAT or of an IPC_PRIVATE key, or a POSIX `open`
+    /// with O_CREAT.
+    pub fn may_create(&self, objects: &[ObjectPlan]) -> Option<ObjectId> {
+        let private = |o: &ObjectId| matches!(objects.get(o.0).and_then(|p| p.spec.sysv_key()), Some(KeyPlan::Private));
+        match self {
+            Op::Shmget { object, flags, .. } | Op::Semget { object, flags, .. } | Op::Msgget { object, flags, .. } => {
+                (flags & libc::IPC_CREAT != 0 || private(object)).then_some(*object)
+            }
+            Op::SemOpen { object, flags, .. } | Op::MqOpen { object, flags, .. } => (flags & libc::O_CREAT != 0).then_some(*object),
+            Op::ShmOpen { object, flags, .. } => flags.create.then_some(*object),
+            _ => None,
+        }
     }
 
     /// The name of the operation as written in YAML.

@@ -285,6 +285,14 @@ pub struct RoleDecl {
     /// `{ msgqueue: 1024 }` for RLIMIT_MSGQUEUE. Lowering needs no privilege.
     #[serde(default)]
     pub rlimits: Option<Sp<Rlimits>>,
+    /// Namespaces the role leaves for new ones at its start, before its
+    /// first step (unshare(2)): `[ipc]` gives it System V tables, POSIX
+    /// message queues and IPC sysctls of its own, at the kernel's defaults;
+    /// `[ipc, mount]` also a private `/dev/shm` (and mqueue mount). Roles it
+    /// spawns inherit them. Needs namespaces (CAP_SYS_ADMIN in the run's
+    /// user namespace): without them the scenario is skipped.
+    #[serde(default)]
+    pub unshare: Vec<Sp<Namespace>>,
     pub steps: Vec<Sp<Step>>,
     /// How the role must end (default: exit status 0, or what its last
     /// `exit`/`crash` step or `killed_by` expectation implies).
@@ -306,6 +314,19 @@ pub struct Rlimits {
     /// Without it a role runs with 0: no core files, unless a scenario asks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<u64>,
+}
+
+/// A namespace a role can unshare (namespaces(7)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Namespace {
+    /// CLONE_NEWIPC: System V objects, POSIX message queues and the IPC
+    /// sysctls (ipc_namespaces(7)).
+    Ipc,
+    /// CLONE_NEWNS, with a private tmpfs on `/dev/shm` (where POSIX shared
+    /// memory and named semaphores live) and the new IPC namespace's
+    /// mqueue file system where the run shows queues.
+    Mount,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -481,7 +502,9 @@ pub enum Step {
     Tee(SpliceArgs),
     /// Write an IPC sysctl of this scenario's private IPC namespace, e.g.
     /// `{ name: kernel.shmmni, value: "1" }` (needs
-    /// `requires: { private_ipc_namespace: true }`: the host's is never touched).
+    /// `requires: { private_ipc_namespace: true }`, or a role that unshared
+    /// its own IPC namespace: the host's is never touched); without `value`
+    /// read one.
     Sysctl(SysctlArgs),
     /// `shm_open(3)` of a `posix_shm` object (its name is made per run).
     ShmOpen(ShmOpenArgs),
@@ -1309,8 +1332,9 @@ pub enum Prot {
 #[serde(deny_unknown_fields)]
 pub struct SysctlArgs {
     pub name: Sp<String>,
-    /// The value to write; without one the sysctl is read, and the step's
-    /// value is the number read.
+    /// The value to write; without one the sysctl is read: the step's
+    /// value is its first number, and `values` every number (`kernel.sem`
+    /// has four).
     #[serde(default)]
     pub value: Option<Sp<String>>,
     #[serde(default)]
@@ -1844,7 +1868,8 @@ pub struct Expect {
     /// The type of the message `msgrcv` took.
     #[serde(default)]
     pub mtype: Option<Sp<i64>>,
-    /// Every value `semctl getall` reported, in order.
+    /// Every value `semctl getall` reported, or every number a `sysctl`
+    /// read, in order.
     #[serde(default)]
     pub values: Option<Sp<Vec<i64>>>,
     /// The value is the pid of this role (replica 0), as `semctl getpid`

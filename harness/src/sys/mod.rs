@@ -411,6 +411,17 @@ pub fn mount_mqueue(dir: &Path) -> Result<(), Errno> {
     mount(Some("mqueue"), dir, Some("mqueue"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>)
 }
 
+/// `unshare(2)` of the IPC namespace, and of the mount namespace too with
+/// `mount`: this process (and what it spawns from now on) gets its own.
+pub fn unshare_namespaces(mount: bool) -> Result<(), Errno> {
+    use nix::sched::{CloneFlags, unshare};
+    let mut flags = CloneFlags::CLONE_NEWIPC;
+    if mount {
+        flags |= CloneFlags::CLONE_NEWNS;
+    }
+    unshare(flags)
+}
+
 /// Detach a mount (a no-op error where nothing is mounted).
 pub fn unmount(dir: &Path) -> Result<(), Errno> {
     nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH)
