@@ -587,7 +587,7 @@ fn sysctl_access(exe: Option<&Path>) -> Vec<SysctlAccess> {
 /// Returns, by name, `yes` or the errno; every name gets the unshare error
 /// when the namespace cannot be made. Runs in a throw-away process.
 pub fn probe_sysctl_writes(user_namespace: bool) -> BTreeMap<String, String> {
-    let entered = if user_namespace { sys::enter_user_and_ipc_namespace() } else { sys::enter_ipc_namespace() };
+    let entered = if user_namespace { sys::enter_user_and_ipc_namespace() } else { sys::unshare_namespaces(false) };
     IPC_NAMESPACED
         .iter()
         .map(|name| {

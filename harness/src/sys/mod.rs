@@ -1433,12 +1433,6 @@ pub fn get_rlimit(resource: i32) -> Result<(u64, u64), Errno> {
     Ok((rl.rlim_cur, rl.rlim_max))
 }
 
-/// Enter a new IPC namespace (needs CAP_SYS_ADMIN). Irreversible: only
-/// throw-away probe processes call this.
-pub fn enter_ipc_namespace() -> Result<(), Errno> {
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWIPC)
-}
-
 /// Enter a new user namespace, mapped to this uid and gid as root, and a
 /// new IPC namespace it owns: what a rootless container runtime does.
 pub fn enter_user_and_ipc_namespace() -> Result<(), Errno> {
