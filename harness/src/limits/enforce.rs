@@ -598,13 +598,72 @@ fn rlimit_msgqueue_child(ns: &str, limit: u64, msgsize: u64) -> Probe {
 
 // --------------------------------------------------------- /dev/shm
 
+/// How a touching process ended: a signal's name, or its exit.
+fn ended(end: Option<sys::Ended>) -> String {
+    match end {
+        Some(sys::Ended::Signaled(sig, _)) => sys::signal_name(sig),
+        Some(sys::Ended::Exited(c)) => format!("exit {c}"),
+        None => "still running".to_owned(),
+    }
+}
+
+/// Exit code of a touching process that could not join its cgroup.
+const NO_CGROUP: i32 = 97;
+
+/// A /dev/shm file of `len` bytes (sparse), mapped shared; a forked child
+/// (in the cgroup whose `cgroup.procs` is given) touches its pages in
+/// order until it has touched them all or is stopped. Returns how the
+/// child ended and how many bytes it touched.
+fn touch_until_stopped(tag: &str, len: u64, cgroup_procs: Option<&std::path::Path>) -> Result<(Option<sys::Ended>, u64), String> {
+    let page = sys::page_size() as u64;
+    let f = ShmFile::create(tag).map_err(|e| format!("shm_open: {}", sys::errno_name(e)))?;
+    nix::unistd::ftruncate(&f.fd, i64::try_from(len).unwrap_or(i64::MAX)).map_err(|e| format!("ftruncate: {e}"))?;
+    let map_len = usize::try_from(len).map_err(|e| e.to_string())?;
+    let addr = sys::mmap_fd(&f.fd, map_len, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+    let counter = sys::mmap_anonymous(8, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
+    let result = match sys::fork().map_err(|e| format!("fork: {e}"))? {
+        sys::Forked::Child => {
+            // SIGBUS must end this process, not a handler of the runtime's.
+            let _ = sys::reset_signal_dispositions();
+            if let Some(procs) = cgroup_procs {
+                if std::fs::write(procs, std::process::id().to_string()).is_err() {
+                    sys::exit_now(NO_CGROUP)
+                }
+            }
+            for i in 0..len / page {
+                sys::write_mapped(addr + usize::try_from(i * page).unwrap_or(0), b"x");
+                sys::store_release_u64(counter, i + 1);
+            }
+            sys::exit_now(0)
+        }
+        sys::Forked::Parent(pid) => {
+            let end = sys::wait_end(pid.as_raw(), false).map_err(|e| format!("waitpid: {e}"));
+            let touched = sys::load_acquire_u64(counter) * page;
+            end.map(|e| (e.map(|(_, e)| e), touched))
+        }
+    };
+    let _ = sys::munmap(addr, map_len);
+    let _ = sys::munmap(counter, 8);
+    result
+}
+
+/// The OOM kills a memory cgroup has counted (`oom_kill` in
+/// memory.oom_control on v1, memory.events on v2).
+fn oom_kills(dir: &std::path::Path, version: &str) -> u64 {
+    let file = if version == "v1" { "memory.oom_control" } else { "memory.events" };
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// The /dev/shm capacity: posix_fallocate of the whole tmpfs works and one
 /// page more is ENOSPC; a sparse file mapped past the capacity kills the
 /// process that touches the first page beyond it with SIGBUS. Runs on the
 /// private tmpfs the probe mounted (`size` bytes).
 fn dev_shm(ns: &str, size: u64) -> Vec<Probe> {
     let mut out = Vec::new();
-    let page = sys::page_size() as u64;
     // posix_fallocate.
     let falloc = (|| -> Result<Probe, Errno> {
         let a = ShmFile::create("falloc-a")?;
@@ -622,53 +681,27 @@ fn dev_shm(ns: &str, size: u64) -> Vec<Probe> {
         ))
     })();
     out.push(falloc.unwrap_or_else(|e| skipped("dev_shm.size", ns, format!("shm_open: {}", sys::errno_name(e)))));
-    // SIGBUS on touch, in a grandchild that reports how far it got.
-    let bus = (|| -> Result<Probe, String> {
-        let f = ShmFile::create("touch").map_err(|e| format!("shm_open: {}", sys::errno_name(e)))?;
-        nix::unistd::ftruncate(&f.fd, i64::try_from(size + page).unwrap_or(i64::MAX)).map_err(|e| format!("ftruncate: {e}"))?;
-        let len = usize::try_from(size + page).map_err(|e| e.to_string())?;
-        let addr = sys::mmap_fd(&f.fd, len, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
-        let counter = sys::mmap_anonymous(8, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
-        match sys::fork().map_err(|e| format!("fork: {e}"))? {
-            sys::Forked::Child => {
-                // SIGBUS must end this process, not a handler of the runtime's.
-                let _ = sys::reset_signal_dispositions();
-                let pages = (size + page) / page;
-                for i in 0..pages {
-                    sys::write_mapped(addr + usize::try_from(i * page).unwrap_or(0), b"x");
-                    sys::store_release_u64(counter, i + 1);
-                }
-                sys::exit_now(0)
-            }
-            sys::Forked::Parent(pid) => {
-                let end = sys::wait_end(pid.as_raw(), false).map_err(|e| format!("waitpid: {e}"))?;
-                let touched = sys::load_acquire_u64(counter);
-                let _ = sys::munmap(addr, len);
-                let _ = sys::munmap(counter, 8);
-                let edge_pages = size / page;
-                let at = if touched >= edge_pages { "ok".to_owned() } else { format!("stopped after {touched} pages") };
-                let past = match end {
-                    Some((_, sys::Ended::Signaled(sig, _))) => sys::signal_name(sig),
-                    Some((_, sys::Ended::Exited(c))) => format!("exit {c}"),
-                    None => "still running".to_owned(),
-                };
-                let mut p = judged(
-                    "dev_shm.size",
-                    ns,
-                    size,
-                    at,
-                    past,
-                    "SIGBUS",
-                    format!(
-                        "ftruncate to {} bytes succeeds; touching its pages: {touched} of {edge_pages} fit, the next raises SIGBUS",
-                        size + page
-                    ),
-                );
-                p.limit = "dev_shm.size (touch)".to_owned();
-                Ok(p)
-            }
-        }
-    })();
+    // SIGBUS on touching the first page past the capacity.
+    let page = sys::page_size() as u64;
+    let bus = touch_until_stopped("touch", size + page, None).map(|(end, bytes)| {
+        let at = if bytes >= size { "ok".to_owned() } else { format!("stopped after {bytes} bytes") };
+        let mut p = judged(
+            "dev_shm.size",
+            ns,
+            size,
+            at,
+            ended(end),
+            "SIGBUS",
+            format!(
+                "ftruncate to {} bytes succeeds; touching its pages: {} of {} fit, the next raises SIGBUS",
+                size + page,
+                bytes / page,
+                size / page
+            ),
+        );
+        p.limit = "dev_shm.size (touch)".to_owned();
+        p
+    });
     out.push(bus.unwrap_or_else(|e| skipped("dev_shm.size (touch)", ns, e)));
     out
 }
@@ -687,7 +720,7 @@ impl Drop for ChildCgroup {
 /// the tmpfs touches a tmpfs file's pages (each is charged to the cgroup of
 /// the process that first touches it, mm/shmem.c); the cgroup's OOM killer
 /// ends it with SIGKILL before the tmpfs is full, and the cgroup counts the
-/// kill (`oom_kill` in memory.oom_control on v1, memory.events on v2).
+/// kill.
 fn dev_shm_oom(ns: &str, tmpfs: u64) -> Probe {
     let name = "memory cgroup (touch)";
     let Some(cg) = super::snapshot::memcg() else { return skipped(name, ns, "no memory cgroup is visible") };
@@ -716,71 +749,57 @@ fn dev_shm_oom(ns: &str, tmpfs: u64) -> Probe {
     if let Err(e) = setup {
         return skipped(name, ns, format!("cannot limit the child memory cgroup: {e}"));
     }
-    let kills = |dir: &std::path::Path| -> u64 {
-        let file = if cg.version == "v1" { "memory.oom_control" } else { "memory.events" };
-        std::fs::read_to_string(dir.join(file))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    let page = sys::page_size() as u64;
-    let touched = (|| -> Result<(Option<sys::Ended>, u64), String> {
-        let f = ShmFile::create("oom").map_err(|e| format!("shm_open: {}", sys::errno_name(e)))?;
-        nix::unistd::ftruncate(&f.fd, i64::try_from(tmpfs).unwrap_or(i64::MAX)).map_err(|e| format!("ftruncate: {e}"))?;
-        let len = usize::try_from(tmpfs).map_err(|e| e.to_string())?;
-        let addr = sys::mmap_fd(&f.fd, len, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
-        let counter = sys::mmap_anonymous(8, true, sys::Placement::Anywhere).map_err(|e| format!("mmap: {e}"))?;
-        let procs = child.0.join("cgroup.procs");
-        let result = match sys::fork().map_err(|e| format!("fork: {e}"))? {
-            sys::Forked::Child => {
-                let _ = sys::reset_signal_dispositions();
-                if std::fs::write(&procs, std::process::id().to_string()).is_err() {
-                    sys::exit_now(97)
-                }
-                for i in 0..tmpfs / page {
-                    sys::write_mapped(addr + usize::try_from(i * page).unwrap_or(0), b"x");
-                    sys::store_release_u64(counter, i + 1);
-                }
-                sys::exit_now(0)
-            }
-            sys::Forked::Parent(pid) => {
-                let end = sys::wait_end(pid.as_raw(), false).map_err(|e| format!("waitpid: {e}"))?;
-                (end.map(|(_, e)| e), sys::load_acquire_u64(counter))
-            }
-        };
-        let _ = sys::munmap(addr, len);
-        let _ = sys::munmap(counter, 8);
-        Ok(result)
-    })();
-    let kills_after = kills(&child.0);
-    let (end, pages) = match touched {
+    let (end, bytes) = match touch_until_stopped("oom", tmpfs, Some(&child.0.join("cgroup.procs"))) {
         Ok(t) => t,
         Err(e) => return skipped(name, ns, e),
     };
-    if matches!(end, Some(sys::Ended::Exited(97))) {
+    if matches!(end, Some(sys::Ended::Exited(NO_CGROUP))) {
         return skipped(name, ns, "cannot move a process into the child memory cgroup");
     }
-    let bytes = pages * page;
+    oom_judged(ns, limit, tmpfs, end, bytes, oom_kills(&child.0, cg.version), 1, "a child memory cgroup limited to")
+}
+
+/// The OOM kill where the memory cgroup this process is in is the tighter
+/// bound (a container run with `--memory` below its `--shm-size`): its pages
+/// of /dev/shm are touched in place until the OOM killer ends the toucher.
+/// Only with `--allow-shared-namespace`: the whole cgroup is under pressure
+/// while it runs.
+fn dev_shm_oom_here(ns: &str, snap: &Snapshot) -> Probe {
+    let name = "memory cgroup (touch)";
+    let (Some(cg), Some(room), Some(free)) = (super::snapshot::memcg(), snap.memory.headroom, snap.dev_shm.free) else {
+        return skipped(name, ns, "the memory cgroup's headroom or /dev/shm's free space cannot be read");
+    };
+    let before = oom_kills(&cg.dir, cg.version);
+    let (end, bytes) = match touch_until_stopped("oom-here", free, None) {
+        Ok(t) => t,
+        Err(e) => return skipped(name, ns, e),
+    };
+    let after = oom_kills(&cg.dir, cg.version);
+    oom_judged(ns, room, free, end, bytes, after.saturating_sub(before), 1, "this memory cgroup, with headroom")
+}
+
+/// Judge an OOM probe: the toucher got well into the memory budget, did
+/// not reach the tmpfs's end, and was killed with the cgroup counting it.
+#[allow(clippy::too_many_arguments)]
+fn oom_judged(ns: &str, limit: u64, tmpfs: u64, end: Option<sys::Ended>, bytes: u64, kills: u64, want: u64, what: &str) -> Probe {
     let at = if bytes >= limit / 2 && bytes < tmpfs { "ok".to_owned() } else { format!("stopped after {bytes} bytes") };
     let past = match end {
-        Some(sys::Ended::Signaled(sig, _)) if kills_after > 0 => format!("{} (oom_kill {kills_after})", sys::signal_name(sig)),
-        Some(sys::Ended::Signaled(sig, _)) => format!("{} without an oom_kill", sys::signal_name(sig)),
-        Some(sys::Ended::Exited(c)) => format!("exit {c}"),
-        None => "still running".to_owned(),
+        Some(sys::Ended::Signaled(..)) => format!("{} (oom_kill {kills})", ended(end)),
+        _ => ended(end),
     };
+    let show = |b: u64| super::profile::show(b, super::snapshot::Unit::Bytes);
     judged(
-        name,
+        "memory cgroup (touch)",
         ns,
         limit,
         at,
         past,
-        "SIGKILL (oom_kill 1)",
+        &format!("SIGKILL (oom_kill {want})"),
         format!(
-            "a process in a child memory cgroup limited to {} touched {} of a {} tmpfs file before the OOM killer ended it",
-            super::profile::show(limit, super::snapshot::Unit::Bytes),
-            super::profile::show(bytes, super::snapshot::Unit::Bytes),
-            super::profile::show(tmpfs, super::snapshot::Unit::Bytes)
+            "a process in {what} {} touched {} of a {} tmpfs file before the OOM killer ended it",
+            show(limit),
+            show(bytes),
+            show(tmpfs)
         ),
     )
 }
@@ -817,7 +836,10 @@ pub fn run(opts: Options) -> Vec<Probe> {
         Err(e) if opts.allow_shared => {
             exhausting_shared(&snap, &mut out);
             let free = snap.dev_shm.free.unwrap_or(0);
-            if free <= MAX_BYTES.min(room) {
+            if snap.shm_capacity_bound.as_deref() == Some("memory cgroup") && free <= MAX_BYTES {
+                // The cgroup runs out first: that is what a workload meets.
+                out.push(dev_shm_oom_here(here, &snap));
+            } else if free <= MAX_BYTES.min(room) {
                 out.extend(dev_shm(here, free));
             } else {
                 out.push(skipped("dev_shm.size", here, format!("{free} bytes free: too much to fill cheaply (no private namespace: {e})")));
@@ -851,9 +873,17 @@ pub fn shm_outcome(snap: &Snapshot, probes: &[Probe]) -> String {
     let confirmed = |l: &str| probes.iter().any(|p| p.limit == l && p.verdict == Enforced::Confirmed);
     let cap = snap.shm_capacity.map_or("unknown".to_owned(), |c| super::profile::show(c, super::snapshot::Unit::Bytes));
     match snap.shm_capacity_bound.as_deref() {
-        Some("memory cgroup") => format!(
-            "after {cap} the memory cgroup's limit is reached before /dev/shm is full: the out-of-memory killer ends the workload (SIGKILL), whether it uses posix_fallocate or touches pages (predicted from memory.max and memory.current; not provoked)"
-        ),
+        Some("memory cgroup") => {
+            let how =
+                if probes.iter().any(|p| p.limit == "memory cgroup (touch)" && p.namespace == "this" && p.verdict == Enforced::Confirmed) {
+                    "confirmed by the probe in this cgroup"
+                } else {
+                    "predicted from the memory cgroup's limit and usage; `--probe --allow-shared-namespace` provokes it"
+                };
+            format!(
+                "after {cap} the memory cgroup's limit is reached before /dev/shm is full: the out-of-memory killer ends the workload (SIGKILL), whether it uses posix_fallocate or touches pages ({how})"
+            )
+        }
         _ => {
             let how = match (confirmed("dev_shm.size"), confirmed("dev_shm.size (touch)")) {
                 (true, true) => "both confirmed by the probe",

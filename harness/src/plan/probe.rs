@@ -164,6 +164,10 @@ pub struct Environment {
     pub limits: BTreeMap<String, String>,
     /// The isolation a scenario run gets here (probed in a child process).
     pub isolation: Option<Isolation>,
+    /// The file system of the folder runs keep their files in (the temporary
+    /// folder): `tmpfs`, `ext4`, `fuse` (then file scenarios are slow).
+    #[serde(default)]
+    pub run_folder_fs: String,
     /// What `ipc-harness limits` reports: limits with use and headroom,
     /// /dev/shm, the memory cgroup, namespaces, capabilities and sysctl
     /// writability.
@@ -236,6 +240,7 @@ impl Environment {
             features,
             limits,
             isolation: None,
+            run_folder_fs: crate::sys::fs_type_name(&std::env::temp_dir()),
             snapshot: None,
             cap_mask,
         }

@@ -48,6 +48,13 @@ pub fn summary(run: &Run) -> String {
         let _ = writeln!(out, "root without: {}", env.capabilities_missing.join(", "));
     }
     let _ = writeln!(out, "isolation: {isolation}");
+    if env.run_folder_fs == "fuse" {
+        let _ = writeln!(
+            out,
+            "warning: the run folder ({}) is on a FUSE file system (fuse-overlayfs in a container?): file scenarios run many times slower there and can time out; give it a local one (docker run --tmpfs /tmp, or TMPDIR=/dev/shm)",
+            std::env::temp_dir().display()
+        );
+    }
     if let Some(note) = run.verdicts.iter().find_map(|v| v.trace.as_ref().and_then(|t| t.isolation_note.as_deref())) {
         let _ = writeln!(out, "  ({note})");
     }

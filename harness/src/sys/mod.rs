@@ -1424,6 +1424,31 @@ pub fn set_rlimit(resource: i32, limit: u64) -> Result<(), Errno> {
     check(unsafe { libc::setrlimit(resource as _, &rl) }).map(drop)
 }
 
+/// The file system type of `path` (or of its nearest existing ancestor:
+/// where it would be made) by its statfs(2) magic (`tmpfs`, `ext4`,
+/// `fuse`, ...), or `0x...` for one without a name here.
+pub fn fs_type_name(path: &Path) -> String {
+    let Some(s) = path.ancestors().find_map(|p| nix::sys::statfs::statfs(p).ok()) else { return "unknown".to_owned() };
+    // Magic numbers from linux/magic.h.
+    // __fsword_t is i64 here but narrower on 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
+    let magic = s.filesystem_type().0 as i64;
+    match magic {
+        0x0102_1994 => "tmpfs",
+        0xEF53 => "ext4",
+        0x6573_5546 => "fuse",
+        0x794c_7630 => "overlayfs",
+        0x5846_5342 => "xfs",
+        0x9123_683E => "btrfs",
+        0x8584_58f6 => "ramfs",
+        0x2FC1_2FC1 => "zfs",
+        0x6969 => "nfs",
+        0x0102_1997 => "9p",
+        _ => return format!("{magic:#x}"),
+    }
+    .to_owned()
+}
+
 /// A resource limit's soft and hard values (`u64::MAX`: unlimited).
 pub fn get_rlimit(resource: i32) -> Result<(u64, u64), Errno> {
     // SAFETY: rlimit is plain old data; getrlimit fills it.
