@@ -120,7 +120,32 @@ fn docker_end_to_end() {
     limits_are_what_docker_set(&d);
     postgresql_fails_at_64_mib_and_passes_with_its_fix(&d);
     capacity_edge_by_name(&d);
+    sharing_modes(&d);
     library_in_a_default_container(&d);
+}
+
+/// The scenarios whose roles run in containers of their own: a role in a
+/// container joined with `--ipc=container:FIRST` shares FIRST's System V
+/// objects and /dev/shm and completes a handoff; one in a private container
+/// finds none of them; and their must-fail twins fail where they say.
+fn sharing_modes(d: &Docker) {
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("docker-sharing-{}", std::process::id()));
+    let o = output(
+        Command::new(&d.host_binary)
+            .current_dir(CRATE)
+            .env("IPC_HARNESS_IMAGE", &d.image)
+            .args(["run", "--format", "json", "--out"])
+            .arg(&out)
+            .args(["../scenarios/container", "../scenarios/must_fail/container"]),
+    );
+    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
+    let r = o.json();
+    let t = &r["totals"];
+    assert_eq!((t["pass"].as_u64(), t["skip"].as_u64(), t["leaked"].as_u64()), (Some(6), Some(0), Some(0)), "{t}");
+    // Without the image the same scenarios skip, saying why.
+    let o = output(Command::new(&d.host_binary).current_dir(CRATE).env_remove("IPC_HARNESS_IMAGE").args(["run", "../scenarios/container"]));
+    assert!(o.stdout.contains("SKIP") && o.stdout.contains("set IPC_HARNESS_IMAGE"), "{}", o.stdout);
 }
 
 /// `--shm-size`, `--sysctl`, `--ulimit` and `--memory` are reported exactly.

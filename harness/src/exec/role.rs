@@ -97,7 +97,10 @@ pub fn main(context: &Path, role: usize, instance: u32, resume: Option<usize>) -
     // A role the supervisor started dies with the supervisor, so a killed
     // supervisor leaves no role running (roles started by roles keep the
     // semantics of their parent's exit).
-    if ctx.plan.role(role).spawned_by.is_none() && !sys::die_with_parent(ctx.supervisor) {
+    // In a container the parent is Docker's shim; the supervisor has Docker
+    // kill the container instead.
+    let r = ctx.plan.role(role);
+    if r.spawned_by.is_none() && r.container.is_none() && !sys::die_with_parent(ctx.supervisor) {
         return ERROR_STATUS;
     }
     // A resumed image already runs with the role's credentials.

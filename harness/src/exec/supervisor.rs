@@ -27,7 +27,7 @@ use super::procfs;
 use super::protocol::{Down, Up};
 use super::role::RunContext;
 use super::trace::*;
-use crate::plan::{KeyPlan, Locator, ObjectSpec, Plan, RoleId};
+use crate::plan::{ContainerIpc, KeyPlan, Locator, ObjectSpec, Plan, RoleId};
 
 /// How often blocked-state probes look at `/proc` while one is pending.
 const PROBE_INTERVAL: Duration = Duration::from_millis(1);
@@ -112,6 +112,20 @@ struct Supervisor {
     stopped_early: Option<Locator>,
     timeout: Option<TimeoutReport>,
     broken: Option<String>,
+    /// Roles running in Docker containers.
+    containers: Vec<ContainerRun>,
+    /// Roles whose container joins another's, started once that one's
+    /// role has said hello (its container exists then).
+    deferred: Vec<(RoleId, u32)>,
+}
+
+/// A role in a container: the `docker run` client is this supervisor's
+/// child; the role itself is the container's process.
+struct ContainerRun {
+    name: String,
+    client: i32,
+    role: RoleId,
+    instance: u32,
 }
 
 impl Supervisor {
@@ -212,6 +226,8 @@ impl Supervisor {
             stopped_early: None,
             timeout: None,
             broken: None,
+            containers: Vec::new(),
+            deferred: Vec::new(),
         })
     }
 
@@ -223,11 +239,16 @@ impl Supervisor {
         let roots: Vec<RoleId> = self.ctx.plan.root_roles().collect();
         for role in roots {
             for instance in 0..self.ctx.plan.role(role).count {
-                self.start_root(role, instance)?;
+                match self.ctx.plan.role(role).container {
+                    Some(ContainerIpc::ContainerOf(_)) => self.deferred.push((role, instance)),
+                    Some(_) => self.start_container(role, instance)?,
+                    None => self.start_root(role, instance)?,
+                }
             }
         }
         loop {
-            if self.reap()? {
+            self.start_deferred()?;
+            if self.reap()? && self.deferred.is_empty() {
                 break;
             }
             let now = Instant::now();
@@ -266,6 +287,71 @@ impl Supervisor {
         let child = cmd.spawn().context(format!("starting role `{}`", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
         self.pgid.get_or_insert(pid);
+        Ok(())
+    }
+
+    /// The container's name for a role instance: unique to this run.
+    fn container_name(&self, role: RoleId, instance: u32) -> String {
+        let tag = self.ctx.run_dir.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!("{tag}-{}-{instance}", self.ctx.plan.role(role).name)
+    }
+
+    /// `docker run` the role from the image `IPC_HARNESS_IMAGE`, in the host's
+    /// network namespace (the supervisor's socket is abstract, so it is per
+    /// network namespace) and PID namespace (pids in messages and signals
+    /// mean the same on both sides), with the run folder at its own path.
+    fn start_container(&mut self, role: RoleId, instance: u32) -> Result<(), Error> {
+        let image = std::env::var("IPC_HARNESS_IMAGE").map_err(|_| Error::Isolation("IPC_HARNESS_IMAGE is not set".to_owned()))?;
+        let name = self.container_name(role, instance);
+        let ipc = match self.ctx.plan.role(role).container {
+            Some(ContainerIpc::Shareable) => "shareable".to_owned(),
+            Some(ContainerIpc::ContainerOf(other)) => format!("container:{}", self.container_name(other, 0)),
+            _ => "private".to_owned(),
+        };
+        let dir = self.ctx.run_dir.display().to_string();
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(RunContext::stderr_path(&self.ctx.run_dir))
+            .context("opening the roles' standard error file")?;
+        let mut cmd = std::process::Command::new("docker");
+        cmd.args(["run", "--rm", "--name", &name, "--network=host", "--pid=host", "--ipc", &ipc])
+            .args(["-v", &format!("{dir}:{dir}"), "-e", &format!("{}={}", super::protocol::TOKEN_VAR, self.token)])
+            .args(["--entrypoint", "/ipc-harness", &image, "__role"])
+            .arg(RunContext::context_path(&self.ctx.run_dir))
+            .arg(role.0.to_string())
+            .arg(instance.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr)
+            .process_group(self.pgid.map_or(0, Pid::as_raw));
+        let child = cmd.spawn().context(format!("starting the container of role `{}`", self.ctx.plan.role(role).name))?;
+        let client = child.id() as i32;
+        self.pgid.get_or_insert(Pid::from_raw(client));
+        self.containers.push(ContainerRun { name, client, role, instance });
+        Ok(())
+    }
+
+    /// Start the containers that join another once its role is running.
+    fn start_deferred(&mut self) -> Result<(), Error> {
+        let ready: Vec<(RoleId, u32)> = self
+            .deferred
+            .iter()
+            .copied()
+            .filter(|(r, _)| match self.ctx.plan.role(*r).container {
+                Some(ContainerIpc::ContainerOf(other)) => self.instances.iter().any(|i| i.role == other && i.instance == 0),
+                _ => true,
+            })
+            .collect();
+        // A run stopped before the joined container ran never starts them.
+        if self.stopped_early.is_some() || self.timeout.is_some() {
+            self.deferred.clear();
+            return Ok(());
+        }
+        self.deferred.retain(|d| !ready.contains(d));
+        for (role, instance) in ready {
+            self.start_container(role, instance)?;
+        }
         Ok(())
     }
 
@@ -599,6 +685,23 @@ impl Supervisor {
     }
 
     fn record_end(&mut self, pid: i32, t: Termination) {
+        // A `docker run` client ends with its container's role; it exits
+        // 128+N when the role was killed by signal N (docker-run(1)).
+        let (pid, t) = match self.containers.iter().find(|c| c.client == pid) {
+            Some(c) => {
+                let t = match t {
+                    Termination::Exited(code) if (129..=128 + crate::sys::signal_max()).contains(&code) => {
+                        Termination::Signaled(crate::sys::signal_name(code - 128))
+                    }
+                    t => t,
+                };
+                match self.instances.iter().find(|i| i.role == c.role && i.instance == c.instance) {
+                    Some(i) => (i.pid, t),
+                    None => (pid, t),
+                }
+            }
+            None => (pid, t),
+        };
         let Some(idx) = self.instances.iter().position(|i| i.pid == pid) else {
             self.ended.insert(pid, t);
             return;
@@ -649,6 +752,22 @@ impl Supervisor {
                 i.killed_by_harness = true;
             }
             let _ = killpg(g, Signal::SIGKILL);
+        }
+        self.kill_containers();
+    }
+
+    /// Containers are not in the process group: Docker kills them.
+    fn kill_containers(&mut self) {
+        self.deferred.clear();
+        for c in &self.containers {
+            if let Some(i) = self.instances.iter_mut().find(|i| i.role == c.role && i.instance == c.instance && i.termination.is_none()) {
+                i.killed_by_harness = true;
+            }
+            let _ = std::process::Command::new("docker")
+                .args(["kill", &c.name])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
         }
     }
 

@@ -131,6 +131,7 @@ impl Builder<'_> {
         }
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
         requires.unshare = roles.iter().any(|r| r.unshare.any());
+        requires.containers = roles.iter().any(|r| r.container.is_some());
         // The mappings `same_frame_as` compares with record their frame.
         let wanted: Vec<(usize, ObjectId)> = roles
             .iter()
@@ -724,6 +725,7 @@ impl Builder<'_> {
         let catch_restart = catchers(&decl.catch_restart);
         let ignore = catchers(&decl.ignore);
         let unshare = self.unshare(name, decl);
+        let container = self.container(name, decl, &steps, spawned_by);
         if let Some(s) = decl.catch_restart.iter().find(|s| decl.catch.iter().any(|c| c.value() == s.value())) {
             self.err(
                 Diagnostic::new(s.loc(), format!("{} is in both `catch` and `catch_restart`", s.value()))
@@ -744,6 +746,7 @@ impl Builder<'_> {
             spare_descriptors: decl.spare_descriptors.as_ref().map(|s| *s.value()),
             rlimits: decl.rlimits.as_ref().map(|r| *r.value()).unwrap_or_default(),
             unshare,
+            container,
             ipc_namespace: self.unshared_by(id, m::Namespace::Ipc, spawned_by),
             mount_namespace: self.unshared_by(id, m::Namespace::Mount, spawned_by),
             steps,
@@ -801,9 +804,69 @@ impl Builder<'_> {
             if decl.unshare.iter().any(|n| *n.value() == ns) {
                 return Some(cur);
             }
+            // A container has its IPC namespace and /dev/shm mount, or
+            // those of the container it joins.
+            if let Some(c) = &decl.container {
+                return match &c.ipc {
+                    m::ContainerIpc::ContainerOf(other) => self.doc.roles.get_index_of(other.as_str()).map(RoleId).or(Some(cur)),
+                    _ => Some(cur),
+                };
+            }
             cur = *spawned_by.get(name.as_str())?;
         }
         None
+    }
+
+    /// A role's container: started by the harness (not spawned), with no
+    /// spawn or exec of its own (the binary inside the image is not at the
+    /// harness's path), no other credentials or unshare, and joining only a
+    /// shareable container.
+    fn container(
+        &mut self,
+        name: &str,
+        decl: &m::RoleDecl,
+        steps: &[StepPlan],
+        spawned_by: &BTreeMap<String, RoleId>,
+    ) -> Option<ContainerIpc> {
+        let c = decl.container.as_ref()?;
+        let loc = c.loc();
+        let refuse = |what: &str, hint: &str| {
+            Diagnostic::new(loc, format!("role `{name}` runs in a container, {what}")).label("container").hint(hint.to_owned())
+        };
+        if spawned_by.contains_key(name) {
+            self.err(refuse("but another role spawns it", "a role in a container is started by the harness: remove the `spawn` of it"));
+        }
+        if !decl.unshare.is_empty() || decl.credentials.is_some() {
+            self.err(refuse("which gives its namespaces and credentials", "remove `unshare` and `credentials` from this role"));
+        }
+        if let Some(s) = steps.iter().find(|s| matches!(s.op, Op::Spawn { .. } | Op::Exec { .. })) {
+            self.err(
+                Diagnostic::new(s.loc, format!("role `{name}` runs in a container, where it cannot {}", s.op.name()))
+                    .label("here")
+                    .hint("the harness binary inside the image is not at this path: put the other role in a container of its own"),
+            );
+        }
+        Some(match &c.ipc {
+            m::ContainerIpc::Private => ContainerIpc::Private,
+            m::ContainerIpc::Shareable => ContainerIpc::Shareable,
+            m::ContainerIpc::ContainerOf(other) => {
+                let target = self.doc.roles.get_index_of(other.as_str());
+                let shareable = target
+                    .and_then(|i| self.doc.roles.get_index(i))
+                    .and_then(|(_, d)| d.container.as_ref())
+                    .is_some_and(|c| c.ipc == m::ContainerIpc::Shareable);
+                if !shareable || other.as_str() == name {
+                    self.err(
+                        Diagnostic::new(other.loc(), format!("`{}` is not another role in a shareable container", other.value()))
+                            .label("joined here")
+                            .hint(
+                                "give that role `container: { ipc: shareable }`: Docker joins only a shareable container's IPC namespace",
+                            ),
+                    );
+                }
+                ContainerIpc::ContainerOf(RoleId(target.unwrap_or(0)))
+            }
+        })
     }
 
     /// Exit statuses are 8 bits: `exit(300)` is seen as 44.

@@ -144,6 +144,19 @@ pub fn unmet_with(plan: &Plan, isolation: Isolation) -> Option<String> {
     None
 }
 
+/// The image for roles in containers: `IPC_HARNESS_IMAGE`, if the Docker
+/// daemon is reachable and has it.
+fn container_image() -> Result<String, String> {
+    let image = std::env::var("IPC_HARNESS_IMAGE").map_err(|_| {
+        "set IPC_HARNESS_IMAGE to an image of this harness (`scripts/build-static --image TAG`) and have a Docker daemon".to_owned()
+    })?;
+    match std::process::Command::new("docker").args(["image", "inspect", "--format", "{{.Id}}", &image]).output() {
+        Ok(o) if o.status.success() => Ok(image),
+        Ok(o) => Err(format!("the Docker daemon has no image {image}: {}", String::from_utf8_lossy(&o.stderr).trim())),
+        Err(e) => Err(format!("cannot run docker: {e}")),
+    }
+}
+
 /// What the running kernel and process offer, probed once per run.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Environment {
@@ -168,6 +181,13 @@ pub struct Environment {
     /// folder): `tmpfs`, `ext4`, `fuse` (then file scenarios are slow).
     #[serde(default)]
     pub run_folder_fs: String,
+    /// The image roles in containers run from (`IPC_HARNESS_IMAGE`), when
+    /// it is set and the Docker daemon has it.
+    #[serde(default)]
+    pub container_image: Option<String>,
+    /// Why there is none.
+    #[serde(skip)]
+    no_container_image: String,
     /// What `ipc-harness limits` reports: limits with use and headroom,
     /// /dev/shm, the memory cgroup, namespaces, capabilities and sysctl
     /// writability.
@@ -241,6 +261,8 @@ impl Environment {
             limits,
             isolation: None,
             run_folder_fs: crate::sys::fs_type_name(&std::env::temp_dir()),
+            container_image: None,
+            no_container_image: "not probed".to_owned(),
             snapshot: None,
             cap_mask,
         }
@@ -257,6 +279,10 @@ impl Environment {
             .ok()
             .and_then(|o| serde_json::from_slice::<Isolation>(&o.stdout).ok());
         env.snapshot = Some(crate::limits::snapshot::take(Some(exe)));
+        match container_image() {
+            Ok(image) => env.container_image = Some(image),
+            Err(why) => env.no_container_image = why,
+        }
         env
     }
 
@@ -279,6 +305,9 @@ impl Environment {
         }
         if r.credentials && !(self.has_capability("CAP_SETUID") && self.has_capability("CAP_SETGID")) {
             return Some("a role runs with other credentials, which needs CAP_SETUID and CAP_SETGID".to_owned());
+        }
+        if r.containers && self.container_image.is_none() {
+            return Some(format!("a role runs in a container: {}", self.no_container_image));
         }
         if let Some(reason) = self.isolation.and_then(|i| unmet_with(plan, i)) {
             return Some(reason);

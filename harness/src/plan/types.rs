@@ -89,6 +89,10 @@ pub struct Requirements {
     /// CAP_SYS_ADMIN in the run's user namespace: a run that got namespaces.
     #[serde(default)]
     pub unshare: bool,
+    /// Some role runs in a Docker container, which needs an image and a
+    /// reachable daemon.
+    #[serde(default)]
+    pub containers: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -258,6 +262,9 @@ pub struct RolePlan {
     /// Namespaces this role unshares at its start.
     #[serde(default)]
     pub unshare: Unshare,
+    /// The Docker container this role runs in, if any.
+    #[serde(default)]
+    pub container: Option<ContainerIpc>,
     /// Where this role's IPC objects live: `None` in the run's IPC
     /// namespace, else in the one made by this role's own `unshare: [ipc]`
     /// or by the nearest role up its spawn chain (children inherit it).
@@ -273,6 +280,16 @@ pub struct RolePlan {
     pub exit_explicit: bool,
     pub spawned_by: Option<RoleId>,
     pub loc: Loc,
+}
+
+/// A role's container and its `--ipc` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerIpc {
+    Private,
+    Shareable,
+    /// Joins this role's container (instance 0).
+    ContainerOf(RoleId),
 }
 
 /// Namespaces a role unshares at its start (`mount` only with `ipc`).

@@ -293,6 +293,14 @@ pub struct RoleDecl {
     /// user namespace): without them the scenario is skipped.
     #[serde(default)]
     pub unshare: Vec<Sp<Namespace>>,
+    /// Run this role in a Docker container of its own, from the image
+    /// `IPC_HARNESS_IMAGE` names (`scripts/build-static --image TAG`), with
+    /// the IPC mode Docker calls `--ipc`: `private`, `shareable`, or
+    /// `{ container_of: ROLE }` to join that role's (shareable) container's
+    /// IPC namespace and /dev/shm. Without an image and a Docker daemon the
+    /// scenario is skipped.
+    #[serde(default)]
+    pub container: Option<Sp<ContainerDecl>>,
     pub steps: Vec<Sp<Step>>,
     /// How the role must end (default: exit status 0, or what its last
     /// `exit`/`crash` step or `killed_by` expectation implies).
@@ -314,6 +322,25 @@ pub struct Rlimits {
     /// Without it a role runs with 0: no core files, unless a scenario asks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core: Option<u64>,
+}
+
+/// Where a role's container gets its IPC namespace (docker-run(1) `--ipc`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerDecl {
+    pub ipc: ContainerIpc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContainerIpc {
+    /// `--ipc=private`: its own IPC namespace and /dev/shm, shared with no one.
+    Private,
+    /// `--ipc=shareable`: its own, which other containers may join.
+    Shareable,
+    /// `--ipc=container:NAME`: the IPC namespace and /dev/shm of this
+    /// role's container, which must be `shareable`.
+    ContainerOf(Sp<String>),
 }
 
 /// A namespace a role can unshare (namespaces(7)).
