@@ -14,30 +14,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use serde_json::Value;
+mod common;
+use common::{Out, limit, output, probe};
 
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-fn output(cmd: &mut Command) -> Out {
-    let o = cmd.output().expect("the command starts");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// The image and the containers of this test, removed when dropped.
 struct Docker {
@@ -92,19 +72,6 @@ impl Drop for Docker {
         }
         let _ = Command::new("docker").args(["rmi", "-f", &self.image]).output();
     }
-}
-
-fn limit<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["snapshot"]["limits"].as_array().expect("limits").iter().find(|l| l["name"] == name).unwrap_or_else(|| panic!("no limit {name}"))
-}
-
-fn probe<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["probes"]
-        .as_array()
-        .expect("probes")
-        .iter()
-        .find(|p| p["limit"] == name)
-        .unwrap_or_else(|| panic!("no probe of {name}: {}", serde_json::to_string_pretty(&report["probes"]).unwrap_or_default()))
 }
 
 /// One test, so that one guard owns the image for every check.

@@ -11,31 +11,11 @@
 use std::path::Path;
 use std::process::Command;
 
-use serde_json::Value;
+mod common;
+use common::{Out, limit, output, probe};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ipc-harness");
 const CRATE: &str = env!("CARGO_MANIFEST_DIR");
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Out {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e})\n{}\n{}", self.stdout, self.stderr))
-    }
-}
-
-fn output(cmd: &mut Command) -> Out {
-    let o = cmd.current_dir(CRATE).output().expect("the command starts");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
 
 /// Why a container-like environment cannot be built here, if it cannot.
 fn cannot_unshare() -> Option<String> {
@@ -58,24 +38,6 @@ fn container_like(test: &str, shm: &str, msgmnb: u64, args: &[&str]) -> Option<O
     let mut cmd = Command::new("unshare");
     cmd.args(["--ipc", "--mount", "--propagation", "private", "sh", "-c", script, "sh", shm]).arg(msgmnb.to_string()).arg(BIN).args(args);
     Some(output(&mut cmd))
-}
-
-fn limit<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["snapshot"]["limits"]
-        .as_array()
-        .expect("snapshot.limits is a list")
-        .iter()
-        .find(|l| l["name"] == name)
-        .unwrap_or_else(|| panic!("the snapshot has no limit {name}"))
-}
-
-fn probe<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["probes"]
-        .as_array()
-        .expect("probes is a list")
-        .iter()
-        .find(|p| p["limit"] == name)
-        .unwrap_or_else(|| panic!("no probe of {name}:\n{}", serde_json::to_string_pretty(&report["probes"]).unwrap_or_default()))
 }
 
 /// Whether this test process holds CAP_SYS_RESOURCE where the kernel counts
