@@ -94,8 +94,18 @@ fn docker_end_to_end() {
 /// The scenarios whose roles run in containers of their own: a role in a
 /// container joined with `--ipc=container:FIRST` shares FIRST's System V
 /// objects and /dev/shm and completes a handoff; one in a private container
-/// finds none of them; and their must-fail twins fail where they say.
+/// finds none of them; a container with `--ipc=host` makes its objects
+/// where a role on the host finds them (and the harness cleans them); and
+/// their must-fail twins fail where they say. The host's tables must be as
+/// before.
 fn sharing_modes(d: &Docker) {
+    let tables = || -> Vec<String> {
+        let mut all: Vec<String> =
+            ["shm", "sem", "msg"].iter().map(|k| std::fs::read_to_string(format!("/proc/sysvipc/{k}")).unwrap_or_default()).collect();
+        all.extend(std::fs::read_dir("/dev/shm").into_iter().flatten().flatten().map(|e| e.file_name().to_string_lossy().into_owned()));
+        all
+    };
+    let before = tables();
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("docker-sharing-{}", std::process::id()));
     let o = output(
         Command::new(&d.host_binary)
@@ -106,12 +116,21 @@ fn sharing_modes(d: &Docker) {
             .args(["../scenarios/container", "../scenarios/must_fail/container"]),
     );
     let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(tables(), before, "the container scenarios left objects in the host's tables");
     assert_eq!(o.code, 0, "{}\n{}", o.stdout, o.stderr);
     let r = o.json();
     let t = &r["totals"];
-    assert_eq!((t["pass"].as_u64(), t["skip"].as_u64(), t["leaked"].as_u64()), (Some(6), Some(0), Some(0)), "{t}");
+    assert_eq!((t["pass"].as_u64(), t["skip"].as_u64(), t["leaked"].as_u64()), (Some(8), Some(0), Some(0)), "{t}");
     // Without the image the same scenarios skip, saying why.
-    let o = output(Command::new(&d.host_binary).current_dir(CRATE).env_remove("IPC_HARNESS_IMAGE").args(["run", "../scenarios/container"]));
+    let o = output(
+        Command::new(&d.host_binary)
+            .current_dir(CRATE)
+            .env_remove("IPC_HARNESS_IMAGE")
+            .args(["run", "--out"])
+            .arg(&out)
+            .arg("../scenarios/container"),
+    );
+    let _ = std::fs::remove_dir_all(&out);
     assert!(o.stdout.contains("SKIP") && o.stdout.contains("set IPC_HARNESS_IMAGE"), "{}", o.stdout);
 }
 

@@ -36,7 +36,25 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(1);
 /// binary, re-executed for every exec'd role.
 pub fn supervise(plan: Plan, exe: PathBuf, wanted: Wanted) -> Trace {
     let start = Instant::now();
+    // A role's container in the host's IPC namespace: the run shares it, so
+    // the ledger and the leak scans see what that role makes.
+    let wanted = match (plan.requires.host_ipc, wanted) {
+        (true, Wanted::Namespaces) => {
+            return Trace::early(
+                Isolation::RunUnique,
+                None,
+                Some(
+                    "a role's container uses the host's IPC namespace, which `--isolation namespaces` forbids the run to share".to_owned(),
+                ),
+            );
+        }
+        (true, _) => Wanted::None,
+        (false, w) => w,
+    };
     let (isolation, note) = match isolation::isolate(wanted, plan.requires.dev_shm_size) {
+        Ok((i, _)) if plan.requires.host_ipc => {
+            (i, Some("a role's container uses the host's IPC namespace, so the run shares it (run-unique names)".to_owned()))
+        }
         Ok(i) => i,
         Err(e) => return Trace::early(Isolation::RunUnique, Some(e.to_string()), None),
     };
@@ -305,6 +323,7 @@ impl Supervisor {
         let name = self.container_name(role, instance);
         let ipc = match self.ctx.plan.role(role).container {
             Some(ContainerIpc::Shareable) => "shareable".to_owned(),
+            Some(ContainerIpc::Host) => "host".to_owned(),
             Some(ContainerIpc::ContainerOf(other)) => format!("container:{}", self.container_name(other, 0)),
             _ => "private".to_owned(),
         };

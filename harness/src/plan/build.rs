@@ -132,6 +132,7 @@ impl Builder<'_> {
         requires.credentials = roles.iter().any(|r| r.credentials.is_some());
         requires.unshare = roles.iter().any(|r| r.unshare.any());
         requires.containers = roles.iter().any(|r| r.container.is_some());
+        requires.host_ipc = roles.iter().any(|r| r.container == Some(ContainerIpc::Host));
         // The mappings `same_frame_as` compares with record their frame.
         let wanted: Vec<(usize, ObjectId)> = roles
             .iter()
@@ -809,6 +810,8 @@ impl Builder<'_> {
             if let Some(c) = &decl.container {
                 return match &c.ipc {
                     m::ContainerIpc::ContainerOf(other) => self.doc.roles.get_index_of(other.as_str()).map(RoleId).or(Some(cur)),
+                    // The host's namespace is the run's (it shares the host's).
+                    m::ContainerIpc::Host => None,
                     _ => Some(cur),
                 };
             }
@@ -849,6 +852,7 @@ impl Builder<'_> {
         Some(match &c.ipc {
             m::ContainerIpc::Private => ContainerIpc::Private,
             m::ContainerIpc::Shareable => ContainerIpc::Shareable,
+            m::ContainerIpc::Host => ContainerIpc::Host,
             m::ContainerIpc::ContainerOf(other) => {
                 let target = self.doc.roles.get_index_of(other.as_str());
                 let shareable = target

@@ -93,6 +93,10 @@ pub struct Requirements {
     /// reachable daemon.
     #[serde(default)]
     pub containers: bool,
+    /// Some role's container uses the host's IPC namespace: the run must
+    /// share it (no private namespaces), so the harness sees its objects.
+    #[serde(default)]
+    pub host_ipc: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
@@ -288,6 +292,8 @@ pub struct RolePlan {
 pub enum ContainerIpc {
     Private,
     Shareable,
+    /// The host's IPC namespace and /dev/shm, which the run then shares.
+    Host,
     /// Joins this role's container (instance 0).
     ContainerOf(RoleId),
 }

@@ -338,6 +338,10 @@ pub enum ContainerIpc {
     Private,
     /// `--ipc=shareable`: its own, which other containers may join.
     Shareable,
+    /// `--ipc=host`: the host's IPC namespace and /dev/shm. The run then
+    /// shares the host's too (run-unique names, as `--isolation none`), so
+    /// that the harness can scan and clean what the role makes there.
+    Host,
     /// `--ipc=container:NAME`: the IPC namespace and /dev/shm of this
     /// role's container, which must be `shareable`.
     ContainerOf(Sp<String>),
