@@ -296,16 +296,21 @@ impl Supervisor {
 
     fn start_root(&mut self, role: RoleId, instance: u32) -> Result<(), Error> {
         let mut cmd = self.ctx.role_command(role, instance);
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(RunContext::stderr_path(&self.ctx.run_dir))
-            .context("opening the roles' standard error file")?;
+        let stderr = self.roles_stderr()?;
         cmd.stderr(stderr).process_group(self.pgid.map_or(0, Pid::as_raw)).env(super::protocol::TOKEN_VAR, &self.token);
         let child = cmd.spawn().context(format!("starting role `{}`", self.ctx.plan.role(role).name))?;
         let pid = Pid::from_raw(child.id() as i32);
         self.pgid.get_or_insert(pid);
         Ok(())
+    }
+
+    /// The file every role's standard error goes to.
+    fn roles_stderr(&self) -> Result<std::fs::File, Error> {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(RunContext::stderr_path(&self.ctx.run_dir))
+            .context("opening the roles' standard error file")
     }
 
     /// The container's name for a role instance: unique to this run.
@@ -328,11 +333,7 @@ impl Supervisor {
             _ => "private".to_owned(),
         };
         let dir = self.ctx.run_dir.display().to_string();
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(RunContext::stderr_path(&self.ctx.run_dir))
-            .context("opening the roles' standard error file")?;
+        let stderr = self.roles_stderr()?;
         let mut cmd = std::process::Command::new("docker");
         cmd.args(["run", "--rm", "--name", &name, "--network=host", "--pid=host", "--ipc", &ipc])
             .args(["-v", &format!("{dir}:{dir}"), "-e", &format!("{}={}", super::protocol::TOKEN_VAR, self.token)])

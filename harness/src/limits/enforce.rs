@@ -368,79 +368,62 @@ fn count_edge<T>(limit: &str, ns: &str, count: u64, expected: &str, what: &str, 
     judged(limit, ns, count, outcome(&at), past, expected, detail)
 }
 
-/// Set `name` to `value` in the private namespace, or say why not.
-fn lowered(name: &str, value: u64) -> Result<Option<u64>, String> {
-    let was = sysctl(name);
-    write_sysctl(name, &value.to_string())?;
-    Ok(was)
+/// Lower a plain sysctl to `value` in the private namespace, then probe it.
+fn lower_and_probe(out: &mut Vec<Probe>, limit: &str, value: u64, probe: impl FnOnce() -> Probe) {
+    after_lowering(out, limit, limit, &value.to_string(), sysctl(limit), probe);
+}
+
+/// Write `value` to `sysctl_name` in the private namespace, then probe
+/// `limit`, recording the value in effect before (`was`); or say why the
+/// limit could not be lowered.
+fn after_lowering(out: &mut Vec<Probe>, limit: &str, sysctl_name: &str, value: &str, was: Option<u64>, probe: impl FnOnce() -> Probe) {
+    match write_sysctl(sysctl_name, value) {
+        Ok(()) => {
+            let mut p = probe();
+            p.lowered_from = was;
+            out.push(p);
+        }
+        Err(e) => out.push(skipped(limit, "private", e)),
+    }
 }
 
 /// The exhausting probes, in a private IPC namespace where each limit is
 /// lowered first.
 fn exhausting_private(snap: &Snapshot, out: &mut Vec<Probe>) {
     let ns = "private";
-    let with_lowered = |limit: &str, value: u64, out: &mut Vec<Probe>, probe: &dyn Fn() -> Probe| match lowered(limit, value) {
-        Ok(was) => {
-            let mut p = probe();
-            p.lowered_from = was;
-            out.push(p);
-        }
-        Err(e) => out.push(skipped(limit, ns, e)),
-    };
-    with_lowered("kernel.shmmni", 8, out, &|| count_edge("kernel.shmmni", ns, 8, "ENOSPC", "segments", |_| SysV::shm(1)));
+    lower_and_probe(out, "kernel.shmmni", 8, || count_edge("kernel.shmmni", ns, 8, "ENOSPC", "segments", |_| SysV::shm(1)));
     let page = sys::page_size() as u64;
-    with_lowered("kernel.shmall", 256, out, &|| {
+    lower_and_probe(out, "kernel.shmall", 256, || {
         let at = SysV::shm(256 * page);
         let past = outcome(&SysV::shm(1));
         judged("kernel.shmall", ns, 256, outcome(&at), past, "ENOSPC", "one segment of 256 pages, then one of 1 byte".to_owned())
     });
     if !out.iter().any(|p| p.limit == "kernel.shmmax") {
-        with_lowered("kernel.shmmax", 1 << 20, out, &|| {
+        lower_and_probe(out, "kernel.shmmax", 1 << 20, || {
             let at = outcome(&SysV::shm(1 << 20));
             let past = outcome(&SysV::shm((1 << 20) + 1));
             judged("kernel.shmmax", ns, 1 << 20, at, past, "EINVAL", "shmget of 1 MiB, then 1 MiB + 1".to_owned())
         });
     }
-    with_lowered("kernel.msgmni", 8, out, &|| count_edge("kernel.msgmni", ns, 8, "ENOSPC", "queues", |_| SysV::msg()));
+    lower_and_probe(out, "kernel.msgmni", 8, || count_edge("kernel.msgmni", ns, 8, "ENOSPC", "queues", |_| SysV::msg()));
     // kernel.sem is four fields: SEMMSL SEMMNS SEMOPM SEMMNI.
     let sem_was = sem_fields();
-    let sem = |fields: &str, probe: &dyn Fn() -> Probe, name: &str, was: Option<u64>, out: &mut Vec<Probe>| match write_sysctl(
-        "kernel.sem",
-        fields,
-    ) {
-        Ok(()) => {
-            let mut p = probe();
-            p.lowered_from = was;
-            out.push(p);
-        }
-        Err(e) => out.push(skipped(name, ns, e)),
-    };
-    sem(
-        "32 1024 32 4",
-        &|| count_edge("kernel.sem.semmni", ns, 4, "ENOSPC", "semaphore sets", |_| SysV::sem(1)),
-        "kernel.sem.semmni",
-        sem_was.map(|f| f[3]),
-        out,
-    );
-    sem(
-        "32 64 32 128",
-        &|| {
-            let a = SysV::sem(32);
-            let b = SysV::sem(32);
-            let at = match (&a, &b) {
-                (Ok(_), Ok(_)) => "ok".to_owned(),
-                (Err(e), _) | (_, Err(e)) => sys::errno_name(*e),
-            };
-            let past = outcome(&SysV::sem(1));
-            judged("kernel.sem.semmns", ns, 64, at, past, "ENOSPC", "two sets of 32 semaphores, then a set of 1".to_owned())
-        },
-        "kernel.sem.semmns",
-        sem_was.map(|f| f[1]),
-        out,
-    );
+    after_lowering(out, "kernel.sem.semmni", "kernel.sem", "32 1024 32 4", sem_was.map(|f| f[3]), || {
+        count_edge("kernel.sem.semmni", ns, 4, "ENOSPC", "semaphore sets", |_| SysV::sem(1))
+    });
+    after_lowering(out, "kernel.sem.semmns", "kernel.sem", "32 64 32 128", sem_was.map(|f| f[1]), || {
+        let a = SysV::sem(32);
+        let b = SysV::sem(32);
+        let at = match (&a, &b) {
+            (Ok(_), Ok(_)) => "ok".to_owned(),
+            (Err(e), _) | (_, Err(e)) => sys::errno_name(*e),
+        };
+        let past = outcome(&SysV::sem(1));
+        judged("kernel.sem.semmns", ns, 64, at, past, "ENOSPC", "two sets of 32 semaphores, then a set of 1".to_owned())
+    });
     let holds_resource = snap.holds("CAP_SYS_RESOURCE");
     let queues_was = sysctl("fs.mqueue.queues_max");
-    with_lowered("fs.mqueue.queues_max", 4, out, &|| {
+    lower_and_probe(out, "fs.mqueue.queues_max", 4, || {
         let expected = if holds_resource { "ok" } else { "ENOSPC" };
         let mut p = count_edge("fs.mqueue.queues_max", ns, 4, expected, "queues", |i| Queue::open(&format!("qmax-{i}"), 1, 1));
         if holds_resource {

@@ -227,46 +227,30 @@ const SEM_FIELDS: [&str; 4] = ["semmsl", "semmns", "semopm", "semmni"];
 /// writes in throw-away children (namespaces cannot be undone).
 pub fn take(exe: Option<&Path>) -> Snapshot {
     let usage = Usage::read();
-    let mut limits: Vec<Limit> = Vec::new();
-    for &(metric, unit) in METRICS {
-        let (value, source, hard) = read_metric(metric);
-        let in_use = usage.of(metric);
-        limits.push(Limit { name: metric.to_owned(), value, unit, source, in_use, headroom: None, hard });
-    }
     let dev_shm = dev_shm();
     let memory = memory();
-    let set = |limits: &mut Vec<Limit>, name: &str, value: Option<u64>, source: &str| {
-        if let Some(l) = limits.iter_mut().find(|l| l.name == name) {
-            l.value = value;
-            l.source = source.to_owned();
-        }
-    };
-    set(&mut limits, "dev_shm.size", dev_shm.size, "statvfs(/dev/shm)");
-    set(&mut limits, "dev_shm.free", dev_shm.free, "statvfs(/dev/shm)");
-    let (cgroup_source, memory_limit) = match &memory.cgroup {
-        Some(c) => (format!("memory cgroup {c}"), Some(memory.limit.unwrap_or(u64::MAX))),
-        None => ("no memory cgroup visible".to_owned(), None),
-    };
-    set(&mut limits, "memory.limit", memory_limit, &cgroup_source);
-    set(&mut limits, "memory.headroom", memory.headroom.or(memory_limit), &cgroup_source);
     let (shm_capacity, bound) = match (dev_shm.free, memory.headroom) {
         (Some(free), Some(room)) if room < free => (Some(room), Some("memory cgroup".to_owned())),
         (Some(free), _) => (Some(free), Some("tmpfs".to_owned())),
         (None, _) => (None, None),
     };
-    set(&mut limits, "shm.capacity", shm_capacity, "min(dev_shm.free, memory.headroom)");
-    if let Some(l) = limits.iter_mut().find(|l| l.name == "dev_shm.size") {
-        l.in_use = dev_shm.size.zip(dev_shm.free).map(|(s, f)| s.saturating_sub(f));
-    }
-    for l in &mut limits {
-        if l.headroom.is_none() {
-            l.headroom = l.value.zip(l.in_use).map(|(v, u)| v.saturating_sub(u));
-        }
-    }
+    let derived = Derived { dev_shm: &dev_shm, memory: &memory, shm_capacity };
+    let limits = METRICS
+        .iter()
+        .map(|&(metric, unit)| {
+            let (value, source, hard) = read_metric(metric, &derived);
+            let in_use = match metric {
+                "dev_shm.size" => dev_shm.size.zip(dev_shm.free).map(|(s, f)| s.saturating_sub(f)),
+                _ => usage.of(metric),
+            };
+            let headroom = value.zip(in_use).map(|(v, u)| v.saturating_sub(u));
+            Limit { name: metric.to_owned(), value, unit, source, in_use, headroom, hard }
+        })
+        .collect();
     Snapshot {
         limits,
         dev_shm,
-        mqueue_mounted: mount_of("/dev/mqueue").is_some_and(|m| m.fstype == "mqueue" && m.mount_point == "/dev/mqueue"),
+        mqueue_mounted: mqueue_mounted(),
         memory,
         shm_capacity,
         shm_capacity_bound: bound,
@@ -287,7 +271,25 @@ fn read_u64(path: &str) -> Option<u64> {
 }
 
 /// A metric's value, where it came from, and the hard limit for rlimits.
-fn read_metric(metric: &str) -> (Option<u64>, String, Option<u64>) {
+/// What the metrics that are not a sysctl or rlimit are read from.
+struct Derived<'a> {
+    dev_shm: &'a DevShm,
+    memory: &'a Memory,
+    shm_capacity: Option<u64>,
+}
+
+fn read_metric(metric: &str, d: &Derived<'_>) -> (Option<u64>, String, Option<u64>) {
+    let cgroup = || d.memory.cgroup.as_ref().map_or_else(|| "no memory cgroup visible".to_owned(), |c| format!("memory cgroup {c}"));
+    // No visible limit in a visible cgroup is no limit at all.
+    let memory_limit = d.memory.cgroup.as_ref().map(|_| d.memory.limit.unwrap_or(u64::MAX));
+    match metric {
+        "dev_shm.size" => return (d.dev_shm.size, "statvfs(/dev/shm)".to_owned(), None),
+        "dev_shm.free" => return (d.dev_shm.free, "statvfs(/dev/shm)".to_owned(), None),
+        "memory.limit" => return (memory_limit, cgroup(), None),
+        "memory.headroom" => return (d.memory.headroom.or(memory_limit), cgroup(), None),
+        "shm.capacity" => return (d.shm_capacity, "min(dev_shm.free, memory.headroom)".to_owned(), None),
+        _ => {}
+    }
     if let Some(field) = metric.strip_prefix("kernel.sem.") {
         let i = SEM_FIELDS.iter().position(|f| *f == field);
         let text = std::fs::read_to_string("/proc/sys/kernel/sem").unwrap_or_default();
@@ -357,7 +359,7 @@ impl Usage {
             totals.dev_shm_files += 1;
             totals.dev_shm_bytes += e.metadata().map_or(0, |m| std::os::unix::fs::MetadataExt::blocks(&m) * 512);
         }
-        if mount_of("/dev/mqueue").is_some_and(|m| m.fstype == "mqueue" && m.mount_point == "/dev/mqueue") {
+        if mqueue_mounted() {
             if let Ok(dir) = std::fs::read_dir("/dev/mqueue") {
                 counts.insert("fs.mqueue.queues_max", dir.count() as u64);
             }
@@ -376,6 +378,11 @@ impl Usage {
     fn of(&self, metric: &str) -> Option<u64> {
         self.counts.get(metric).copied()
     }
+}
+
+/// Whether an mqueue file system is mounted at `/dev/mqueue`.
+fn mqueue_mounted() -> bool {
+    mount_of("/dev/mqueue").is_some_and(|m| m.fstype == "mqueue" && m.mount_point == "/dev/mqueue")
 }
 
 /// One line of `/proc/self/mountinfo`.
